@@ -1,0 +1,102 @@
+/**
+ * Every setting of the server, in one zod schema. Values come from the environment (the operator
+ * interface documented in README.md and docs/operations.md); a bad value stops start-up with a
+ * message that names the variable.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
+
+const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3232),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Public base URL of this deployment (what clients see through the load balancer). */
+  BASE_URI: url.optional(),
+  /** Unset = embedded in-process Redis stand-in (single instance only). */
+  REDIS_URL: z.string().url().optional(),
+  /** Namespace of every key and channel; lets several deployments (or test runs) share a Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp'),
+  AUTH_MODE: z.enum(['integrated', 'separate', 'none']).default('integrated'),
+  AUTH_SERVER_URL: url.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  METRICS_ENABLED: bool.default(true),
+  /** A session with no traffic for this long is closed and its keys removed. */
+  SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  /**
+   * How long a relaying instance waits for any sign of life from the instance hosting a session
+   * before answering the client with an error (the host sends heartbeats for slow requests).
+   */
+  RELAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3000),
+  /** SSE keep-alive comment interval; ≤ 15 s so idle proxies do not cut streams. */
+  SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
+  /** Origins allowed to talk to /mcp (a present, disallowed Origin gets 403). */
+  ALLOWED_ORIGINS: csv.optional(),
+  /** Host header allow-list (DNS-rebinding defence); defaults to loopback names when bound to loopback. */
+  ALLOWED_HOSTS: csv.optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** Upper bound on waiting for in-flight requests during graceful shutdown. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  /** Number of reverse-proxy hops in front of this server whose X-Forwarded-For may be trusted. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  BASE_URI: string;
+  /** Canonical URL of the MCP endpoint (RFC 8707 resource identifier). */
+  mcpUrl: string;
+  ALLOWED_ORIGINS: string[];
+  ALLOWED_HOSTS: string[] | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings in .env files mean "not set".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const base = e.BASE_URI ?? `http://${LOOPBACK.has(e.HOST) || e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`;
+  const baseUrl = new URL(base);
+  if (e.AUTH_MODE === 'separate' && !e.AUTH_SERVER_URL) {
+    throw new ConfigError('invalid configuration:\n  AUTH_SERVER_URL: required when AUTH_MODE=separate');
+  }
+  const origins = e.ALLOWED_ORIGINS ?? [
+    baseUrl.origin,
+    // MCP Inspector (web UI) defaults.
+    'http://localhost:6274',
+    'http://127.0.0.1:6274',
+  ];
+  const hosts =
+    e.ALLOWED_HOSTS ??
+    (LOOPBACK.has(e.HOST) ? ['localhost', '127.0.0.1', '[::1]', baseUrl.hostname] : undefined);
+  return {
+    ...e,
+    BASE_URI: base,
+    mcpUrl: `${base}/mcp`,
+    ALLOWED_ORIGINS: origins,
+    ALLOWED_HOSTS: hosts,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Every Redis key and pub/sub channel name this project uses, in one place (docs/architecture.md
+ * describes them). All names start with the configured prefix so deployments and test runs can
+ * share one Redis.
+ *
+ * Session keys and channels embed a hash of the owning user id (`u`) next to the session id: a
+ * request that carries another user's identity computes a different name, finds no subscriber and
+ * no state, and gets the same 404 as an unknown session (MCP security best practices: key queues
+ * and state as <user_id>:<session_id>).
+ */
+import { createHash } from 'node:crypto';
+
+const userKeyCache = new Map<string, string>();
+
+/** Stable, fixed-length, key-safe stand-in for a user id (never reversible into the id's bytes). */
+export function userKey(userId: string): string {
+  let k = userKeyCache.get(userId);
+  if (k === undefined) {
+    k = createHash('sha256').update(userId).digest('hex').slice(0, 32);
+    if (userKeyCache.size > 10_000) userKeyCache.clear();
+    userKeyCache.set(userId, k);
+  }
+  return k;
+}
+
+export interface Keyspace {
+  prefix: string;
+  // ---- sessions (routing core) ----
+  /** Hash: owner, host instance, protocol version, initialize params, log level, timestamps. */
+  sessionMeta(u: string, sessionId: string): string;
+  /** Set of resource URIs the session subscribed to. */
+  sessionSubscriptions(u: string, sessionId: string): string;
+  /** String: which instance holds the session's standalone GET stream (one per session). */
+  sessionGetStream(u: string, sessionId: string): string;
+  /** Sorted set (score = last activity) of a user's live sessions, for admin listing and caps. */
+  userSessions(u: string): string;
+  /** Channel: client → host. Every inbound message and control command of a session. */
+  sessionInbound(u: string, sessionId: string): string;
+  /** Channel: host → standalone GET stream. Server messages unrelated to any request. */
+  sessionOutbound(u: string, sessionId: string): string;
+  /** Channel: host → the instance holding one client request's HTTP response (by relay id). */
+  reply(instanceId: string, relayId: string): string;
+  /** Pattern matching every reply channel of one instance (one PSUBSCRIBE per instance). */
+  replyPattern(instanceId: string): string;
+  /** String with TTL: an instance's liveness heartbeat. */
+  instance(instanceId: string): string;
+  /** Channel: resource-updated events fanned out to every instance (subscriptions feature). */
+  resourceUpdates(): string;
+  // ---- OAuth authorization server (namespaced under `oauth:`) ----
+  oauth(kind: string, id: string): string;
+  /** Rate-limit counters. */
+  rateLimit(scope: string): string;
+}
+
+export function createKeyspace(prefix: string): Keyspace {
+  const p = prefix;
+  return {
+    prefix: p,
+    sessionMeta: (u, s) => `${p}:session:${u}:${s}`,
+    sessionSubscriptions: (u, s) => `${p}:session:${u}:${s}:subs`,
+    sessionGetStream: (u, s) => `${p}:session:${u}:${s}:get`,
+    userSessions: (u) => `${p}:user:${u}:sessions`,
+    sessionInbound: (u, s) => `${p}:ch:in:${u}:${s}`,
+    sessionOutbound: (u, s) => `${p}:ch:out:${u}:${s}`,
+    reply: (i, r) => `${p}:ch:reply:${i}:${r}`,
+    replyPattern: (i) => `${p}:ch:reply:${i}:*`,
+    instance: (i) => `${p}:instance:${i}`,
+    resourceUpdates: () => `${p}:ch:resource-updates`,
+    oauth: (kind, id) => `${p}:oauth:${kind}:${id}`,
+    rateLimit: (scope) => `${p}:ratelimit:${scope}:`,
+  };
+}
