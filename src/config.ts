@@ -20,7 +20,7 @@ const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3232),
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Public base URL of this deployment (what clients see through the load balancer). */
@@ -33,6 +33,13 @@ const EnvSchema = z.object({
   AUTH_SERVER_URL: url.optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_ENABLED: bool.default(true),
+  /**
+   * When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (the scraper's
+   * credentials); unset = open to whoever reaches the port, so restrict it at the network instead.
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** Upper bound on the Redis PING behind GET /ready; a slower Redis counts as unreachable. */
+  READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),
   /** A session with no traffic for this long is closed and its keys removed. */
   SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
   /**
@@ -51,6 +58,24 @@ const EnvSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   /** Number of reverse-proxy hops in front of this server whose X-Forwarded-For may be trusted. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  // ---- limits (docs/operations.md, "Limits") ----
+  /** Live sessions one user may hold at once; initialize beyond it is refused. */
+  MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Concurrent SSE streams of one session (the GET stream plus POST response streams). */
+  MAX_STREAMS_PER_SESSION: z.coerce.number().int().min(1).max(1000).default(8),
+  /** Server→client requests (sampling, elicitation, roots) awaiting an answer, per session. */
+  MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(32),
+  /** Master switch for the /mcp rate limits below (counters shared by all instances in Redis). */
+  RATE_LIMIT_ENABLED: bool.default(true),
+  /** Fixed window over which the rate limits count requests. */
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Requests to /mcp per window per authenticated user, across all instances. */
+  RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /**
+   * Requests to /mcp per window per client address, counted before authentication so token
+   * guessing and unauthenticated floods are bounded too. Generous, since one NAT may hide many users.
+   */
+  RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
