@@ -31,6 +31,52 @@ export const EnvSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp'),
   AUTH_MODE: z.enum(['integrated', 'separate', 'none']).default('integrated'),
   AUTH_SERVER_URL: url.optional(),
+  // ---- separate mode: resource server validating tokens of an external AS (docs/deployment.md) ----
+  /**
+   * Where this server fetches the AS's metadata, JWKS and introspection endpoint when the public
+   * issuer URL is not reachable from here (e.g. docker-compose service names). Endpoint URLs found
+   * in metadata that start with AUTH_SERVER_URL are rewritten onto this base; `iss` is still
+   * checked against AUTH_SERVER_URL.
+   */
+  AUTH_SERVER_INTERNAL_URL: url.optional(),
+  /** `jwt`: verify signed access tokens locally against the cached JWKS. `introspection`: RFC 7662. */
+  TOKEN_VALIDATION: z.enum(['jwt', 'introspection']).default('jwt'),
+  /**
+   * Audiences accepted besides this server's own URL, for IdPs without RFC 8707 resource
+   * indicators (Entra: the API's client id / Application ID URI; Auth0: the API identifier).
+   */
+  ACCEPTED_AUDIENCES: csv.optional(),
+  /** JWS algorithms accepted on access tokens; `none` and HMAC are never accepted. */
+  ALLOWED_JWT_ALGS: csv
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'])).min(1))
+    .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  /** Required JWT `typ` header (RFC 9068 says `at+jwt`); unset = any, since Okta/Entra send `JWT`. */
+  JWT_REQUIRED_TYP: z.string().min(1).optional(),
+  /** Token claim (or introspection field) naming the user who owns sessions. */
+  USER_ID_CLAIM: z.string().min(1).default('sub'),
+  /** Scopes every /mcp request must carry (403 insufficient_scope otherwise); also advertised in PRM. */
+  REQUIRED_SCOPES: csv.optional(),
+  /** Tolerated clock difference with the AS when checking exp/nbf/iat. */
+  JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  /** JWKS refetch on an unknown `kid` happens at most once per this interval. */
+  JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  /** Per-request timeout towards the AS (metadata, JWKS, introspection). */
+  AUTH_SERVER_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
+  /** After the AS failed, calls fail fast (503 + Retry-After) for this long before trying again. */
+  AUTH_SERVER_RETRY_AFTER_SECONDS: z.coerce.number().min(0).max(300).default(5),
+  /** The resource server's own client credentials at the introspection endpoint (RFC 7662 §2.1). */
+  INTROSPECTION_CLIENT_ID: z.string().min(1).optional(),
+  INTROSPECTION_CLIENT_SECRET: z.string().min(1).optional(),
+  /** `client_secret_basic` (RFC 6749 §2.3.1, the default) or `client_secret_post`. */
+  INTROSPECTION_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** Overrides the `introspection_endpoint` from the AS metadata. */
+  INTROSPECTION_URL: url.optional(),
+  /** Bound on cached introspection results (LRU). */
+  INTROSPECTION_CACHE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** An active result is reused for at most this long (and never past the token's exp). */
+  INTROSPECTION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /** An inactive result is reused this briefly, so a flood of one bad token does not hit the AS. */
+  INTROSPECTION_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(0).max(30).default(5),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_ENABLED: bool.default(true),
   /**
@@ -107,6 +153,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const baseUrl = new URL(base);
   if (e.AUTH_MODE === 'separate' && !e.AUTH_SERVER_URL) {
     throw new ConfigError('invalid configuration:\n  AUTH_SERVER_URL: required when AUTH_MODE=separate');
+  }
+  if (
+    e.AUTH_MODE === 'separate' &&
+    e.TOKEN_VALIDATION === 'introspection' &&
+    !(e.INTROSPECTION_CLIENT_ID && e.INTROSPECTION_CLIENT_SECRET)
+  ) {
+    throw new ConfigError(
+      'invalid configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection',
+    );
   }
   const origins = e.ALLOWED_ORIGINS ?? [
     baseUrl.origin,
