@@ -1,0 +1,64 @@
+/**
+ * Express middleware feeding `http_requests_total` and `http_request_duration_seconds`.
+ *
+ * The `route` label is the matched route PATTERN (`/sessions/:id`), never the raw path: raw paths
+ * carry ids and let any client mint new time series. Resolution order:
+ *   1. `res.locals.metricsRoute`, for handlers that want a fixed label;
+ *   2. `req.baseUrl + req.route.path` when an Express route matched;
+ *   3. `req.baseUrl` when a middleware mounted with `app.use(path, …)` answered;
+ *   4. `unmatched` (404s and anything answered before routing).
+ * Routers must therefore be mounted on static paths (a parametrised mount path would put values
+ * into `req.baseUrl`); use option 1 if one ever is not.
+ *
+ * Register it before every route so it sees every request, including rejected ones.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import type { Metrics } from './metrics.js';
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+
+/** nginx's convention for "client closed the connection before any response was sent". */
+const CLIENT_CLOSED = '499';
+
+export function httpMetrics(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      const labels = {
+        method: METHODS.has(req.method) ? req.method : 'OTHER',
+        route: routeLabel(req, res),
+        status: res.headersSent ? String(res.statusCode) : CLIENT_CLOSED,
+      };
+      metrics.httpRequests.inc(labels);
+      // A standalone SSE stream lives as long as its session: its duration is not a latency.
+      if (!(req.method === 'GET' && isEventStream(res))) {
+        metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      }
+    };
+    res.once('finish', record);
+    res.once('close', record);
+    next();
+  };
+}
+
+export function routeLabel(req: Request, res: Response): string {
+  const fixed: unknown = res.locals['metricsRoute'];
+  if (typeof fixed === 'string' && fixed.length > 0) return fixed;
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return joinPath(req.baseUrl, route.path);
+  if (req.baseUrl) return req.baseUrl;
+  return 'unmatched';
+}
+
+function joinPath(base: string, path: string): string {
+  const joined = `${base}${path === '/' && base ? '' : path}`;
+  return joined.length > 0 ? joined : '/';
+}
+
+function isEventStream(res: Response): boolean {
+  const type = res.getHeader('content-type');
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}

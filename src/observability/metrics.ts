@@ -1,0 +1,186 @@
+/**
+ * Prometheus metrics of one app instance. Each `Metrics` owns its own prom-client `Registry` (never
+ * the global default one), so two apps in one test process, or a restarted app, do not collide on
+ * metric names.
+ *
+ * Every label takes values from a small fixed set: a label fed from client input (a raw URL path, an
+ * unknown JSON-RPC method name) would let any client create unbounded time series in the scraper.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Methods of MCP 2025-11-25 (plus 2026-07-28 `server/discover`); anything else is counted as `other`. */
+export const MCP_METHODS = [
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'server/discover',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/message',
+  'notifications/roots/list_changed',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/elicitation/complete',
+  'notifications/tasks/status',
+] as const;
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(MCP_METHODS);
+
+/** Bounded label value for a JSON-RPC method taken from the wire. */
+export function mcpMethodLabel(method: string | undefined): string {
+  if (method === undefined) return 'response';
+  return KNOWN_METHODS.has(method) ? method : 'other';
+}
+
+/** Where a JSON-RPC message went: client→server (`in`) or server→client (`out`). */
+export type McpDirection = 'in' | 'out';
+
+/** Kinds of long-lived SSE streams an instance holds. */
+export type StreamKind = 'get' | 'post' | 'legacy_sse';
+
+export type RateLimitScope = 'address' | 'user';
+
+/** Counts MCP messages with the method label normalised (see `mcpMethodLabel`). */
+export interface McpMessageCounter {
+  /** `method` undefined = a response (result or error). `direction` defaults to `in`. */
+  inc(labels: { method: string | undefined; direction?: McpDirection }, value?: number): void;
+}
+
+export interface MetricsOptions {
+  /** Include prom-client's process metrics (CPU, memory, event loop lag, GC). Default true. */
+  defaultMetrics?: boolean;
+  /** Labels added to every series of this registry (e.g. a deployment name). */
+  defaultLabels?: Record<string, string>;
+}
+
+export interface ActiveSources {
+  /** Sessions hosted by this instance, read at scrape time. */
+  sessions?: () => number;
+  /** Open streams on this instance by kind, read at scrape time. */
+  streams?: () => Partial<Record<StreamKind, number>>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** HTTP requests by method, route pattern and status; recorded by `httpMetrics()`. */
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Request latency (to the end of the response) by method, route pattern and status. */
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly mcpMessages: McpMessageCounter;
+  /** MCP sessions hosted by this instance (set it, or register a source with `trackActive`). */
+  readonly activeSessions: Gauge;
+  /** Open SSE streams on this instance, by kind. */
+  readonly activeStreams: Gauge<'kind'>;
+  /** Seconds from publishing a client message on Redis to receiving the host's answer. */
+  readonly routingLatency: Histogram;
+  /** Rejected authentications by reason (e.g. missing_token, invalid_token, insufficient_scope). */
+  readonly authFailures: Counter<'reason'>;
+  /** Requests answered 429 by the /mcp rate limits. */
+  readonly rateLimitRejections: Counter<'scope'>;
+
+  private sources: ActiveSources = {};
+
+  constructor(opts: MetricsOptions = {}) {
+    const registers = [this.registry];
+    if (opts.defaultLabels) this.registry.setDefaultLabels(opts.defaultLabels);
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    this.httpRequests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency until the response ended (standalone SSE GET streams excluded).',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    const mcpMessages = new Counter({
+      name: 'mcp_messages_total',
+      help: 'JSON-RPC messages by MCP method (response = result or error) and direction (in = from the client).',
+      labelNames: ['method', 'direction'],
+      registers,
+    });
+    this.mcpMessages = {
+      inc: ({ method, direction = 'in' }, value = 1) =>
+        mcpMessages.inc({ method: mcpMethodLabel(method), direction }, value),
+    };
+    const sources = () => this.sources;
+    this.activeSessions = new Gauge({
+      name: 'mcp_active_sessions',
+      help: 'MCP sessions hosted by this instance.',
+      registers,
+      collect() {
+        const read = sources().sessions;
+        if (read) this.set(read());
+      },
+    });
+    this.activeStreams = new Gauge({
+      name: 'mcp_active_streams',
+      help: 'Open SSE streams on this instance by kind (get, post, legacy_sse).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const read = sources().streams;
+        if (!read) return;
+        const counts = read();
+        for (const kind of ['get', 'post', 'legacy_sse'] as const) this.set({ kind }, counts[kind] ?? 0);
+      },
+    });
+    this.routingLatency = new Histogram({
+      name: 'mcp_routing_latency_seconds',
+      help: 'Redis routing latency: publish of a client message to the first answer from the session host.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'mcp_auth_failures_total',
+      help: 'Rejected authentications on protected routes, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'mcp_rate_limit_rejections_total',
+      help: 'Requests rejected with 429 by the /mcp rate limits, by scope (address = before auth, user = after).',
+      labelNames: ['scope'],
+      registers,
+    });
+  }
+
+  /**
+   * Read session and stream counts at scrape time instead of maintaining them with inc/dec; the
+   * owner of the sessions passes its own counters here once.
+   */
+  trackActive(sources: ActiveSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  /** Prometheus text exposition of this registry. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
