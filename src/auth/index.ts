@@ -35,7 +35,11 @@ export async function setupAuth(deps: AuthDeps): Promise<AuthModeSetup> {
     case 'none':
       return noAuth(deps.log);
     case 'integrated':
-    case 'separate':
       throw new ConfigError(`AUTH_MODE=${deps.config.AUTH_MODE} is not available in this build yet`);
+    case 'separate': {
+      // Loaded on demand: the resource-server strategies are not needed in the other modes.
+      const { setupSeparateAuth } = await import('./separate/setup.js');
+      return setupSeparateAuth({ config: deps.config, log: deps.log });
+    }
   }
 }
