@@ -26,6 +26,22 @@ export const REDACT_PATHS = [
   'token',
   'code',
   'code_verifier',
+  // Headers and bodies logged one level down (e.g. `log.info({ headers })`, `{ body }`, `{ query }`).
+  '*.authorization',
+  '*["proxy-authorization"]',
+  '*.cookie',
+  '*["set-cookie"]',
+  '*.client_assertion',
+  'req.query.code',
+  'req.query.state',
+  'req.query.token',
+  'req.query.access_token',
+  'req.query.client_secret',
+  'req.body.code',
+  'req.body.client_secret',
+  'req.body.refresh_token',
+  'req.body.code_verifier',
+  'req.body.password',
 ];
 
 export function createLogger(level: string, opts: { name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
