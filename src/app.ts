@@ -1,0 +1,58 @@
+/**
+ * The Express app. The order of middleware is the security model, so it is all here, in one list:
+ *   1. security headers (helmet) on every response
+ *   2. operator endpoints that need no auth (health, metrics)
+ *   3. the auth mode's own routes (OAuth metadata, authorization server, login pages)
+ *   4. /mcp: Host/Origin guard → CORS (answers preflights before auth) → bearer auth → MCP
+ */
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { AuthModeSetup } from './auth/types.js';
+import type { Config } from './config.js';
+import { mcpCors, originGuard } from './http/origin.js';
+import { type SseStreams } from './http/sse.js';
+import { streamableHttpRouter } from './http/streamableHttp.js';
+import type { Logger } from './observability/logger.js';
+import type { RoutingInstance } from './routing/instance.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  routing: RoutingInstance;
+  auth: AuthModeSetup;
+  sse: SseStreams;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // Only as many proxy hops as configured are trusted for the client address (never any XFF).
+  app.set('trust proxy', config.TRUST_PROXY_HOPS);
+
+  app.use(
+    helmet({
+      // HSTS only means something when clients reach us over https.
+      strictTransportSecurity: config.BASE_URI.startsWith('https:'),
+      frameguard: { action: 'deny' },
+    }),
+  );
+
+  if (deps.auth.router) app.use(deps.auth.router);
+
+  const mcp = express.Router();
+  mcp.use(originGuard(config.ALLOWED_ORIGINS, config.ALLOWED_HOSTS));
+  mcp.use(mcpCors(config.ALLOWED_ORIGINS));
+  mcp.use(deps.auth.authenticate);
+  mcp.use(
+    streamableHttpRouter({
+      routing: deps.routing,
+      sse: deps.sse,
+      log: deps.log,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+    }),
+  );
+  app.use('/mcp', mcp);
+
+  return app;
+}

@@ -1,0 +1,90 @@
+/**
+ * Server-Sent Event streams of this instance. One timer (not one per stream) writes keep-alive
+ * comments to every open stream so idle proxies do not cut them (≤ 15 s), and runs each stream's
+ * own keep-alive duty (the GET stream refreshes its lock and keeps its session alive).
+ */
+import type { Response } from 'express';
+
+export class SseStream {
+  private ended = false;
+  constructor(
+    private readonly res: Response,
+    private readonly registry: SseStreams,
+    readonly onKeepAlive?: () => void,
+  ) {}
+
+  /** Writes one JSON-RPC message (already serialised, no newlines) as an SSE `message` event. */
+  send(rawJson: string): void {
+    if (!this.ended) this.res.write(`event: message\ndata: ${rawJson}\n\n`);
+  }
+
+  comment(text: string): void {
+    if (!this.ended) this.res.write(`: ${text}\n\n`);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.registry.forget(this);
+    this.res.end();
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** The connection went away underneath us. */
+  markClosed(): void {
+    this.ended = true;
+    this.registry.forget(this);
+  }
+}
+
+export class SseStreams {
+  private readonly open = new Set<SseStream>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(keepAliveMs: number) {
+    this.timer = setInterval(() => this.tick(), keepAliveMs);
+    this.timer.unref();
+  }
+
+  /** Writes the SSE response head and registers the stream. */
+  start(res: Response, headers: Record<string, string>, onKeepAlive?: () => void): SseStream {
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    // nginx and similar proxies must not buffer the stream.
+    res.setHeader('X-Accel-Buffering', 'no');
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.flushHeaders();
+    const stream = new SseStream(res, this, onKeepAlive);
+    this.open.add(stream);
+    res.on('close', () => stream.markClosed());
+    return stream;
+  }
+
+  forget(stream: SseStream): void {
+    this.open.delete(stream);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  endAll(): void {
+    for (const s of [...this.open]) s.end();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    for (const s of this.open) {
+      s.comment('keep-alive');
+      s.onKeepAlive?.();
+    }
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * Streamable HTTP (spec 2025-11-25) on top of the routing mesh. Nothing here holds MCP protocol
+ * state: every message is handed to the session's host through Redis, and the answer streams back
+ * through this instance's relay, whichever instance hosts the session.
+ */
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
+import {
+  JSONRPCMessageSchema,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../observability/logger.js';
+import { userKey } from '../redis/keys.js';
+import { encode, type Caller, type ReplyHeader } from '../routing/envelope.js';
+import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
+import type { ReplySink } from '../routing/relay.js';
+import type { SessionRef } from '../routing/sessionStore.js';
+import { userIdOf } from '../auth/types.js';
+import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
+import { type SseStream, SseStreams } from './sse.js';
+
+export interface StreamableHttpDeps {
+  routing: RoutingInstance;
+  sse: SseStreams;
+  log: Logger;
+  maxBodyBytes: number;
+  /** Ends a GET stream's lock lease if its holder dies without releasing it. */
+  getStreamLeaseMs?: number;
+}
+
+const SESSION_HEADER = 'mcp-session-id';
+const VERSION_HEADER = 'mcp-protocol-version';
+const SESSION_ID_RE = /^[\x21-\x7e]{1,128}$/;
+
+type Mode = 'sse' | 'json';
+
+export function streamableHttpRouter(deps: StreamableHttpDeps): Router {
+  const router = Router();
+  const body = express.text({ type: 'application/json', limit: deps.maxBodyBytes });
+  router.post('/', checkVersion('POST'), body, (req, res) => void handlePost(deps, req, res).catch((err) => fail(deps, res, err)));
+  router.get('/', checkVersion('GET'), (req, res) => void handleGet(deps, req, res).catch((err) => fail(deps, res, err)));
+  router.delete('/', checkVersion('DELETE'), (req, res) => void handleDelete(deps, req, res).catch((err) => fail(deps, res, err)));
+  router.all('/', (_req, res) => {
+    res.setHeader('Allow', 'GET, POST, DELETE');
+    sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
+  });
+  // Body-parser failures: oversized → 413, undecodable → parse error.
+  router.use((err: unknown, _req: Request, res: Response, next: (e?: unknown) => void) => {
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') return sendJsonRpcError(res, 413, JsonRpcCode.InvalidRequest, `Request body exceeds ${deps.maxBodyBytes} bytes`);
+    if (type?.startsWith('entity.') || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+      return sendJsonRpcError(res, 400, JsonRpcCode.ParseError, 'Parse error: unreadable request body');
+    }
+    next(err);
+  });
+  return router;
+}
+
+/**
+ * MCP-Protocol-Version must name a supported revision (400 otherwise). Traffic of a newer era
+ * (2026-07-28, stateless) gets the answers the 2026 spec prescribes for legacy-only servers so
+ * era-detecting clients fall back to `initialize`: 405 on GET/DELETE, and on POST a 400 whose body
+ * is a plain JSON-RPC error, not a modern `UnsupportedProtocolVersion` one.
+ */
+function checkVersion(method: 'GET' | 'POST' | 'DELETE'): RequestHandler {
+  return (req, res, next) => {
+    const v = req.headers[VERSION_HEADER];
+    if (v === undefined || (typeof v === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(v))) return next();
+    const version = String(v);
+    if (method !== 'POST' && version > LATEST_PROTOCOL_VERSION) {
+      res.setHeader('Allow', 'POST');
+      return sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed for this protocol version');
+    }
+    sendJsonRpcError(
+      res,
+      400,
+      JsonRpcCode.InvalidRequest,
+      `Bad Request: unsupported protocol version ${version.slice(0, 40)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+    );
+  };
+}
+
+function callerOf(req: Request): Caller {
+  const auth = req.auth!;
+  return {
+    userId: userIdOf(auth)!,
+    clientId: auth.clientId,
+    scopes: auth.scopes,
+    expiresAt: auth.expiresAt,
+    resource: auth.resource?.href,
+  };
+}
+
+function sessionRef(req: Request, res: Response): SessionRef | undefined {
+  const sid = req.headers[SESSION_HEADER];
+  if (typeof sid !== 'string' || sid.length === 0) {
+    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+    return undefined;
+  }
+  if (!SESSION_ID_RE.test(sid)) {
+    sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found');
+    return undefined;
+  }
+  return { u: userKey(userIdOf(req.auth)!), sessionId: sid };
+}
+
+function notFound(res: Response, id: string | number | null = null): void {
+  sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
+}
+
+function responseMode(req: Request): Mode | undefined {
+  const accept = req.headers.accept ?? '';
+  if (accept.includes('text/event-stream')) return 'sse';
+  if (accept.includes('application/json') || accept.includes('*/*')) return 'json';
+  return undefined;
+}
+
+function parseMessage(req: Request, res: Response): JSONRPCMessage | undefined {
+  if (!req.is('application/json')) {
+    sendJsonRpcError(res, 415, JsonRpcCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+    return undefined;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof req.body === 'string' ? req.body : '');
+  } catch {
+    sendJsonRpcError(res, 400, JsonRpcCode.ParseError, 'Parse error: body is not valid JSON');
+    return undefined;
+  }
+  if (Array.isArray(raw)) {
+    // JSON-RPC batching was removed from MCP in 2025-06-18.
+    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: batches are not supported');
+    return undefined;
+  }
+  const parsed = JSONRPCMessageSchema.safeParse(raw);
+  if (!parsed.success) {
+    const id = (raw as { id?: unknown } | null)?.id;
+    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message', typeof id === 'string' || typeof id === 'number' ? id : null);
+    return undefined;
+  }
+  return parsed.data;
+}
+
+async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
+  const message = parseMessage(req, res);
+  if (!message) return;
+  const caller = callerOf(req);
+  const rid = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
+  const isRequest = 'method' in message && 'id' in message;
+
+  if (!isRequest) {
+    // Notifications and responses: accepted once the session's host has them (202, no body).
+    const ref = sessionRef(req, res);
+    if (!ref) return;
+    const payload = encode({ t: 'msg', ri: deps.routing.instanceId, rid, caller }, req.body as string);
+    const result = await deps.routing.deliver(ref, payload);
+    if (result === 'delivered') res.status(202).end();
+    else if (result === 'gone') notFound(res);
+    else unavailable(res);
+    return;
+  }
+
+  const mode = responseMode(req);
+  if (!mode) {
+    sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include application/json or text/event-stream', message.id);
+    return;
+  }
+
+  let ref: SessionRef;
+  if (message.method === 'initialize') {
+    try {
+      ref = await deps.routing.createSession(caller, req.body as string);
+    } catch (err) {
+      if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message, message.id);
+      throw err;
+    }
+  } else {
+    const r = sessionRef(req, res);
+    if (!r) return;
+    ref = r;
+  }
+
+  const sink = new HttpReplySink(deps, res, mode, ref.sessionId, message.id);
+  const relayId = deps.routing.relay.open(sink);
+  sink.relayId = relayId;
+  res.on('close', () => {
+    if (!sink.done) {
+      // A disconnect is not a cancellation (spec): the host finishes; its late answer is dropped.
+      deps.routing.relay.release(relayId);
+      deps.log.debug({ session: ref.sessionId, id: message.id }, 'client disconnected before the response');
+    }
+  });
+  const payload = encode({ t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller }, req.body as string);
+  const result = await deps.routing.deliver(ref, payload);
+  if (result !== 'delivered') {
+    deps.routing.relay.release(relayId);
+    sink.done = true;
+    if (result === 'gone') notFound(res, message.id);
+    else unavailable(res, message.id);
+  }
+}
+
+function unavailable(res: Response, id: string | number | null = null): void {
+  res.setHeader('Retry-After', '1');
+  sendJsonRpcError(res, 503, JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
+}
+
+/** Turns replies from the session's host into the HTTP response of one POSTed request. */
+class HttpReplySink implements ReplySink {
+  done = false;
+  relayId = '';
+  private stream: SseStream | undefined;
+
+  constructor(
+    private readonly deps: StreamableHttpDeps,
+    private readonly res: Response,
+    private readonly mode: Mode,
+    private readonly sessionId: string,
+    private readonly requestId: string | number,
+  ) {}
+
+  onReply(header: ReplyHeader, body: string | undefined): void {
+    if (this.done) return;
+    switch (header.t) {
+      case 'msg':
+        if (body === undefined) return;
+        if (this.mode === 'json') {
+          if (header.f) this.finishJson(200, body);
+          else this.deps.log.debug({ session: this.sessionId }, 'JSON response mode: intermediate message dropped');
+          return;
+        }
+        this.sse().send(body);
+        if (header.f) this.finishSse();
+        return;
+      case 'alive':
+        // Open the stream early so proxies see bytes while a slow request runs.
+        if (this.mode === 'sse') this.sse();
+        return;
+      case 'end':
+        if (this.mode === 'sse') {
+          this.sse();
+          this.finishSse();
+        } else {
+          this.done = true;
+          this.res.status(204).end();
+        }
+        return;
+      case 'error':
+        this.finishError(header.status, header.code, header.message);
+        return;
+      case 'deleted':
+        return;
+    }
+  }
+
+  onTimeout(): void {
+    this.deps.log.warn({ session: this.sessionId }, 'session host did not answer in time');
+    this.finishError(504, JsonRpcCode.ServerError, 'Session host did not respond in time');
+  }
+
+  private sse(): SseStream {
+    this.stream ??= this.deps.sse.start(this.res, { 'Mcp-Session-Id': this.sessionId });
+    return this.stream;
+  }
+
+  private finishSse(): void {
+    this.done = true;
+    this.stream?.end();
+  }
+
+  private finishJson(status: number, body: string): void {
+    this.done = true;
+    this.res.status(status).setHeader('Mcp-Session-Id', this.sessionId);
+    this.res.setHeader('Content-Type', 'application/json');
+    this.res.end(body);
+  }
+
+  private finishError(status: number, code: number, message: string): void {
+    const body = JSON.stringify(jsonRpcErrorBody(code, message, this.requestId));
+    if (this.stream) {
+      this.stream.send(body);
+      this.finishSse();
+    } else {
+      this.finishJson(status, body);
+    }
+  }
+}
+
+async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
+  if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+    return sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include text/event-stream');
+  }
+  const ref = sessionRef(req, res);
+  if (!ref) return;
+  const { routing, log } = deps;
+  if (!(await routing.sessionExists(ref))) return notFound(res);
+
+  // One standalone stream per session (spec: each message goes on exactly one stream).
+  const lockKey = routing.keys.sessionGetStream(ref.u, ref.sessionId);
+  const leaseMs = deps.getStreamLeaseMs ?? 45_000;
+  const token = `${routing.instanceId}:${Math.random().toString(36).slice(2)}`;
+  if (!(await acquireStreamLock(routing, lockKey, token, leaseMs))) {
+    return sendJsonRpcError(res, 409, JsonRpcCode.InvalidRequest, 'Conflict: only one GET stream per session is allowed');
+  }
+
+  const inbound = routing.keys.sessionInbound(ref.u, ref.sessionId);
+  let unsubscribe: (() => Promise<void>) | undefined;
+  const release = () => {
+    void unsubscribe?.();
+    void routing.store.releaseLock(lockKey, token);
+  };
+  const stream = deps.sse.start(res, { 'Mcp-Session-Id': ref.sessionId }, () => {
+    // Keep the lease and the session alive while the client listens.
+    routing.store.extendLock(lockKey, token, leaseMs).catch(() => undefined);
+    routing.bus.publish(inbound, encode({ t: 'touch' })).catch(() => 0);
+  });
+  res.on('close', release);
+  unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
+    const nl = payload.indexOf('\n');
+    if (nl === -1) {
+      // {t:'closed'}: the session ended (DELETE elsewhere, idle expiry).
+      stream.end();
+      return;
+    }
+    stream.send(payload.slice(nl + 1));
+  });
+  if (stream.isEnded) release();
+  log.debug({ session: ref.sessionId }, 'GET stream opened');
+}
+
+async function acquireStreamLock(routing: RoutingInstance, key: string, token: string, leaseMs: number): Promise<boolean> {
+  if (await routing.store.acquireLock(key, token, leaseMs)) return true;
+  // A holder whose instance died cannot release its lease: take it over instead of waiting it out.
+  const holder = await routing.store.lockHolder(key);
+  if (holder && !(await routing.isAlive(holder.split(':')[0]!))) {
+    return routing.store.replaceLock(key, holder, token, leaseMs);
+  }
+  return false;
+}
+
+async function handleDelete(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
+  const ref = sessionRef(req, res);
+  if (!ref) return;
+  let done = false;
+  const relayId = deps.routing.relay.open({
+    onReply: (header) => {
+      done = true;
+      if (header.t === 'deleted') res.status(200).json({});
+      else if (header.t === 'error') sendJsonRpcError(res, header.status, header.code, header.message);
+    },
+    onTimeout: () => {
+      done = true;
+      sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
+    },
+  });
+  res.on('close', () => {
+    if (!done) deps.routing.relay.release(relayId);
+  });
+  const result = await deps.routing.deliver(ref, encode({ t: 'delete', ri: deps.routing.instanceId, reply: relayId }));
+  if (result !== 'delivered') {
+    deps.routing.relay.release(relayId);
+    done = true;
+    if (result === 'gone') notFound(res);
+    else unavailable(res);
+  }
+}
+
+function fail(deps: StreamableHttpDeps, res: Response, err: unknown): void {
+  deps.log.error({ err }, 'mcp request failed');
+  sendJsonRpcError(res, 500, JsonRpcCode.InternalError, 'Internal error');
+}

@@ -1,0 +1,164 @@
+/**
+ * The SDK `Transport` of a session on its host instance. Inbound messages arrive from Redis (any
+ * instance may have received the HTTP request); outbound ones are routed by the SDK's
+ * `relatedRequestId`:
+ *   - a response goes to the reply channel of the request it answers, and ends that stream;
+ *   - a message related to an in-flight request (progress, log, sampling…) rides that request's
+ *     reply channel, i.e. the POST's SSE stream on whichever instance holds it;
+ *   - anything else goes to the session's outbound channel, i.e. its standalone GET stream.
+ */
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../observability/logger.js';
+import { encode } from './envelope.js';
+
+export interface InflightRequest {
+  /** Reply channel of the relay holding the HTTP response. */
+  channel: string;
+  method: string;
+  /** Last time anything was sent on the channel (drives heartbeats). */
+  lastSent: number;
+}
+
+export interface HostTransportDeps {
+  sessionId: string;
+  /** Publishes on a channel; resolves to the number of receivers. */
+  publish(channel: string, payload: string): Promise<number>;
+  outboundChannel: string;
+  log: Logger;
+  /** Cap on server→client requests awaiting the client's answer. */
+  maxPendingClientRequests: number;
+  /** Called with every response the server sends (the host watches the initialize result). */
+  onResponse?(message: JSONRPCMessage, request: InflightRequest): void;
+}
+
+export class NoStreamError extends Error {
+  override name = 'NoStreamError';
+}
+
+export class HostTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  readonly sessionId: string;
+
+  private readonly inflight = new Map<RequestId, InflightRequest>();
+  /** Responses the server produces for replayed requests (session takeover); never delivered. */
+  private readonly swallowed = new Set<RequestId>();
+  /** Ids of server→client requests still awaiting the client's response. */
+  private readonly pendingClientRequests = new Set<RequestId>();
+  private closed = false;
+
+  constructor(private readonly deps: HostTransportDeps) {
+    this.sessionId = deps.sessionId;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Hands a client message to the SDK. `channel` is set for requests: where their answer goes. */
+  deliver(message: JSONRPCMessage, extra: MessageExtraInfo, channel?: string): void {
+    if ('method' in message && 'id' in message && channel !== undefined) {
+      this.inflight.set(message.id, { channel, method: message.method, lastSent: Date.now() });
+    } else if (!('method' in message) && message.id !== undefined) {
+      this.pendingClientRequests.delete(message.id);
+    }
+    this.onmessage?.(message, extra);
+  }
+
+  /** Feeds a stored message back into the server without routing its response anywhere. */
+  replay(message: JSONRPCMessage): void {
+    if ('id' in message && 'method' in message) this.swallowed.add(message.id);
+    this.onmessage?.(message, {});
+  }
+
+  isInflight(id: RequestId): boolean {
+    return this.inflight.has(id);
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Ends a request's stream without a response (the client cancelled it: no response is sent). */
+  async end(id: RequestId, reason: string): Promise<void> {
+    const req = this.inflight.get(id);
+    if (!req) return;
+    this.inflight.delete(id);
+    await this.deps.publish(req.channel, encode({ t: 'end', reason }));
+  }
+
+  /** Tells relays of slow requests that the host is alive, so they do not time out. */
+  async heartbeat(now: number, quietMs: number): Promise<void> {
+    const beats: Promise<number>[] = [];
+    for (const req of this.inflight.values()) {
+      if (now - req.lastSent >= quietMs) {
+        req.lastSent = now;
+        beats.push(this.deps.publish(req.channel, encode({ t: 'alive' })));
+      }
+    }
+    await Promise.all(beats);
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.closed) throw new NoStreamError('session transport is closed');
+    const raw = JSON.stringify(message);
+
+    if (!('method' in message)) {
+      // A response (result or error) to a client request.
+      if (message.id === undefined) {
+        this.deps.log.debug('id-less error response from the server dropped');
+        return;
+      }
+      if (this.swallowed.delete(message.id)) return;
+      const req = this.inflight.get(message.id);
+      if (!req) {
+        this.deps.log.debug({ id: message.id }, 'response for a request no longer in flight dropped');
+        return;
+      }
+      this.inflight.delete(message.id);
+      this.deps.onResponse?.(message, req);
+      await this.deps.publish(req.channel, encode({ t: 'msg', f: true }, raw));
+      return;
+    }
+
+    const isRequest = 'id' in message;
+    if (isRequest) {
+      if (this.pendingClientRequests.size >= this.deps.maxPendingClientRequests) {
+        throw new NoStreamError(
+          `too many pending server-to-client requests in this session (max ${this.deps.maxPendingClientRequests})`,
+        );
+      }
+      this.pendingClientRequests.add(message.id);
+    }
+
+    const related = options?.relatedRequestId;
+    const req = related === undefined ? undefined : this.inflight.get(related);
+    if (req) {
+      req.lastSent = Date.now();
+      await this.deps.publish(req.channel, encode({ t: 'msg' }, raw));
+      return;
+    }
+
+    const receivers = await this.deps.publish(this.deps.outboundChannel, encode({ t: 'msg' }, raw));
+    if (receivers === 0) {
+      if (isRequest) {
+        this.pendingClientRequests.delete(message.id);
+        // Failing now beats the SDK's 60 s request timeout: nobody could answer.
+        throw new NoStreamError('no open stream to deliver a server-to-client request on; open a GET stream first');
+      }
+      this.deps.log.debug({ method: message.method }, 'no GET stream open: server notification dropped');
+    }
+  }
+
+  /** Ends every in-flight request's stream (session closing) and closes the transport. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ends = [...this.inflight.values()].map((req) =>
+      this.deps.publish(req.channel, encode({ t: 'end', reason: 'session closed' })).catch(() => 0),
+    );
+    this.inflight.clear();
+    await Promise.all(ends);
+    this.onclose?.();
+  }
+}

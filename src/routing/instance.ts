@@ -1,0 +1,224 @@
+/**
+ * One server instance's share of the routing mesh: the bus, the relay for client-facing requests,
+ * the sessions hosted here, and the timers that keep them honest (relay timeouts, heartbeats for
+ * slow requests, idle eviction, TTL refresh, this instance's liveness key).
+ *
+ * Delivery: a message for a session is PUBLISHed on the session's inbound channel. Redis answers
+ * with the number of receivers, so "nobody hosts this session" is known at once: then the session
+ * is either unknown (404), owned by someone else (their channel name differs: also 404), or its
+ * host died, in which case this instance takes it over by replaying the stored initialize request.
+ */
+import { randomUUID } from 'node:crypto';
+import { LoggingLevelSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { userKey, type Keyspace } from '../redis/keys.js';
+import { Bus } from './bus.js';
+import type { Caller } from './envelope.js';
+import { Relay } from './relay.js';
+import { SessionHost, type HostContext, type ServerFactory } from './sessionHost.js';
+import { SessionStore, type SessionRef } from './sessionStore.js';
+
+export interface RoutingOptions {
+  instanceId?: string;
+  serverFactory: ServerFactory;
+  relayTimeoutMs: number;
+  idleTtlMs: number;
+  maxSessionsPerUser: number;
+  maxInflightPerSession: number;
+  maxPendingClientRequests: number;
+  /** Metrics hooks. */
+  onMessage?(method: string): void;
+  onRoutingLatency?(ms: number): void;
+}
+
+export type DeliveryResult = 'delivered' | 'gone' | 'unavailable';
+
+export class SessionLimitError extends Error {
+  override name = 'SessionLimitError';
+}
+
+const LIVENESS_INTERVAL_MS = 2000;
+const LIVENESS_TTL_MS = 3 * LIVENESS_INTERVAL_MS;
+
+export class RoutingInstance {
+  readonly instanceId: string;
+  readonly bus: Bus;
+  readonly relay: Relay;
+  readonly store: SessionStore;
+  private readonly hosts = new Map<string, SessionHost>();
+  private readonly takeovers = new Map<string, Promise<'taken' | 'absent' | 'busy'>>();
+  private readonly hostCtx: HostContext;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastRefresh = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    subscriber: Redis,
+    readonly keys: Keyspace,
+    private readonly log: Logger,
+    private readonly opts: RoutingOptions,
+  ) {
+    this.instanceId = opts.instanceId ?? randomUUID();
+    this.bus = new Bus(redis, subscriber, log);
+    this.store = new SessionStore(redis, keys, opts.idleTtlMs);
+    this.relay = new Relay(this.bus, keys, this.instanceId, log, opts.relayTimeoutMs, opts.onRoutingLatency);
+    this.hostCtx = {
+      instanceId: this.instanceId,
+      bus: this.bus,
+      redis,
+      keys,
+      store: this.store,
+      log,
+      serverFactory: opts.serverFactory,
+      maxInflightPerSession: opts.maxInflightPerSession,
+      maxPendingClientRequests: opts.maxPendingClientRequests,
+      onMessage: opts.onMessage,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.relay.start();
+    await this.beatLiveness();
+    const fast = Math.max(25, Math.min(500, Math.floor(this.opts.relayTimeoutMs / 4)));
+    this.every(fast, () => this.fastSweep());
+    this.every(LIVENESS_INTERVAL_MS, () => this.slowSweep());
+    this.log.info({ instance: this.instanceId }, 'routing instance started');
+  }
+
+  /** Creates a session hosted here, owned by the caller. */
+  async createSession(caller: Caller, initRequest: string): Promise<SessionRef> {
+    const ref = { u: userKey(caller.userId), sessionId: randomUUID() };
+    if ((await this.store.countForUser(ref.u)) >= this.opts.maxSessionsPerUser) {
+      throw new SessionLimitError(`too many open sessions for this user (max ${this.opts.maxSessionsPerUser})`);
+    }
+    const now = Date.now();
+    await this.store.create(ref, { owner: caller.userId, host: this.instanceId, created: now, init: initRequest });
+    await this.host(ref, caller.userId, undefined);
+    return ref;
+  }
+
+  /** Publishes to a session's inbound channel, taking the session over if its host died. */
+  async deliver(ref: SessionRef, payload: string): Promise<DeliveryResult> {
+    const channel = this.keys.sessionInbound(ref.u, ref.sessionId);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if ((await this.bus.publish(channel, payload)) > 0) return 'delivered';
+      const outcome = await this.takeOver(ref);
+      if (outcome === 'absent') return 'gone';
+      if (outcome === 'busy') await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    }
+    return 'unavailable';
+  }
+
+  sessionExists(ref: SessionRef): Promise<boolean> {
+    return this.store.exists(ref);
+  }
+
+  /** Whether an instance id still beats (used to decide whether a lock holder is gone). */
+  async isAlive(instanceId: string): Promise<boolean> {
+    return instanceId === this.instanceId || (await this.redis.exists(this.keys.instance(instanceId))) === 1;
+  }
+
+  get hostedCount(): number {
+    return this.hosts.size;
+  }
+
+  /**
+   * Stops hosting without ending sessions: their state stays in Redis and the next request for
+   * each is taken over by a live instance.
+   */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    await this.redis.del(this.keys.instance(this.instanceId)).catch(() => 0);
+    await Promise.all([...this.hosts.values()].map((h) => h.close(false)));
+    await this.relay.stop();
+  }
+
+  /** Ends every hosted session for good (tests and admin). */
+  async closeSession(ref: SessionRef): Promise<void> {
+    await this.hosts.get(hostKey(ref))?.close(true);
+  }
+
+  private takeOver(ref: SessionRef): Promise<'taken' | 'absent' | 'busy'> {
+    const k = hostKey(ref);
+    let p = this.takeovers.get(k);
+    if (!p) {
+      p = this.doTakeOver(ref).finally(() => this.takeovers.delete(k));
+      this.takeovers.set(k, p);
+    }
+    return p;
+  }
+
+  private async doTakeOver(ref: SessionRef): Promise<'taken' | 'absent' | 'busy'> {
+    if (this.hosts.has(hostKey(ref))) return 'taken';
+    const meta = await this.store.load(ref);
+    if (!meta) return 'absent';
+    // A live host that is momentarily unsubscribed (reconnecting to Redis) keeps its session.
+    if (meta.host !== this.instanceId && (await this.isAlive(meta.host))) return 'busy';
+    if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
+    const level = LoggingLevelSchema.safeParse(meta.level);
+    const host = await this.host(ref, meta.owner, level.success ? level.data : undefined);
+    host.replay(meta.init);
+    this.log.info({ session: ref.sessionId, from: meta.host }, 'took over session from a departed instance');
+    return 'taken';
+  }
+
+  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined): Promise<SessionHost> {
+    const k = hostKey(ref);
+    const host = new SessionHost(this.hostCtx, ref, owner, level, (h) => {
+      if (this.hosts.get(k) === h) this.hosts.delete(k);
+    });
+    this.hosts.set(k, host);
+    try {
+      await host.open();
+    } catch (err) {
+      this.hosts.delete(k);
+      throw err;
+    }
+    return host;
+  }
+
+  private fastSweep(): void {
+    const now = Date.now();
+    this.relay.sweep(now);
+    const quiet = Math.floor(this.opts.relayTimeoutMs / 3);
+    for (const h of this.hosts.values()) {
+      h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
+    }
+  }
+
+  private async slowSweep(): Promise<void> {
+    const now = Date.now();
+    await this.beatLiveness();
+    const active: Array<SessionRef & { lastActivity: number }> = [];
+    for (const h of [...this.hosts.values()]) {
+      if (now - h.lastActivity > this.opts.idleTtlMs) {
+        this.log.info({ session: h.ref.sessionId }, 'idle session expired');
+        await h.close(true);
+      } else if (h.lastActivity > this.lastRefresh) {
+        active.push({ ...h.ref, lastActivity: h.lastActivity });
+      }
+    }
+    this.lastRefresh = now;
+    await this.store.refresh(active);
+  }
+
+  private async beatLiveness(): Promise<void> {
+    await this.redis.set(this.keys.instance(this.instanceId), String(Date.now()), 'PX', LIVENESS_TTL_MS);
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    const t = setInterval(() => {
+      Promise.resolve()
+        .then(fn)
+        .catch((err: Error) => this.log.error({ err: err.message }, 'routing timer failed'));
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+}
+
+function hostKey(ref: SessionRef): string {
+  return `${ref.u}:${ref.sessionId}`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The client-facing half of routing. An HTTP request waiting for an answer registers a sink under a
+ * relay id; the host publishes to `reply(<this instance>, <relay id>)`, and one PSUBSCRIBE per
+ * instance catches every reply channel (no SUBSCRIBE round trip per request).
+ *
+ * A relay that hears nothing from the host for `timeoutMs` (no message, no heartbeat) gives up, so a
+ * request to a session whose host died or hung is answered within a bounded time.
+ */
+import type { Logger } from '../observability/logger.js';
+import type { Keyspace } from '../redis/keys.js';
+import type { Bus } from './bus.js';
+import { decode, ReplyHeaderSchema, type ReplyHeader } from './envelope.js';
+
+export interface ReplySink {
+  /** A reply arrived; `body` is the raw JSON-RPC message for `msg` replies. */
+  onReply(header: ReplyHeader, body: string | undefined): void;
+  /** The host went quiet for longer than the relay timeout. */
+  onTimeout(): void;
+}
+
+interface Pending {
+  sink: ReplySink;
+  opened: number;
+  lastSeen: number;
+  replied: boolean;
+}
+
+export class Relay {
+  private readonly pending = new Map<string, Pending>();
+  private counter = 0;
+  private readonly prefixLength: number;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly keys: Keyspace,
+    private readonly instanceId: string,
+    private readonly log: Logger,
+    private readonly timeoutMs: number,
+    /** Observes the time from opening a relay to its first reply (metrics). */
+    private readonly onFirstReply?: (ms: number) => void,
+  ) {
+    this.prefixLength = keys.reply(instanceId, '').length;
+  }
+
+  async start(): Promise<void> {
+    await this.bus.psubscribe(this.keys.replyPattern(this.instanceId), (channel, payload) =>
+      this.onMessage(channel.slice(this.prefixLength), payload),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.bus.punsubscribe(this.keys.replyPattern(this.instanceId));
+  }
+
+  /** Registers a sink; the returned relay id goes into the envelope as `reply`. */
+  open(sink: ReplySink): string {
+    const id = (this.counter++).toString(36);
+    const now = Date.now();
+    this.pending.set(id, { sink, opened: now, lastSeen: now, replied: false });
+    return id;
+  }
+
+  release(relayId: string): void {
+    this.pending.delete(relayId);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Times out relays whose host has been silent too long. Driven by the instance's sweep timer. */
+  sweep(now: number): void {
+    for (const [id, p] of this.pending) {
+      if (now - p.lastSeen > this.timeoutMs) {
+        this.pending.delete(id);
+        p.sink.onTimeout();
+      }
+    }
+  }
+
+  private onMessage(relayId: string, payload: string): void {
+    const p = this.pending.get(relayId);
+    if (!p) {
+      // The client went away (or the relay timed out) before the host answered.
+      this.log.debug({ relayId }, 'late reply for a finished relay dropped');
+      return;
+    }
+    let env;
+    try {
+      env = decode(ReplyHeaderSchema, payload);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'malformed reply envelope dropped');
+      return;
+    }
+    p.lastSeen = Date.now();
+    if (!p.replied) {
+      p.replied = true;
+      this.onFirstReply?.(p.lastSeen - p.opened);
+    }
+    const { header, body } = env;
+    const final = header.t !== 'msg' && header.t !== 'alive' ? true : header.t === 'msg' && header.f === true;
+    if (final) this.pending.delete(relayId);
+    p.sink.onReply(header, body);
+  }
+}

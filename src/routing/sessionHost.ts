@@ -1,0 +1,175 @@
+/**
+ * One session hosted on this instance: its McpServer, its HostTransport, and the subscription to
+ * the session's inbound channel through which every instance hands it the client's messages.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { JSONRPCMessage, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { Redis } from 'ioredis';
+import type { SessionState } from '../mcp/sessionState.js';
+import type { Logger } from '../observability/logger.js';
+import type { Keyspace } from '../redis/keys.js';
+import type { Bus } from './bus.js';
+import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
+import { HostTransport } from './hostTransport.js';
+import { RedisSessionState } from './redisSessionState.js';
+import type { SessionRef, SessionStore } from './sessionStore.js';
+
+export interface ServerFactoryContext {
+  sessionId: string;
+  userId: string;
+  state: SessionState;
+  log: Logger;
+}
+export type ServerFactory = (ctx: ServerFactoryContext) => McpServer;
+
+export interface HostContext {
+  instanceId: string;
+  bus: Bus;
+  redis: Redis;
+  keys: Keyspace;
+  store: SessionStore;
+  log: Logger;
+  serverFactory: ServerFactory;
+  maxInflightPerSession: number;
+  maxPendingClientRequests: number;
+  /** Observes every message a host receives (metrics). */
+  onMessage?(method: string): void;
+}
+
+export class SessionHost {
+  lastActivity = Date.now();
+  private transport!: HostTransport;
+  private server!: McpServer;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: HostContext,
+    readonly ref: SessionRef,
+    private readonly owner: string,
+    private readonly logLevel: LoggingLevel | undefined,
+    private readonly onClosed: (host: SessionHost) => void,
+  ) {
+    this.log = ctx.log.child({ session: ref.sessionId });
+  }
+
+  /** Builds the server and starts listening on the session's inbound channel. */
+  async open(): Promise<void> {
+    const { ctx, ref } = this;
+    const state = new RedisSessionState(ctx.redis, ctx.keys, ctx.store, ref, this.logLevel);
+    this.server = ctx.serverFactory({ sessionId: ref.sessionId, userId: this.owner, state, log: this.log });
+    this.transport = new HostTransport({
+      sessionId: ref.sessionId,
+      publish: (channel, payload) => ctx.bus.publish(channel, payload),
+      outboundChannel: ctx.keys.sessionOutbound(ref.u, ref.sessionId),
+      log: this.log,
+      maxPendingClientRequests: ctx.maxPendingClientRequests,
+      onResponse: (message, req) => {
+        if (req.method !== 'initialize') return;
+        if ('result' in message && typeof message.result['protocolVersion'] === 'string') {
+          ctx.store.setFields(ref, { proto: message.result['protocolVersion'] }).catch((err: Error) => {
+            this.log.error({ err: err.message }, 'could not record negotiated protocol version');
+          });
+        } else {
+          // A failed initialize leaves nothing worth keeping.
+          void this.close(true);
+        }
+      },
+    });
+    this.server.server.onerror = (err) => this.log.warn({ err: err.message }, 'mcp server error');
+    await this.server.connect(this.transport);
+    this.unsubscribe = await ctx.bus.subscribe(ctx.keys.sessionInbound(ref.u, ref.sessionId), (p) => this.onInbound(p));
+  }
+
+  /** Rebuilds the protocol state of a session taken over from a dead host (see docs/architecture.md). */
+  replay(initRequest: string): void {
+    this.transport.replay(JSON.parse(initRequest) as JSONRPCMessage);
+    this.transport.replay({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+
+  async heartbeat(now: number, quietMs: number): Promise<void> {
+    await this.transport.heartbeat(now, quietMs);
+  }
+
+  private onInbound(payload: string): void {
+    let env;
+    try {
+      env = decode(InboundHeaderSchema, payload);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'malformed inbound envelope dropped');
+      return;
+    }
+    this.lastActivity = Date.now();
+    const { header, body } = env;
+    switch (header.t) {
+      case 'touch':
+        return;
+      case 'delete':
+        void this.close(true).then(() =>
+          this.ctx.bus.publish(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })),
+        );
+        return;
+      case 'msg':
+        if (body === undefined) return;
+        this.onMessage(JSON.parse(body) as JSONRPCMessage, header.caller, header.reply && this.ctx.keys.reply(header.ri, header.reply), header.rid);
+    }
+  }
+
+  private onMessage(message: JSONRPCMessage, caller: Caller, replyChannel: string | undefined, rid?: string): void {
+    const authInfo: AuthInfo = {
+      token: '',
+      clientId: caller.clientId,
+      scopes: caller.scopes,
+      expiresAt: caller.expiresAt,
+      extra: { userId: caller.userId },
+    };
+    if ('method' in message) this.ctx.onMessage?.(message.method);
+    if ('method' in message && 'id' in message) {
+      if (replyChannel === undefined) return;
+      const refuse = (status: number, code: number, text: string) =>
+        void this.ctx.bus.publish(replyChannel, encode({ t: 'error', status, code, message: text }));
+      if (this.transport.isInflight(message.id)) return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
+      if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
+        return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
+      }
+      this.log.debug({ rid, method: message.method, id: message.id }, 'request');
+      this.transport.deliver(message, { authInfo }, replyChannel);
+      return;
+    }
+    this.transport.deliver(message, { authInfo });
+    if ('method' in message && message.method === 'notifications/cancelled') {
+      // The SDK aborts the handler and sends no response (spec: cancellation); end the stream.
+      const id = (message.params as { requestId?: string | number } | undefined)?.requestId;
+      if (id !== undefined) void this.transport.end(id, 'cancelled');
+    }
+  }
+
+  /**
+   * Ends hosting. With `deleteState` the session is over for good (DELETE, idle expiry): its keys
+   * go first, so no other instance can take it over, and open GET streams are told. Without it
+   * (graceful shutdown) the state stays in Redis for another instance to take over.
+   */
+  close(deleteState: boolean): Promise<void> {
+    this.closing ??= this.doClose(deleteState);
+    return this.closing;
+  }
+
+  private async doClose(deleteState: boolean): Promise<void> {
+    const { ctx, ref } = this;
+    try {
+      if (deleteState) {
+        await ctx.store.delete(ref);
+        await ctx.bus.publish(ctx.keys.sessionOutbound(ref.u, ref.sessionId), encode({ t: 'closed' }));
+      }
+      await this.unsubscribe?.();
+      await this.server.close();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'error while closing session');
+    } finally {
+      this.onClosed(this);
+      this.log.debug({ deleteState }, 'session host closed');
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Session records in Redis: everything another instance needs to take over a session whose host
+ * died (owner, negotiated protocol version, the initialize request, log level, subscriptions).
+ * Every key carries a TTL refreshed by the host while the session is active, and is deleted when
+ * the session ends.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Keyspace } from '../redis/keys.js';
+
+export const SessionMetaSchema = z.object({
+  owner: z.string(),
+  host: z.string(),
+  created: z.coerce.number(),
+  seen: z.coerce.number(),
+  /** The client's initialize request, verbatim, replayed when another instance takes over. */
+  init: z.string(),
+  proto: z.string().optional(),
+  level: z.string().optional(),
+});
+export type SessionMeta = z.infer<typeof SessionMetaSchema>;
+
+export interface SessionRef {
+  /** Hash of the owner's user id (see keys.userKey). */
+  u: string;
+  sessionId: string;
+}
+
+/** Compare-and-set of the host field: only one instance wins a takeover race. */
+const CAS_HOST = `
+if redis.call('HGET', KEYS[1], 'host') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'host', ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Deletes / extends a lease only if it is still ours (a lapsed lease may belong to someone else). */
+const RELEASE_IF_OWNER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+const EXTEND_IF_OWNER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const REPLACE_IF_HOLDER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0`;
+
+export class SessionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+    /** Lifetime of an idle session's keys, in ms. */
+    private readonly ttlMs: number,
+  ) {}
+
+  async create(ref: SessionRef, meta: Omit<SessionMeta, 'seen'>): Promise<void> {
+    const k = this.keys.sessionMeta(ref.u, ref.sessionId);
+    const userSet = this.keys.userSessions(ref.u);
+    await this.redis
+      .multi()
+      .hset(k, { ...meta, seen: meta.created })
+      .pexpire(k, this.ttlMs)
+      .zadd(userSet, meta.created, ref.sessionId)
+      .pexpire(userSet, this.ttlMs)
+      .exec();
+  }
+
+  async load(ref: SessionRef): Promise<SessionMeta | undefined> {
+    const raw = await this.redis.hgetall(this.keys.sessionMeta(ref.u, ref.sessionId));
+    if (!raw || Object.keys(raw).length === 0) return undefined;
+    const parsed = SessionMetaSchema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  async exists(ref: SessionRef): Promise<boolean> {
+    return (await this.redis.exists(this.keys.sessionMeta(ref.u, ref.sessionId))) === 1;
+  }
+
+  async setFields(ref: SessionRef, fields: Partial<Pick<SessionMeta, 'proto' | 'level'>>): Promise<void> {
+    await this.redis.hset(this.keys.sessionMeta(ref.u, ref.sessionId), fields);
+  }
+
+  /** Removes every key of the session. Idempotent. */
+  async delete(ref: SessionRef): Promise<boolean> {
+    const res = await this.redis
+      .multi()
+      .del(
+        this.keys.sessionMeta(ref.u, ref.sessionId),
+        this.keys.sessionSubscriptions(ref.u, ref.sessionId),
+        this.keys.sessionGetStream(ref.u, ref.sessionId),
+      )
+      .zrem(this.keys.userSessions(ref.u), ref.sessionId)
+      .exec();
+    const deleted = res?.[0]?.[1];
+    return typeof deleted === 'number' && deleted > 0;
+  }
+
+  /** Pushes the TTL of active sessions forward and records their last activity (one round trip). */
+  async refresh(sessions: Array<SessionRef & { lastActivity: number }>): Promise<void> {
+    if (sessions.length === 0) return;
+    const p = this.redis.pipeline();
+    for (const s of sessions) {
+      const meta = this.keys.sessionMeta(s.u, s.sessionId);
+      // HSET would resurrect a key deleted meanwhile; only touch keys that still exist.
+      p.hset(meta, 'seen', s.lastActivity);
+      p.pexpire(meta, this.ttlMs);
+      p.pexpire(this.keys.sessionSubscriptions(s.u, s.sessionId), this.ttlMs);
+      p.zadd(this.keys.userSessions(s.u), 'XX', s.lastActivity, s.sessionId);
+      p.pexpire(this.keys.userSessions(s.u), this.ttlMs);
+    }
+    await p.exec();
+  }
+
+  async casHost(ref: SessionRef, expected: string, next: string): Promise<boolean> {
+    const r = await this.redis.eval(CAS_HOST, 1, this.keys.sessionMeta(ref.u, ref.sessionId), expected, next);
+    return r === 1;
+  }
+
+  /** Live sessions of a user (stale entries of expired sessions are pruned first). */
+  async listForUser(u: string): Promise<string[]> {
+    const k = this.keys.userSessions(u);
+    await this.redis.zremrangebyscore(k, '-inf', Date.now() - this.ttlMs);
+    return this.redis.zrange(k, 0, -1);
+  }
+
+  async countForUser(u: string): Promise<number> {
+    const k = this.keys.userSessions(u);
+    await this.redis.zremrangebyscore(k, '-inf', Date.now() - this.ttlMs);
+    return this.redis.zcard(k);
+  }
+
+  // ---- leases (one standalone GET stream per session) ----
+
+  async acquireLock(key: string, token: string, leaseMs: number): Promise<boolean> {
+    return (await this.redis.set(key, token, 'PX', leaseMs, 'NX')) === 'OK';
+  }
+
+  lockHolder(key: string): Promise<string | null> {
+    return this.redis.get(key);
+  }
+
+  async replaceLock(key: string, holder: string, token: string, leaseMs: number): Promise<boolean> {
+    return (await this.redis.eval(REPLACE_IF_HOLDER, 1, key, holder, token, leaseMs)) === 1;
+  }
+
+  async extendLock(key: string, token: string, leaseMs: number): Promise<void> {
+    await this.redis.eval(EXTEND_IF_OWNER, 1, key, token, leaseMs);
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE_IF_OWNER, 1, key, token);
+  }
+
+  get ttl(): number {
+    return this.ttlMs;
+  }
+}
