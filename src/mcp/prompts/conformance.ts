@@ -1,0 +1,65 @@
+/**
+ * Fixture prompts named by the conformance suite's prompts-* and completion-complete scenarios.
+ */
+import { z } from 'zod';
+import { TINY_PNG_BASE64 } from '../assets.js';
+import { definePrompt } from './registry.js';
+
+export const testSimplePrompt = definePrompt({
+  name: 'test_simple_prompt',
+  title: 'Test: simple prompt',
+  description: 'A simple prompt without arguments.',
+  args: z.object({}),
+  get: () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }] }),
+});
+
+const ARG1_SUGGESTIONS = ['test', 'testing', 'tested', 'paris', 'park', 'party'];
+
+export const testPromptWithArguments = definePrompt({
+  name: 'test_prompt_with_arguments',
+  title: 'Test: prompt with arguments',
+  description: 'A prompt with two required arguments.',
+  args: z.object({
+    arg1: z.string().describe('First test argument'),
+    arg2: z.string().describe('Second test argument'),
+  }),
+  complete: {
+    arg1: (value) => ARG1_SUGGESTIONS.filter((s) => s.startsWith(value)),
+    // Context-aware: suggest values derived from what was chosen for arg1.
+    arg2: (value, context) => (context.arg1 ? [`${context.arg1}-a`, `${context.arg1}-b`] : ['a', 'b']).filter((s) => s.startsWith(value)),
+  },
+  get: ({ arg1, arg2 }) => ({
+    messages: [{ role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } }],
+  }),
+});
+
+export const testPromptWithEmbeddedResource = definePrompt({
+  name: 'test_prompt_with_embedded_resource',
+  title: 'Test: prompt with embedded resource',
+  description: 'A prompt embedding the resource whose URI it is given.',
+  args: z.object({ resourceUri: z.string().describe('URI of the resource to embed') }),
+  get: ({ resourceUri }) => ({
+    messages: [
+      {
+        role: 'user',
+        content: { type: 'resource', resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' } },
+      },
+      { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
+    ],
+  }),
+});
+
+export const testPromptWithImage = definePrompt({
+  name: 'test_prompt_with_image',
+  title: 'Test: prompt with image',
+  description: 'A prompt containing an image.',
+  args: z.object({}),
+  get: () => ({
+    messages: [
+      { role: 'user', content: { type: 'image', data: TINY_PNG_BASE64, mimeType: 'image/png' } },
+      { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
+    ],
+  }),
+});
+
+export const CONFORMANCE_PROMPTS = [testSimplePrompt, testPromptWithArguments, testPromptWithEmbeddedResource, testPromptWithImage];

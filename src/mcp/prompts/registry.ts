@@ -1,0 +1,80 @@
+/**
+ * prompts/list and prompts/get on the low-level Server, so prompts carry `icons` (2025-11-25) and
+ * share one completion handler with resource templates (completions.ts). Arguments are declared
+ * as a zod object of strings (prompt arguments are strings on the wire), which gives both the
+ * published argument list and the validation of prompts/get.
+ */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  type GetPromptResult,
+  type Prompt,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { InvalidPromptError } from '../errors.js';
+import { paginate } from '../pagination.js';
+import type { Completer } from '../resources/templates.js';
+
+type StringArgs = z.ZodObject<Record<string, z.ZodString | z.ZodOptional<z.ZodString>>>;
+
+export interface PromptSpec<A extends StringArgs> {
+  name: string;
+  title: string;
+  description: string;
+  icons?: Prompt['icons'];
+  args: A;
+  /** Completers per argument; `context` holds the arguments the user already filled in. */
+  complete?: Partial<Record<keyof z.output<A> & string, Completer>>;
+  get(args: z.output<A>): GetPromptResult;
+}
+
+export interface RegisteredPrompt {
+  definition: Prompt;
+  completer(argument: string): Completer | undefined;
+  get(rawArgs: Record<string, string> | undefined): GetPromptResult;
+}
+
+export function definePrompt<A extends StringArgs>(spec: PromptSpec<A>): RegisteredPrompt {
+  const args = Object.entries(spec.args.shape).map(([name, field]) => ({
+    name,
+    ...(field.description ? { description: field.description } : {}),
+    required: !field.isOptional(),
+  }));
+  const completers = (spec.complete ?? {}) as Record<string, Completer | undefined>;
+  return {
+    definition: {
+      name: spec.name,
+      title: spec.title,
+      description: spec.description,
+      ...(args.length ? { arguments: args } : {}),
+      ...(spec.icons ? { icons: spec.icons } : {}),
+    },
+    completer: (argument) => completers[argument],
+    get(rawArgs) {
+      const parsed = spec.args.safeParse(rawArgs ?? {});
+      if (!parsed.success) {
+        throw new InvalidPromptError(`Invalid arguments for prompt ${spec.name}: ${z.prettifyError(parsed.error)}`);
+      }
+      return spec.get(parsed.data);
+    },
+  };
+}
+
+export const PROMPT_PAGE_SIZE = 50;
+
+export function installPrompts(server: Server, prompts: readonly RegisteredPrompt[]): void {
+  const byName = new Map(prompts.map((p) => [p.definition.name, p]));
+  server.registerCapabilities({ prompts: { listChanged: false } });
+
+  server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
+    const page = paginate('prompts', prompts, request.params?.cursor, PROMPT_PAGE_SIZE);
+    return { prompts: page.items.map((p) => p.definition), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  });
+
+  server.setRequestHandler(GetPromptRequestSchema, async (request) => {
+    const prompt = byName.get(request.params.name);
+    if (!prompt) throw new InvalidPromptError(`Unknown prompt: ${request.params.name}`);
+    return prompt.get(request.params.arguments);
+  });
+}

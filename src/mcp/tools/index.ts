@@ -1,0 +1,8 @@
+/** Every tool this server offers, in tools/list order. */
+import { BASIC_TOOLS } from './basic.js';
+import { CLIENT_REQUEST_TOOLS } from './clientRequests.js';
+import { CONFORMANCE_TOOLS } from './conformance.js';
+import { longRunningOperation } from './longRunning.js';
+import type { RegisteredTool } from './registry.js';
+
+export const ALL_TOOLS: readonly RegisteredTool[] = [...BASIC_TOOLS, longRunningOperation, ...CLIENT_REQUEST_TOOLS, ...CONFORMANCE_TOOLS];
