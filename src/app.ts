@@ -1,6 +1,6 @@
 /**
  * The Express app. The order of middleware is the security model, so it is all here, in one list:
- *   1. security headers (helmet) on every response
+ *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
  *   2. operator endpoints that need no auth (health, metrics)
  *   3. the auth mode's own routes (OAuth metadata, authorization server, login pages)
  *   4. /mcp: Host/Origin guard → CORS (answers preflights before auth) → bearer auth → MCP
@@ -14,6 +14,11 @@ import { type SseStreams } from './http/sse.js';
 import { streamableHttpRouter } from './http/streamableHttp.js';
 import type { Logger } from './observability/logger.js';
 import type { RoutingInstance } from './routing/instance.js';
+import { healthRouter } from './http/health.js';
+import { metricsRouter } from './http/metricsEndpoint.js';
+import { httpMetrics } from './observability/httpMetrics.js';
+import type { Metrics } from './observability/metrics.js';
+import { requestLogger } from './observability/requestLog.js';
 
 export interface AppDeps {
   config: Config;
@@ -21,6 +26,9 @@ export interface AppDeps {
   routing: RoutingInstance;
   auth: AuthModeSetup;
   sse: SseStreams;
+  metrics: Metrics;
+  isDraining: () => boolean;
+  redisPing: () => Promise<unknown>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -30,6 +38,8 @@ export function createApp(deps: AppDeps): Express {
   // Only as many proxy hops as configured are trusted for the client address (never any XFF).
   app.set('trust proxy', config.TRUST_PROXY_HOPS);
 
+  app.use(requestLogger({ log: deps.log }));
+  app.use(httpMetrics(deps.metrics));
   app.use(
     helmet({
       // HSTS only means something when clients reach us over https.
@@ -37,6 +47,9 @@ export function createApp(deps: AppDeps): Express {
       frameguard: { action: 'deny' },
     }),
   );
+
+  app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
+  app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
 
   if (deps.auth.router) app.use(deps.auth.router);
 

@@ -75,6 +75,13 @@ export class RoutingInstance {
       maxPendingClientRequests: opts.maxPendingClientRequests,
       onMessage: opts.onMessage,
     };
+    // Redis forgets our subscriptions when the subscriber connection drops, and other instances
+    // may then take our sessions over: stop serving them rather than risk two hosts per session.
+    subscriber.on('reconnecting', () => {
+      if (this.hosts.size === 0) return;
+      this.log.warn({ sessions: this.hosts.size }, 'subscriber connection lost: releasing hosted sessions');
+      for (const h of [...this.hosts.values()]) void h.close(false);
+    });
   }
 
   async start(): Promise<void> {
@@ -135,6 +142,12 @@ export class RoutingInstance {
     await this.relay.stop();
   }
 
+  /** Stops the timers only, leaving everything as a crashed process would (tests of instance loss). */
+  abandon(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+  }
+
   /** Ends every hosted session for good (tests and admin). */
   async closeSession(ref: SessionRef): Promise<void> {
     await this.hosts.get(hostKey(ref))?.close(true);
@@ -154,8 +167,8 @@ export class RoutingInstance {
     if (this.hosts.has(hostKey(ref))) return 'taken';
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
-    // A live host that is momentarily unsubscribed (reconnecting to Redis) keeps its session.
-    if (meta.host !== this.instanceId && (await this.isAlive(meta.host))) return 'busy';
+    // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
+    // connection drops gives up its sessions at once (see constructor), so this is safe to take.
     if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
     const level = LoggingLevelSchema.safeParse(meta.level);
     const host = await this.host(ref, meta.owner, level.success ? level.data : undefined);

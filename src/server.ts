@@ -1,0 +1,116 @@
+/**
+ * Builds one HTTP server instance from a config: Redis connections → auth mode → routing mesh →
+ * Express app. `index.ts` runs it as a process; tests start several in one process.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { setupAuth } from './auth/index.js';
+import type { AuthModeSetup } from './auth/types.js';
+import type { Config } from './config.js';
+import { SseStreams } from './http/sse.js';
+import { createMcpServer } from './mcp/server.js';
+import type { Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { connectRedis, type RedisConnections } from './redis/connections.js';
+import { createKeyspace } from './redis/keys.js';
+import { RoutingInstance } from './routing/instance.js';
+import { RedisResourceUpdateFeed } from './routing/resourceUpdateFeed.js';
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  routing: RoutingInstance;
+  redis: RedisConnections;
+  metrics: Metrics;
+  http: Server;
+  /** Graceful stop: refuse new work, let in-flight requests finish (bounded), release Redis. */
+  stop(): Promise<void>;
+  /** Abrupt stop, as if the process died (tests of instance loss). */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Replaces the configured auth mode (tests use a static-token verifier). */
+  auth?: AuthModeSetup;
+  /** Reuse existing connections (embedded Redis in a test). */
+  redis?: RedisConnections;
+  instanceId?: string;
+}
+
+export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
+  const redis = opts.redis ?? (await connectRedis(config.REDIS_URL, log));
+  const keys = createKeyspace(config.REDIS_PREFIX);
+  const metrics = new Metrics({ defaultMetrics: !opts.auth });
+  const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));
+  let feed: RedisResourceUpdateFeed | undefined;
+
+  const routing = new RoutingInstance(redis.command, redis.subscriber, keys, log, {
+    instanceId: opts.instanceId,
+    relayTimeoutMs: config.RELAY_TIMEOUT_MS,
+    idleTtlMs: config.SESSION_IDLE_TTL_SECONDS * 1000,
+    maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+    maxInflightPerSession: config.MAX_STREAMS_PER_SESSION,
+    maxPendingClientRequests: config.MAX_PENDING_CLIENT_REQUESTS_PER_SESSION,
+    serverFactory: (ctx) => createMcpServer({ ...ctx, resourceUpdates: feed }),
+    onMessage: (method) => metrics.mcpMessages.inc({ method }),
+    onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
+  });
+  feed = new RedisResourceUpdateFeed(routing.bus, keys.resourceUpdates());
+  await routing.start();
+  await feed.start();
+
+  const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
+  metrics.trackActive({ sessions: () => routing.hostedCount });
+  let draining = false;
+  const app = createApp({ config, log, routing, auth, sse, metrics, isDraining: () => draining, redisPing: () => redis.command.ping() });
+
+  const http = createServer(app);
+  // Keep-alive sockets from a load balancer must outlive its own idle timeout.
+  http.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const addr = http.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+
+  const release = async () => {
+    await feed?.stop();
+    await routing.stop();
+    sse.close();
+    await auth.close?.();
+    if (!opts.redis) await redis.close();
+  };
+
+  return {
+    url,
+    config,
+    routing,
+    redis,
+    metrics,
+    http,
+    async stop() {
+      draining = true;
+      const closed = new Promise<void>((r) => http.close(() => r()));
+      http.closeIdleConnections();
+      // SSE streams never finish by themselves: end them so clients reconnect elsewhere.
+      sse.endAll();
+      const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
+      await Promise.race([closed, grace]);
+      http.closeAllConnections();
+      await release();
+    },
+    async kill() {
+      http.closeAllConnections();
+      http.close();
+      sse.close();
+      await routing.abandon();
+      if (!opts.redis) {
+        redis.command.disconnect();
+        redis.subscriber.disconnect();
+      }
+    },
+  };
+}
