@@ -1,0 +1,160 @@
+import { once } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ErrorCode, McpError, ResourceUpdatedNotificationSchema, type Resource } from '@modelcontextprotocol/sdk/types.js';
+import { RESOURCE_NOT_FOUND } from '../errors.js';
+import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from '../resourceUpdates.js';
+import { InMemorySessionState } from '../sessionState.js';
+import { connectClient, type Connected } from '../testing/connectClient.js';
+
+const opened: Connected[] = [];
+afterEach(async () => {
+  for (const c of opened.splice(0)) await c.close();
+});
+async function connect(...args: Parameters<typeof connectClient>) {
+  const c = await connectClient(...args);
+  opened.push(c);
+  return c;
+}
+
+describe('resources/list pagination', () => {
+  it('lists the 100 static resources in ten pages of ten, then the fixtures, with opaque cursors', async () => {
+    const { client } = await connect();
+    const pages: Resource[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listResources(cursor ? { cursor } : {});
+      pages.push(page.resources);
+      cursor = page.nextCursor;
+      if (cursor) expect(cursor).not.toMatch(/^\d+$/);
+    } while (cursor);
+    expect(pages.slice(0, 10).every((p) => p.length === 10)).toBe(true);
+    const staticUris = pages.slice(0, 10).flat().map((r) => r.uri);
+    expect(staticUris).toEqual(Array.from({ length: 100 }, (_, i) => `test://static/resource/${i + 1}`));
+    expect(pages[10]!.map((r) => r.uri)).toEqual(['test://static-text', 'test://static-binary', 'test://watched-resource']);
+    expect(pages).toHaveLength(11);
+    for (const r of pages.flat()) expect(r.name).toBeTruthy();
+  });
+
+  it.each(['garbage', Buffer.from(JSON.stringify({ l: 'prompts', o: 10 })).toString('base64url'), Buffer.from('{"l":"resources","o":-1}').toString('base64url')])(
+    'refuses the bad cursor %s with -32602',
+    async (cursor) => {
+      const { client } = await connect();
+      const err = await client.listResources({ cursor }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(McpError);
+      expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
+    },
+  );
+
+  it('lists the resource templates', async () => {
+    const { client } = await connect();
+    const { resourceTemplates } = await client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['test://static/resource/{id}', 'test://template/{id}/data']);
+  });
+});
+
+describe('resources/read', () => {
+  it('reads odd ids as text and even ids as base64 blobs, directly or through the template', async () => {
+    const { client } = await connect();
+    const odd = await client.readResource({ uri: 'test://static/resource/7' });
+    expect(odd.contents[0]).toEqual({ uri: 'test://static/resource/7', mimeType: 'text/plain', text: 'Resource 7: This is a plaintext resource' });
+    const even = (await client.readResource({ uri: 'test://static/resource/8' })).contents[0]!;
+    expect('blob' in even && Buffer.from(even.blob as string, 'base64').toString()).toBe('Resource 8: This is a base64 blob');
+    const data = (await client.readResource({ uri: 'test://template/123/data' })).contents[0]!;
+    expect('text' in data && JSON.parse(data.text as string)).toEqual({ id: '123', templateTest: true, data: 'Data for ID: 123' });
+  });
+
+  it.each(['test://nope', 'test://static/resource/101', 'test://static/resource/abc'])('answers %s with -32002', async (uri) => {
+    const { client } = await connect();
+    const err = await client.readResource({ uri }).catch((e: unknown) => e);
+    expect((err as McpError).code).toBe(RESOURCE_NOT_FOUND);
+    expect((err as McpError).data).toEqual({ uri });
+  });
+});
+
+describe('subscriptions', () => {
+  function collectUpdates(c: Connected) {
+    const uris: string[] = [];
+    const events = new EventEmitter();
+    c.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      uris.push(n.params.uri);
+      events.emit('uri', n.params.uri);
+    });
+    return { uris, next: async () => ((await once(events, 'uri')) as [string])[0] };
+  }
+
+  it('notifies only subscribed URIs, stops after unsubscribe, and keeps subscriptions in the session state', async () => {
+    const feed = new InProcessResourceUpdateFeed();
+    const c = await connect({ capabilities: {}, ctx: { resourceUpdates: feed } });
+    const updates = collectUpdates(c);
+    const one = 'test://static/resource/1';
+    const two = 'test://static/resource/2';
+
+    await c.client.subscribeResource({ uri: one });
+    expect(await c.ctx.state.subscriptions()).toEqual([one]);
+
+    let next = updates.next();
+    feed.publish(two); // not subscribed
+    feed.publish(one);
+    expect(await next).toBe(one);
+
+    await c.client.unsubscribeResource({ uri: one });
+    await c.client.subscribeResource({ uri: two });
+    next = updates.next();
+    feed.publish(one); // no longer subscribed
+    feed.publish(two);
+    expect(await next).toBe(two);
+    expect(updates.uris).toEqual([one, two]);
+  });
+
+  it('refuses to subscribe to an unknown resource with -32002', async () => {
+    const c = await connect();
+    const err = await c.client.subscribeResource({ uri: 'test://unknown' }).catch((e: unknown) => e);
+    expect((err as McpError).code).toBe(RESOURCE_NOT_FOUND);
+  });
+
+  it('a server rebuilt over the same session state (takeover) keeps notifying earlier subscriptions', async () => {
+    const feed = new InProcessResourceUpdateFeed();
+    const state = new InMemorySessionState();
+    const first = await connect({ ctx: { resourceUpdates: feed, state } });
+    await first.client.subscribeResource({ uri: 'test://watched-resource' });
+    await first.close();
+    opened.splice(opened.indexOf(first), 1);
+
+    const second = await connect({ ctx: { resourceUpdates: feed, state } });
+    const updates = collectUpdates(second);
+    const next = updates.next();
+    feed.publish('test://watched-resource');
+    expect(await next).toBe('test://watched-resource');
+  });
+
+  it('unhooks its feed listener when the server closes', async () => {
+    const feed = new InProcessResourceUpdateFeed();
+    const c = await connect({ ctx: { resourceUpdates: feed } });
+    expect(feed.listenerCount).toBe(1);
+    await c.close();
+    opened.splice(opened.indexOf(c), 1);
+    expect(feed.listenerCount).toBe(0);
+  });
+});
+
+describe('startResourceChangeSimulator', () => {
+  it('publishes the static resources round robin until stopped', async () => {
+    const events = new EventEmitter();
+    const published: string[] = [];
+    const stop = startResourceChangeSimulator((uri) => {
+      published.push(uri);
+      if (published.length === 2) events.emit('two');
+    }, 5);
+    await once(events, 'two');
+    stop();
+    expect(published.slice(0, 2)).toEqual(['test://static/resource/1', 'test://static/resource/2']);
+  });
+
+  it('starts nothing for an interval of 0', () => {
+    const stop = startResourceChangeSimulator(() => {
+      throw new Error('must not publish');
+    }, 0);
+    stop();
+  });
+});

@@ -1,0 +1,240 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import { connectClient, type Connected } from '../testing/connectClient.js';
+import { readResource } from '../resources/handlers.js';
+
+let conn: Connected | undefined;
+afterEach(async () => {
+  await conn?.close();
+  conn = undefined;
+});
+
+function text(result: unknown): string {
+  const r = result as CallToolResult;
+  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+describe('tools/list', () => {
+  it('describes every tool with title, description, object inputSchema and annotations', async () => {
+    conn = await connectClient();
+    const { tools } = await conn.client.listTools();
+    expect(tools.length).toBeGreaterThanOrEqual(26);
+    for (const tool of tools) {
+      expect(tool.description).toBeTruthy();
+      expect(tool.title).toBeTruthy();
+      expect(tool.inputSchema.type).toBe('object');
+      expect(tool.annotations?.readOnlyHint).toBeDefined();
+    }
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    expect(byName.get('echo')?.icons?.[0]?.mimeType).toBe('image/svg+xml');
+    expect(byName.get('getWeather')?.outputSchema?.type).toBe('object');
+    // Only the 2020-12 fixture declares its dialect; its keywords survive untouched (SEP-1613).
+    const schema = byName.get('json_schema_2020_12_tool')!.inputSchema as Record<string, unknown>;
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.$defs).toHaveProperty('address');
+    expect(schema.additionalProperties).toBe(false);
+    expect((byName.get('echo')!.inputSchema as Record<string, unknown>).$schema).toBeUndefined();
+  });
+});
+
+describe('tools/call', () => {
+  it('answers an unknown tool with the spec error -32602, not an internal error', async () => {
+    conn = await connectClient();
+    const err = await conn.client.callTool({ name: 'no_such_tool' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
+    expect((err as McpError).message).toContain('Unknown tool: no_such_tool');
+  });
+
+  it('reports invalid arguments as an isError result', async () => {
+    conn = await connectClient();
+    const result = await conn.client.callTool({ name: 'add', arguments: { a: 'one', b: 2 } });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('Invalid arguments for tool add');
+  });
+
+  it('echo and add', async () => {
+    conn = await connectClient();
+    expect(text(await conn.client.callTool({ name: 'echo', arguments: { message: 'hi' } }))).toBe('Echo: hi');
+    expect(text(await conn.client.callTool({ name: 'add', arguments: { a: 2, b: 3.5 } }))).toContain('is 5.5');
+  });
+
+  it('getTinyImage returns a PNG', async () => {
+    conn = await connectClient();
+    const result = (await conn.client.callTool({ name: 'getTinyImage' })) as CallToolResult;
+    const image = result.content.find((c) => c.type === 'image');
+    expect(image?.type === 'image' && image.mimeType).toBe('image/png');
+    const bytes = Buffer.from(image?.type === 'image' ? image.data : '', 'base64');
+    expect(bytes.subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
+  });
+
+  it('annotatedMessage carries priority and audience, and the optional image', async () => {
+    conn = await connectClient();
+    const result = (await conn.client.callTool({
+      name: 'annotatedMessage',
+      arguments: { messageType: 'error', includeImage: true },
+    })) as CallToolResult;
+    expect(result.content[0]?.annotations).toEqual({ priority: 1, audience: ['user', 'assistant'] });
+    expect(result.content[1]?.type).toBe('image');
+    expect(result.content[1]?.annotations?.audience).toEqual(['user']);
+  });
+
+  it('getResourceReference embeds the resource; getResourceLinks returns resource_link items', async () => {
+    conn = await connectClient();
+    const ref = (await conn.client.callTool({ name: 'getResourceReference', arguments: { resourceId: 4 } })) as CallToolResult;
+    const embedded = ref.content.find((c) => c.type === 'resource');
+    expect(embedded?.type === 'resource' && embedded.resource).toEqual(readResource('test://static/resource/4'));
+
+    const links = (await conn.client.callTool({ name: 'getResourceLinks', arguments: { count: 4 } })) as CallToolResult;
+    const linkItems = links.content.filter((c) => c.type === 'resource_link');
+    expect(linkItems.map((l) => l.type === 'resource_link' && l.uri)).toEqual([1, 2, 3, 4].map((n) => `test://static/resource/${n}`));
+  });
+
+  it('getWeather returns structuredContent valid against its outputSchema, and the same JSON as text', async () => {
+    conn = await connectClient();
+    const { tools } = await conn.client.listTools(); // lets the SDK client validate structuredContent too
+    const outputSchema = tools.find((t) => t.name === 'getWeather')!.outputSchema!;
+    const result = (await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } })) as CallToolResult;
+    const validate = new AjvJsonSchemaValidator().getValidator(outputSchema);
+    expect(validate(result.structuredContent).valid).toBe(true);
+    expect(JSON.parse(text(result))).toEqual(result.structuredContent);
+  });
+
+  it('serves the conformance fixtures with the content types the suite checks', async () => {
+    conn = await connectClient();
+    const types = async (name: string) =>
+      ((await conn!.client.callTool({ name })) as CallToolResult).content.map((c) => c.type);
+    expect(await types('test_simple_text')).toEqual(['text']);
+    expect(await types('test_image_content')).toEqual(['image']);
+    expect(await types('test_audio_content')).toEqual(['audio']);
+    expect(await types('test_embedded_resource')).toEqual(['resource']);
+    expect(await types('test_multiple_content_types')).toEqual(['text', 'image', 'resource']);
+    const failing = await conn.client.callTool({ name: 'test_error_handling' });
+    expect(failing.isError).toBe(true);
+    const audio = ((await conn.client.callTool({ name: 'test_audio_content' })) as CallToolResult).content[0];
+    expect(audio?.type === 'audio' && Buffer.from(audio.data, 'base64').subarray(0, 4).toString()).toBe('RIFF');
+  });
+});
+
+describe('longRunningOperation', () => {
+  it('sends one progress notification per step with the caller’s token', async () => {
+    conn = await connectClient();
+    const progress: Array<{ progress: number; total?: number }> = [];
+    const result = await conn.client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.03, steps: 3 } },
+      CallToolResultSchema,
+      { onprogress: (p) => progress.push(p) },
+    );
+    expect(text(result)).toContain('completed');
+    expect(progress.map((p) => [p.progress, p.total])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+  });
+
+  it('stops when the client sends notifications/cancelled', async () => {
+    conn = await connectClient();
+    const abort = new AbortController();
+    const call = conn.client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 5, steps: 100 } },
+      CallToolResultSchema,
+      { signal: abort.signal, onprogress: () => abort.abort('user gave up') },
+    );
+    await expect(call).rejects.toBeDefined();
+    const line = await conn.logs.waitFor('longRunningOperation cancelled');
+    expect(line.sessionId).toBe('test-session');
+  });
+});
+
+describe('sampling', () => {
+  it('sampleLLM sends sampling/createMessage to the client and returns its answer', async () => {
+    const prompts: string[] = [];
+    conn = await connectClient({
+      capabilities: { sampling: {} },
+      setup: (client) =>
+        client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+          const c = req.params.messages[0]!.content;
+          prompts.push(!Array.isArray(c) && c.type === 'text' ? c.text : '');
+          return { role: 'assistant', content: { type: 'text', text: 'forty-two' }, model: 'fake-model', stopReason: 'endTurn' };
+        }),
+    });
+    const result = await conn.client.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?', maxTokens: 5 } });
+    expect(prompts).toEqual(['meaning of life?']);
+    expect(text(result)).toBe('LLM sampling result (fake-model): forty-two');
+  });
+
+  it('reports a client without the sampling capability as a tool error', async () => {
+    conn = await connectClient();
+    const result = await conn.client.callTool({ name: 'sampleLLM', arguments: { prompt: 'x' } });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('does not support sampling');
+  });
+});
+
+describe('elicitation', () => {
+  const answers = [
+    [{ action: 'accept', content: { name: 'Ada', email: 'ada@example.com', age: 36, color: 'green', newsletter: true } }, 'User provided: {"name":"Ada"'],
+    [{ action: 'decline' }, 'User declined'],
+    [{ action: 'cancel' }, 'User cancelled'],
+  ] as const;
+
+  it.each(answers)('elicitInput reports %j', async (answer, expected) => {
+    let requested: unknown;
+    conn = await connectClient({
+      capabilities: { elicitation: { form: {} } },
+      setup: (client) =>
+        client.setRequestHandler(ElicitRequestSchema, async (req) => {
+          requested = req.params;
+          return answer;
+        }),
+    });
+    const result = await conn.client.callTool({ name: 'elicitInput', arguments: {} });
+    expect(text(result)).toContain(expected);
+    expect(requested).toMatchObject({ mode: 'form', requestedSchema: { required: ['name', 'email'] } });
+  });
+
+  it('URL mode: sends the url request, then notifications/elicitation/complete', async () => {
+    const completed: string[] = [];
+    let elicitationId = '';
+    conn = await connectClient({
+      capabilities: { elicitation: { form: {}, url: {} } },
+      setup: (client) => {
+        client.setRequestHandler(ElicitRequestSchema, async (req) => {
+          expect(req.params.mode).toBe('url');
+          elicitationId = req.params.mode === 'url' ? req.params.elicitationId : '';
+          return { action: 'accept' };
+        });
+        client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
+          completed.push(n.params.elicitationId);
+        });
+      },
+    });
+    const result = await conn.client.callTool({ name: 'elicitUrl', arguments: {} });
+    expect(text(result)).toContain(': accept');
+    // The completion notification travels before the response on the same stream.
+    expect(completed).toEqual([elicitationId]);
+  });
+
+  it('URL mode as error: tools/call fails with URLElicitationRequiredError (-32042)', async () => {
+    conn = await connectClient({ capabilities: { elicitation: { url: {} } } });
+    const err = await conn.client.callTool({ name: 'elicitUrl', arguments: { asError: true } }).catch((e: unknown) => e);
+    expect((err as McpError).code).toBe(ErrorCode.UrlElicitationRequired);
+  });
+});
+
+describe('pingClient', () => {
+  it('pings the client (server→client ping)', async () => {
+    conn = await connectClient();
+    expect(text(await conn.client.callTool({ name: 'pingClient' }))).toMatch(/^Client answered ping in \d+ ms\.$/);
+  });
+});
