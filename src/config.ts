@@ -95,6 +95,18 @@ export const EnvSchema = z.object({
   RELAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3000),
   /** SSE keep-alive comment interval; ≤ 15 s so idle proxies do not cut streams. */
   SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
+  /**
+   * Demo resource-change simulator (src/mcp/resourceUpdates.ts): every this many ms one of
+   * test://static/resource/1..100 is announced as changed, and sessions subscribed to it get
+   * notifications/resources/updated. 0 = off. Run it on one instance (or accept one change per
+   * instance per tick: the feed fans out to all).
+   */
+  RESOURCE_UPDATE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /**
+   * Period of the demo notifications/message stream each session receives (filtered by its
+   * logging/setLevel level). 0 = off: it costs one timer per session.
+   */
+  LOG_MESSAGE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(0),
   /** Origins allowed to talk to /mcp (a present, disallowed Origin gets 403). */
   ALLOWED_ORIGINS: csv.optional(),
   /** Host header allow-list (DNS-rebinding defence); defaults to loopback names when bound to loopback. */
