@@ -77,6 +77,30 @@ export const EnvSchema = z.object({
   INTROSPECTION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   /** An inactive result is reused this briefly, so a flood of one bad token does not hit the AS. */
   INTROSPECTION_NEGATIVE_CACHE_SECONDS: z.coerce.number().int().min(0).max(30).default(5),
+  // ---- integrated mode: this server is its own OAuth 2.1 authorization server (docs/oauth.md) ----
+  /** Scopes the authorization server grants and advertises; a request with no scope gets all of them. */
+  OAUTH_SCOPES: csv.pipe(z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1)).default(['mcp']),
+  /** Pending authorization (login + consent) lifetime. */
+  OAUTH_FLOW_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+  /** Authorization code lifetime (OAuth 2.1 §4.1.2: short; 10 minutes at most). */
+  OAUTH_CODE_TTL_SECONDS: z.coerce.number().int().min(10).max(600).default(600),
+  /** Access token (JWT) lifetime; at most one hour. */
+  OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(3600),
+  /** Grant lifetime: the refresh-token chain of one authorization ends this long after consent. */
+  OAUTH_GRANT_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** Dynamic client registration lifetime (also `client_secret_expires_at`). */
+  OAUTH_CLIENT_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(30 * 24 * 3600),
+  /** How long a fetched Client ID Metadata Document is reused before it is fetched again. */
+  OAUTH_CIMD_CACHE_SECONDS: z.coerce.number().int().min(0).max(24 * 3600).default(300),
+  /** Signing keys rotate after this long; old public keys stay published while tokens signed by them live. */
+  OAUTH_SIGNING_KEY_TTL_SECONDS: z.coerce.number().int().min(3600).max(365 * 24 * 3600).default(30 * 24 * 3600),
+  /** Multiplies every auth-endpoint rate limit by 1000 (for test suites that register many clients). */
+  OAUTH_RATE_LIMIT_RELAXED: bool.default(false),
+  /**
+   * Resource servers allowed to call /introspect (RFC 7662 §2.1), as `client_id:secret` pairs.
+   * Unset = introspection is refused for everyone.
+   */
+  OAUTH_INTROSPECTION_CLIENTS: csv.optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_ENABLED: bool.default(true),
   /**

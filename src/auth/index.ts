@@ -3,7 +3,6 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { ConfigError } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { AuthModeSetup } from './types.js';
@@ -34,8 +33,10 @@ export async function setupAuth(deps: AuthDeps): Promise<AuthModeSetup> {
   switch (deps.config.AUTH_MODE) {
     case 'none':
       return noAuth(deps.log);
-    case 'integrated':
-      throw new ConfigError(`AUTH_MODE=${deps.config.AUTH_MODE} is not available in this build yet`);
+    case 'integrated': {
+      const { setupIntegratedAuth } = await import('./integrated.js');
+      return setupIntegratedAuth(deps);
+    }
     case 'separate': {
       // Loaded on demand: the resource-server strategies are not needed in the other modes.
       const { setupSeparateAuth } = await import('./separate/setup.js');

@@ -1,0 +1,121 @@
+/**
+ * Access tokens: short-lived JWTs in the RFC 9068 profile (`typ: at+jwt`; iss, sub, aud, client_id,
+ * scope, iat, exp, jti) plus `gid`, the grant they belong to. Verification is local (signature and
+ * claims with jose) plus one Redis EXISTS on the grant, which is how revocation reaches every
+ * instance: revoking deletes the grant, and the next request carrying any of its tokens fails.
+ */
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AuthInfo, OAuthTokenVerifier } from '../types.js';
+import { SIGNING_ALG, type SigningKeys } from './signingKeys.js';
+import type { Grant, GrantStore } from './stores/grants.js';
+
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+export const AccessTokenClaimsSchema = z.object({
+  iss: z.string(),
+  sub: z.string().min(1),
+  aud: z.string(),
+  client_id: z.string(),
+  scope: z.string(),
+  gid: z.string(),
+  jti: z.string(),
+  iat: z.number(),
+  exp: z.number(),
+});
+export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>;
+
+export interface IssuedAccessToken {
+  token: string;
+  expiresIn: number;
+  scopes: string[];
+}
+
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly issuer: string,
+    private readonly lifetimeSeconds: number,
+    private readonly clock: () => number,
+  ) {}
+
+  async issue(grant: Grant, scopes: string[]): Promise<IssuedAccessToken> {
+    const now = Math.floor(this.clock() / 1000);
+    // Never outlive the grant: a token must not stay valid after its parent has expired.
+    const exp = Math.min(now + this.lifetimeSeconds, Math.floor(grant.expiresAt / 1000));
+    const { kid, privateKey } = await this.keys.current();
+    const token = await new SignJWT({ client_id: grant.clientId, scope: scopes.join(' '), gid: grant.id })
+      .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid })
+      .setIssuer(this.issuer)
+      .setSubject(grant.userId)
+      .setAudience(grant.resource)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .setJti(randomBytes(16).toString('base64url'))
+      .sign(privateKey);
+    return { token, expiresIn: exp - now, scopes };
+  }
+
+  /**
+   * Signature, issuer, typ, audience and (unless `ignoreExpiry`) lifetime; throws InvalidTokenError
+   * with a description the bearer middleware puts in WWW-Authenticate.
+   */
+  async verify(token: string, audiences: readonly string[], opts: { ignoreExpiry?: boolean } = {}): Promise<AccessTokenClaims> {
+    const getKey = async (header: JWTHeaderParameters) => {
+      if (!header.kid) throw new InvalidTokenError('token has no key id');
+      const key = await this.keys.publicKey(header.kid);
+      if (!key) throw new InvalidTokenError('token signed by an unknown key');
+      return key;
+    };
+    try {
+      const { payload } = await jwtVerify(token, getKey, {
+        issuer: this.issuer,
+        audience: [...audiences],
+        algorithms: [SIGNING_ALG],
+        typ: ACCESS_TOKEN_TYP,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti', 'aud'],
+        currentDate: new Date(this.clock()),
+        clockTolerance: opts.ignoreExpiry ? Number.MAX_SAFE_INTEGER : 0,
+      });
+      const claims = AccessTokenClaimsSchema.safeParse(payload);
+      if (!claims.success) throw new InvalidTokenError('token claims are malformed');
+      return claims.data;
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token has expired');
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') {
+        throw new InvalidTokenError('token was not issued for this resource');
+      }
+      if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError('invalid token');
+      throw err;
+    }
+  }
+}
+
+/**
+ * The resource server's verifier (the hot path of every MCP request): local JWT verification plus
+ * one Redis EXISTS for revocation. AuthInfo carries the user id in `extra.userId` (from `sub`).
+ */
+export function createAccessTokenVerifier(opts: {
+  tokens: AccessTokens;
+  grants: GrantStore;
+  /** The resource(s) this verifier protects; a token for any other audience is refused. */
+  audiences: readonly string[];
+}): OAuthTokenVerifier {
+  return {
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      const claims = await opts.tokens.verify(token, opts.audiences);
+      if (!(await opts.grants.isLive(claims.gid))) throw new InvalidTokenError('token has been revoked');
+      return {
+        token,
+        clientId: claims.client_id,
+        scopes: claims.scope.split(' ').filter((s) => s.length > 0),
+        expiresAt: claims.exp,
+        resource: new URL(claims.aud),
+        extra: { userId: claims.sub, grantId: claims.gid, jti: claims.jti },
+      };
+    },
+  };
+}

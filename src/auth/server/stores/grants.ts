@@ -1,0 +1,201 @@
+/**
+ * Grants, authorization codes and refresh tokens in Redis. A grant is what one consent produced:
+ * client, user, scopes and resource. Every token issued for it carries its id, and deleting the
+ * grant key revokes all of them at once: access tokens (the verifier checks the grant still exists),
+ * the current refresh token, and any code not yet exchanged.
+ *
+ * Keys (all with TTLs; docs/oauth.md):
+ * - `oauth:grant:<gid>`        hash; TTL = code lifetime until the code is exchanged, then the
+ *                              grant lifetime counted from consent.
+ * - `oauth:code:<sha256>`      JSON of the code's bindings; TTL = code lifetime. Kept after use so
+ *                              a replay can find (and revoke) the grant it produced.
+ * - `oauth:code-spent:<sha256>` marks a used code (SET NX makes first use atomic across instances).
+ * - `oauth:refresh:<sha256>`   → gid, for every refresh token of the chain until the grant expires,
+ *                              so a rotated-out token is recognised as reuse (OAuth 2.1 §4.3.1).
+ */
+import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Keyspace } from '../../../redis/keys.js';
+import { hashSecret, newOpaqueToken } from '../secrets.js';
+
+export const CodeRecordSchema = z.object({
+  grantId: z.string(),
+  clientId: z.string(),
+  userId: z.string(),
+  redirectUri: z.string(),
+  /** Whether /authorize carried redirect_uri explicitly (then /token must repeat it; RFC 6749 §4.1.3). */
+  redirectUriGiven: z.boolean(),
+  codeChallenge: z.string(),
+  scopes: z.array(z.string()),
+  resource: z.string(),
+});
+export type CodeRecord = z.infer<typeof CodeRecordSchema>;
+
+export interface Grant {
+  id: string;
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  resource: string;
+  /** Epoch ms after which the grant and its refresh tokens are dead. */
+  expiresAt: number;
+}
+
+export type CodeRedemption =
+  | { kind: 'ok'; record: CodeRecord }
+  | { kind: 'unknown' }
+  /** Second use of a code: the caller revokes what the first use produced (RFC 6749 §4.1.2). */
+  | { kind: 'replayed'; grantId: string | undefined };
+
+export type RefreshOutcome =
+  | { kind: 'rotated'; grant: Grant; refreshToken: string }
+  | { kind: 'unknown' }
+  | { kind: 'wrong-client' }
+  /** A rotated-out token came back: the grant has been revoked (OAuth 2.1 §4.3.1, §6.1). */
+  | { kind: 'reused'; grantId: string };
+
+// Activation is conditional so a replay that revoked the grant between "code spent" and
+// "tokens issued" wins: no tokens come out of a revoked grant.
+const ACTIVATE = `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'refresh') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'refresh', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1`;
+
+// Compare-and-set on the current refresh-token hash: of two concurrent refreshes with the same
+// token exactly one rotates; the other sees reuse.
+const ROTATE = `
+local cur = redis.call('HGET', KEYS[1], 'refresh')
+if not cur then return -1 end
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+return 1`;
+
+function remainingMs(g: Grant): number {
+  return Math.max(1, g.expiresAt - Date.now());
+}
+
+export class GrantStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+    private readonly codeSeconds: number,
+    private readonly grantSeconds: number,
+  ) {}
+
+  grantKey(gid: string): string {
+    return this.keys.oauth('grant', gid);
+  }
+
+  /** At consent: a pending grant plus the code that will activate it. Returns the code. */
+  async createCode(input: Omit<CodeRecord, 'grantId'>): Promise<string> {
+    const grantId = randomBytes(16).toString('base64url');
+    const code = newOpaqueToken();
+    const record: CodeRecord = { ...input, grantId };
+    await this.redis
+      .multi()
+      .hset(this.grantKey(grantId), {
+        clientId: input.clientId,
+        userId: input.userId,
+        scopes: input.scopes.join(' '),
+        resource: input.resource,
+        expiresAt: String(Date.now() + this.grantSeconds * 1000),
+      })
+      .expire(this.grantKey(grantId), this.codeSeconds)
+      .set(this.keys.oauth('code', hashSecret(code)), JSON.stringify(record), 'EX', this.codeSeconds)
+      .exec();
+    return code;
+  }
+
+  /** Marks the code used; only the first caller across all instances gets its bindings. */
+  async redeemCode(code: string): Promise<CodeRedemption> {
+    const h = hashSecret(code);
+    const raw = await this.redis.get(this.keys.oauth('code', h));
+    if (raw === null) return { kind: 'unknown' };
+    const record = CodeRecordSchema.parse(JSON.parse(raw));
+    const first = await this.redis.set(this.keys.oauth('code-spent', h), '1', 'EX', this.codeSeconds, 'NX');
+    if (first !== 'OK') return { kind: 'replayed', grantId: record.grantId };
+    return { kind: 'ok', record };
+  }
+
+  /** After a successful code exchange: the grant's first refresh token. Undefined if revoked meanwhile. */
+  async activate(grantId: string): Promise<{ grant: Grant; refreshToken: string } | undefined> {
+    const grant = await this.get(grantId);
+    if (!grant) return undefined;
+    const refreshToken = newOpaqueToken();
+    const h = hashSecret(refreshToken);
+    const ok = await this.redis.eval(ACTIVATE, 1, this.grantKey(grantId), h, String(grant.expiresAt));
+    if (ok !== 1) return undefined;
+    await this.redis.set(this.keys.oauth('refresh', h), grantId, 'PX', remainingMs(grant));
+    return { grant, refreshToken };
+  }
+
+  /**
+   * Rotates a refresh token. `precheck` sees the grant before anything changes; if it throws, the
+   * presented token stays current (request-level errors such as a widened scope are not reuse).
+   */
+  async rotateRefreshToken(presented: string, clientId: string, precheck: (g: Grant) => void): Promise<RefreshOutcome> {
+    const h = hashSecret(presented);
+    const gid = await this.redis.get(this.keys.oauth('refresh', h));
+    if (gid === null) return { kind: 'unknown' };
+    const fields = await this.redis.hgetall(this.grantKey(gid));
+    const grant = this.parse(gid, fields);
+    if (!grant || fields['refresh'] === undefined) return { kind: 'unknown' };
+    // A token presented by another client is not reuse by the legitimate holder; refuse without
+    // revoking, so one client cannot kill another's grant.
+    if (grant.clientId !== clientId) return { kind: 'wrong-client' };
+    if (fields['refresh'] !== h) {
+      await this.revoke(gid);
+      return { kind: 'reused', grantId: gid };
+    }
+    precheck(grant);
+    const next = newOpaqueToken();
+    const nh = hashSecret(next);
+    const r = await this.redis.eval(ROTATE, 1, this.grantKey(gid), h, nh);
+    if (r === -1) return { kind: 'unknown' };
+    if (r === 0) {
+      // Lost a race with a concurrent refresh of the same token: also reuse.
+      await this.revoke(gid);
+      return { kind: 'reused', grantId: gid };
+    }
+    await this.redis.set(this.keys.oauth('refresh', nh), gid, 'PX', remainingMs(grant));
+    return { kind: 'rotated', grant, refreshToken: next };
+  }
+
+  /** The live grant a refresh token belongs to (introspection, revocation), if the token is current. */
+  async grantOfRefreshToken(presented: string): Promise<Grant | undefined> {
+    const h = hashSecret(presented);
+    const gid = await this.redis.get(this.keys.oauth('refresh', h));
+    if (gid === null) return undefined;
+    const fields = await this.redis.hgetall(this.grantKey(gid));
+    if (fields['refresh'] !== h) return undefined;
+    return this.parse(gid, fields);
+  }
+
+  async get(gid: string): Promise<Grant | undefined> {
+    const fields = await this.redis.hgetall(this.grantKey(gid));
+    return this.parse(gid, fields);
+  }
+
+  /** One command on the hot path of every MCP request. */
+  async isLive(gid: string): Promise<boolean> {
+    return (await this.redis.exists(this.grantKey(gid))) === 1;
+  }
+
+  async revoke(gid: string): Promise<void> {
+    await this.redis.del(this.grantKey(gid));
+  }
+
+  private parse(gid: string, f: Record<string, string>): Grant | undefined {
+    if (!f['clientId'] || !f['userId'] || f['resource'] === undefined || !f['expiresAt']) return undefined;
+    return {
+      id: gid,
+      clientId: f['clientId'],
+      userId: f['userId'],
+      scopes: (f['scopes'] ?? '').split(' ').filter((s) => s.length > 0),
+      resource: f['resource'],
+      expiresAt: Number(f['expiresAt']),
+    };
+  }
+}
