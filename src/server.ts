@@ -39,7 +39,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
-  const redis = opts.redis ?? (await connectRedis(config.REDIS_URL, log));
+  const redis = opts.redis ?? (await connectRedis(config.REDIS_URL, log, config.REDIS_PREFIX));
   const keys = createKeyspace(config.REDIS_PREFIX);
   const metrics = new Metrics({ defaultMetrics: !opts.auth });
   const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));

@@ -19,7 +19,12 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-export async function connectRedis(redisUrl: string | undefined, log: Logger): Promise<RedisConnections> {
+export async function connectRedis(
+  redisUrl: string | undefined,
+  log: Logger,
+  /** Shown by CLIENT LIST, so operators (and tests) can count this deployment's connections. */
+  name = 'mcp',
+): Promise<RedisConnections> {
   if (!redisUrl) {
     const { default: RedisMock } = await import('ioredis-mock');
     const command = new RedisMock() as unknown as Redis;
@@ -40,7 +45,7 @@ export async function connectRedis(redisUrl: string | undefined, log: Logger): P
 
   const make = (role: string) =>
     new Redis(redisUrl, {
-      connectionName: `mcp-${role}`,
+      connectionName: `${name}-${role}`,
       lazyConnect: true,
       // Fail commands fast while disconnected instead of queueing them forever.
       maxRetriesPerRequest: 2,

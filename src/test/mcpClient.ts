@@ -1,0 +1,42 @@
+/**
+ * SDK clients for tests, connected through a fake load balancer: a fetch that decides, per HTTP
+ * request, which instance receives it.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+
+export type Picker = (info: { method: string; body: string }) => string;
+
+/** A fetch that sends each request to the instance base URL chosen by `pick`. */
+export function balancedFetch(pick: Picker): typeof fetch {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const body = typeof init?.body === 'string' ? init.body : '';
+    const target = new URL(pick({ method: init?.method ?? 'GET', body }));
+    url.protocol = target.protocol;
+    url.host = target.host;
+    return fetch(url, init);
+  };
+}
+
+/** initialize goes to `first`, everything after it to `rest` (round-robin over the list). */
+export function initOnThenRoundRobin(first: string, rest: string[]): Picker {
+  let i = 0;
+  return ({ body }) => (body.includes('"method":"initialize"') ? first : rest[i++ % rest.length]!);
+}
+
+export async function connectClient(
+  baseUrl: string,
+  token: string,
+  pick?: Picker,
+  capabilities: ClientCapabilities = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities });
+  const transport = new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    fetch: pick ? balancedFetch(pick) : undefined,
+  });
+  await client.connect(transport);
+  return { client, transport };
+}
