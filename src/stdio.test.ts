@@ -3,7 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CreateMessageRequestSchema, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  LATEST_PROTOCOL_VERSION,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from './observability/logger.js';
 import { runStdio } from './stdio.js';
 
@@ -41,7 +45,8 @@ describe('stdio transport, end to end', () => {
       command: process.execPath,
       args: ['--import', 'tsx', 'src/stdio.ts'],
       cwd: ROOT,
-      env: { ...getDefaultEnvironment(), LOG_LEVEL: 'debug' },
+      // A fast resource-change simulator, to see subscriptions work without Redis.
+      env: { ...getDefaultEnvironment(), LOG_LEVEL: 'debug', RESOURCE_UPDATE_INTERVAL_MS: '20' },
       stderr: 'pipe',
     });
     const stderr = lineCollector(transport.stderr!);
@@ -73,6 +78,13 @@ describe('stdio transport, end to end', () => {
 
       await client.setLoggingLevel('debug');
       await client.ping();
+
+      const updated = new Promise<string>((resolve) =>
+        client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)),
+      );
+      const uris = Array.from({ length: 100 }, (_, i) => `test://static/resource/${i + 1}`);
+      await Promise.all(uris.map((uri) => client.subscribeResource({ uri })));
+      expect(uris).toContain(await updated);
     } finally {
       await client.close();
     }

@@ -13,10 +13,10 @@ import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { pino } from 'pino';
-import { EnvSchema } from './config.js';
+import { ConfigError, EnvSchema } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import type { McpServerOptions } from './mcp/context.js';
-import { InProcessResourceUpdateFeed } from './mcp/resourceUpdates.js';
+import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import { InMemorySessionState } from './mcp/sessionState.js';
 
@@ -31,6 +31,8 @@ export interface StdioOptions {
   stdout?: Writable;
   /** Options of the everything server (e.g. the demo log-message interval). */
   server?: McpServerOptions;
+  /** Demo resource-change simulator period (RESOURCE_UPDATE_INTERVAL_MS); 0 or unset = off. */
+  resourceUpdateIntervalMs?: number;
   /** End the session on SIGINT/SIGTERM. Default true; embedders that own signals pass false. */
   handleSignals?: boolean;
 }
@@ -40,17 +42,22 @@ export interface StdioOptions {
  * the server has closed and released its timers.
  */
 export async function runStdio(options: StdioOptions = {}): Promise<void> {
-  const log = (options.log ?? stderrLogger()).child({ transport: 'stdio' });
+  const log = (options.log ?? stderrLogger('info')).child({ transport: 'stdio' });
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
 
+  // Single process: resource-updated events stay in memory.
+  const resourceUpdates = new InProcessResourceUpdateFeed();
+  const stopSimulator = startResourceChangeSimulator(
+    (uri) => resourceUpdates.publish(uri),
+    options.resourceUpdateIntervalMs ?? 0,
+  );
   const server = createMcpServer({
     sessionId: STDIO_SESSION_ID,
     userId: STDIO_USER_ID,
     state: new InMemorySessionState(),
     log,
-    // Single process: resource-updated events stay in memory.
-    resourceUpdates: new InProcessResourceUpdateFeed(),
+    resourceUpdates,
     options: options.server,
   });
   const transport = new StdioServerTransport(stdin, stdout);
@@ -100,6 +107,7 @@ export async function runStdio(options: StdioOptions = {}): Promise<void> {
   try {
     await finished;
   } finally {
+    stopSimulator();
     stdin.off('end', onEnd);
     stdin.off('close', onEnd);
     stdout.off('error', onStdoutError);
@@ -111,9 +119,31 @@ export async function runStdio(options: StdioOptions = {}): Promise<void> {
   }
 }
 
+/**
+ * The settings stdio honours. Only these are parsed, so a variable meant for the HTTP deployment
+ * (say AUTH_MODE=separate without its URL) cannot stop an editor from starting the stdio server.
+ */
+const StdioEnv = EnvSchema.pick({ LOG_LEVEL: true, RESOURCE_UPDATE_INTERVAL_MS: true, LOG_MESSAGE_INTERVAL_MS: true });
+
+/** `runStdio` options from the environment (what `npm start -- --stdio` uses). */
+export function stdioOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StdioOptions {
+  // Empty strings mean "not set", as in loadConfig.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = StdioEnv.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    log: stderrLogger(e.LOG_LEVEL),
+    resourceUpdateIntervalMs: e.RESOURCE_UPDATE_INTERVAL_MS,
+    server: { logMessageIntervalMs: e.LOG_MESSAGE_INTERVAL_MS },
+  };
+}
+
 /** pino on fd 2, synchronous so the last lines are not lost when the process exits. */
-function stderrLogger(env: NodeJS.ProcessEnv = process.env): Logger {
-  const level = EnvSchema.shape.LOG_LEVEL.parse(env['LOG_LEVEL'] || undefined);
+function stderrLogger(level: string): Logger {
   // SonicBoom is a pino destination but not a full Node Writable; createLogger hands it to pino as is.
   const fd2 = pino.destination({ fd: 2, sync: true }) as unknown as NodeJS.WritableStream;
   return createLogger(level, { destination: fd2 });
@@ -125,14 +155,17 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  runStdio().then(
-    () => {
-      // Anything still holding the event loop (a tool's timer) must not keep an orphan around.
-      setTimeout(() => process.exit(0), 1000).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(`stdio server failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  Promise.resolve()
+    .then(() => runStdio(stdioOptionsFromEnv()))
+    .then(
+      () => {
+        // Anything still holding the event loop (a tool's timer) must not keep an orphan around.
+        setTimeout(() => process.exit(0), 1000).unref();
+      },
+      (err: unknown) => {
+        const text = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
+        process.stderr.write(`stdio server failed: ${text}\n`);
+        process.exit(1);
+      },
+    );
 }
