@@ -111,7 +111,7 @@ export const EnvSchema = z.object({
   /** Upper bound on the Redis PING behind GET /ready; a slower Redis counts as unreachable. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),
   /** A session with no traffic for this long is closed and its keys removed. */
-  SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(3600),
   /**
    * How long a relaying instance waits for any sign of life from the instance hosting a session
    * before answering the client with an error (the host sends heartbeats for slow requests).
@@ -144,7 +144,7 @@ export const EnvSchema = z.object({
   /** Live sessions one user may hold at once; initialize beyond it is refused. */
   MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Concurrent SSE streams of one session (the GET stream plus POST response streams). */
-  MAX_STREAMS_PER_SESSION: z.coerce.number().int().min(1).max(1000).default(8),
+  MAX_STREAMS_PER_SESSION: z.coerce.number().int().min(1).max(1000).default(32),
   /** Server→client requests (sampling, elicitation, roots) awaiting an answer, per session. */
   MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(32),
   /** Master switch for the /mcp rate limits below (counters shared by all instances in Redis). */

@@ -94,11 +94,14 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     async stop() {
       draining = true;
       const closed = new Promise<void>((r) => http.close(() => r()));
+      // Connections turn idle as their last request finishes; close them as they do.
+      const reaper = setInterval(() => http.closeIdleConnections(), 50);
       http.closeIdleConnections();
       // SSE streams never finish by themselves: end them so clients reconnect elsewhere.
       sse.endAll();
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
       await Promise.race([closed, grace]);
+      clearInterval(reaper);
       http.closeAllConnections();
       await release();
     },

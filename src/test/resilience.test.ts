@@ -1,0 +1,181 @@
+/**
+ * What happens when things go wrong: instances die or hang, clients vanish, the process is told
+ * to stop. Every case must end in a prompt answer, never a hang, and leave nothing behind.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { REDIS_URL, startCluster, TOKENS, type Cluster } from './cluster.js';
+import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
+
+const HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${TOKENS.alice}` };
+const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
+
+async function waitFor(cond: () => Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function connectionsOf(redis: Redis, prefix: string): Promise<number> {
+  const list = (await redis.client('LIST')) as string;
+  return list.split('\n').filter((l) => l.includes(` name=${prefix}-`)).length;
+}
+
+describe('instance loss and hangs', () => {
+  let c: Cluster;
+  beforeEach(async () => {
+    c = await startCluster(2, { RELAY_TIMEOUT_MS: '400' });
+  });
+  afterEach(() => c.close());
+
+  test('the host instance dies: the next request on another instance takes the session over at once', async () => {
+    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const { client } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
+    await client.setLoggingLevel('error');
+    expect(A.routing.hostedCount).toBe(1);
+    await A.kill();
+    const t0 = Date.now();
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'survived' } }))).toBe('Echo: survived');
+    expect(Date.now() - t0).toBeLessThan(400);
+    expect(B.routing.hostedCount).toBe(1);
+    // State that lives in Redis came along: the log level set before the loss still filters.
+    const meta = await c.redis.hgetall((await c.keys()).find((k) => /:session:[0-9a-f]+:[^:]+$/.test(k))!);
+    expect(meta['level']).toBe('error');
+    expect(meta['host']).toBe(B.routing.instanceId);
+    await client.close();
+  });
+
+  test('a host that receives but never answers: the client gets an error within the relay timeout', async () => {
+    const [A] = c.instances;
+    // Stand in for a hung host: subscribed to a session's inbound channel, silent forever.
+    const hung = new Redis(REDIS_URL);
+    const { userKey } = await import('../redis/keys.js');
+    await hung.subscribe(`${c.prefix}:ch:in:${userKey('alice')}:hung-session`);
+    const t0 = Date.now();
+    const res = await fetch(`${A!.url}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS, 'Mcp-Session-Id': 'hung-session' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32000 } });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    hung.disconnect();
+  });
+
+  test('a slow request outlives the relay timeout because the host sends heartbeats', async () => {
+    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const { client } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
+    // 1.2 s with no progress token = nothing on the stream but heartbeats, 3× the 400 ms timeout.
+    const r = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 1.2, steps: 1 } });
+    expect(text(r)).toContain('completed');
+    await client.close();
+  });
+});
+
+describe('resources stay bounded', () => {
+  test('Redis connections stay flat while 1,000 requests pass through two instances', async () => {
+    const c = await startCluster(2);
+    try {
+      const [A, B] = c.instances.map((i) => i.url) as [string, string];
+      const before = await connectionsOf(c.redis, c.prefix);
+      expect(before).toBe(4); // command + subscriber per instance
+      const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [A, B]));
+      for (let batch = 0; batch < 50; batch++) {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => client.callTool({ name: 'echo', arguments: { message: `${batch}-${i}` } })));
+      }
+      expect(await connectionsOf(c.redis, c.prefix)).toBe(before);
+      expect(c.instances.every((i) => i.routing.relay.size === 0)).toBe(true);
+      await client.close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('no key of a session remains after DELETE, idle expiry, and instance shutdown', async () => {
+    const c = await startCluster(2, { SESSION_IDLE_TTL_SECONDS: '1' });
+    const [A, B] = c.instances.map((i) => i.url) as [string, string];
+    const deleted = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [B]));
+    await deleted.client.subscribeResource({ uri: 'test://static/resource/1' });
+    await deleted.client.setLoggingLevel('debug');
+    await deleted.transport.terminateSession();
+    await deleted.client.close();
+    // An abandoned session (no DELETE) expires once idle.
+    const idle = await connectClient(B, TOKENS.alice, initOnThenRoundRobin(B, [A]));
+    await idle.client.subscribeResource({ uri: 'test://static/resource/2' });
+    await idle.transport.close();
+    await waitFor(async () => (await c.keys()).every((k) => !k.includes(':session:') && !k.includes(':user:')));
+    for (const i of c.instances) await i.stop();
+    expect(await c.keys()).toEqual([]);
+    await c.close();
+  });
+});
+
+describe('SSE keep-alive', () => {
+  test('idle streams receive keep-alive comments', async () => {
+    // A short relay timeout makes the host's heartbeat open the stream early; then it idles.
+    const c = await startCluster(1, { SSE_KEEPALIVE_MS: '100', RELAY_TIMEOUT_MS: '300' });
+    try {
+      const { client, transport } = await connectClient(c.instances[0]!.url, TOKENS.alice);
+      const res = await fetch(`${c.instances[0]!.url}/mcp`, {
+        method: 'POST',
+        headers: { ...HEADERS, Accept: 'text/event-stream', 'Mcp-Session-Id': transport.sessionId! },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } } }),
+      });
+      const body = await res.text();
+      expect(body).toContain(': keep-alive');
+      expect(body).toContain('completed');
+      await client.close();
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('the process', () => {
+  const tsx = ['--import', 'tsx', 'src/index.ts'];
+  const baseEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_URL, REDIS_PREFIX: `proc${process.pid}` };
+
+  test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
+    const child = spawn(process.execPath, tsx, { env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(async () => out.includes('MCP server listening'));
+    const url = /"url":"([^"]+)"/.exec(out)![1]!;
+    const init = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
+    const sid = init.headers.get('mcp-session-id')!;
+    const slow = fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS, 'Mcp-Session-Id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } } }),
+    }).then((r) => r.json());
+    await waitFor(async () => out.includes('"method":"tools/call"') || out.includes('request'));
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(text((await slow).result)).toContain('completed');
+    expect(out).toContain('shutdown complete');
+  });
+
+  test('REDIS_URL set but unreachable: exits non-zero with a clear message', async () => {
+    const child = spawn(process.execPath, tsx, { env: { ...baseEnv, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).not.toBe(0);
+    expect(err).toContain('cannot connect to Redis at redis://127.0.0.1:1');
+  });
+
+  test('a bad setting stops start-up with a message naming the variable', async () => {
+    const child = spawn(process.execPath, tsx, { env: { ...baseEnv, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(err).toContain('PORT');
+  });
+});
