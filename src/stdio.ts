@@ -39,9 +39,10 @@ export interface StdioOptions {
 
 /**
  * Serves one session until stdin ends, the transport fails, or a signal arrives; resolves once
- * the server has closed and released its timers.
+ * the server has closed and released its timers. Without options, settings come from the
+ * environment (`stdioOptionsFromEnv`); a bad value rejects with ConfigError.
  */
-export async function runStdio(options: StdioOptions = {}): Promise<void> {
+export async function runStdio(options: StdioOptions = stdioOptionsFromEnv()): Promise<void> {
   const log = (options.log ?? stderrLogger('info')).child({ transport: 'stdio' });
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
@@ -156,7 +157,7 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   Promise.resolve()
-    .then(() => runStdio(stdioOptionsFromEnv()))
+    .then(() => runStdio())
     .then(
       () => {
         // Anything still holding the event loop (a tool's timer) must not keep an orphan around.
