@@ -1,0 +1,53 @@
+/**
+ * Auth-endpoint rate limits are counted in Redis, so two instances share one budget, and a
+ * client cannot escape its bucket by inventing X-Forwarded-For when no proxy hop is trusted.
+ */
+import express from 'express';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { createLogger } from '../../observability/logger.js';
+import { createKeyspace } from '../../redis/keys.js';
+import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const prefix = `t${randomBytes(5).toString('hex')}`;
+const connections: Redis[] = [];
+const servers: AuthorizationServer[] = [];
+
+function instance() {
+  const redis = new Redis(REDIS_URL);
+  connections.push(redis);
+  const as = createAuthorizationServer({
+    issuer: 'http://localhost:3232',
+    resources: ['http://localhost:3232/mcp'],
+    scopes: ['mcp'],
+    redis,
+    keys: createKeyspace(prefix),
+    log: createLogger('silent'),
+    // register: 20/hour × 0.1 = 2 per hour for the whole deployment.
+    rateLimit: { multiplier: 0.1, store: 'redis' },
+    trustProxyHops: 0,
+  });
+  servers.push(as);
+  const app = express();
+  app.use(as.router);
+  return app;
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  const keys = await connections[0]!.keys(`${prefix}:*`);
+  if (keys.length) await connections[0]!.del(...keys);
+  for (const c of connections) c.disconnect();
+});
+
+test('the registration limit is shared by all instances and ignores a spoofed X-Forwarded-For', async () => {
+  const [a, b] = [instance(), instance()];
+  const body = { redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' };
+  await request(a).post('/register').send(body).expect(201);
+  await request(b).post('/register').set('X-Forwarded-For', '203.0.113.9').send(body).expect(201);
+  const third = await request(a).post('/register').set('X-Forwarded-For', '198.51.100.7').send(body).expect(429);
+  expect(third.body.error).toBe('too_many_requests');
+  await request(b).post('/register').send(body).expect(429);
+});
