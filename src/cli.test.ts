@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CliUsageError, ENV_DESCRIPTIONS, helpText, parseCli } from './cli.js';
 import { EnvSchema } from './config.js';
 
@@ -69,5 +70,13 @@ describe('helpText', () => {
   it('shows defaults', () => {
     expect(text).toMatch(/PORT .*\[default: 3232\]/);
     expect(text).toMatch(/RATE_LIMIT_PER_USER .*\[default: 600\]/);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('has a settings-reference row for every environment variable of the config schema', () => {
+    const doc = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const missing = Object.keys(EnvSchema.shape).filter((name) => !doc.includes(`| \`${name}\` |`));
+    expect(missing).toEqual([]);
   });
 });

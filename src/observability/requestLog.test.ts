@@ -158,6 +158,26 @@ describe('access log redaction', () => {
   });
 });
 
+describe('identity on the access log', () => {
+  it('names the authenticated user on the completion line', async () => {
+    const capture = new LogCapture();
+    const log = createLogger('info', { destination: capture });
+    const app = express();
+    app.use(requestLogger({ log }));
+    app.use((req, _res, next) => {
+      req.auth = { token: 'opaque-token-value', clientId: 'c', scopes: [], extra: { userId: 'alice' } };
+      next();
+    });
+    app.get('/mcp', (_req, res) => {
+      res.status(204).end();
+    });
+    const res = await request(app).get('/mcp');
+    const line = await capture.waitFor(completion(res.headers['x-request-id'] as string));
+    expect(line['user']).toBe('alice');
+    expect(capture.raw).not.toContain('opaque-token-value');
+  });
+});
+
 describe('log levels', () => {
   it('logs probes at debug, so they vanish at info', async () => {
     const capture = new LogCapture();
