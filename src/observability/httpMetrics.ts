@@ -62,3 +62,26 @@ function isEventStream(res: Response): boolean {
   const type = res.getHeader('content-type');
   return typeof type === 'string' && type.startsWith('text/event-stream');
 }
+
+/** RFC 6750 §3.1 error codes, plus `missing_token` for a challenge without one (no credentials sent). */
+const AUTH_REASONS = new Set(['invalid_request', 'invalid_token', 'insufficient_scope']);
+
+/**
+ * Counts `mcp_auth_failures_total{reason}` from the Bearer challenges that protected routes answer
+ * with (401/403 + `WWW-Authenticate: Bearer …`), so the auth code needs no metrics dependency.
+ * Mount it right before the authentication middleware of each protected router.
+ */
+export function authFailureMetrics(metrics: Metrics): RequestHandler {
+  return (_req, res, next) => {
+    res.once('finish', () => {
+      if (res.statusCode !== 401 && res.statusCode !== 403) return;
+      const challenge = res.getHeader('www-authenticate');
+      const text = Array.isArray(challenge) ? challenge.join(', ') : String(challenge ?? '');
+      if (!/^Bearer\b/i.test(text)) return;
+      const code = /\berror="([^"]*)"/.exec(text)?.[1];
+      const reason = code === undefined ? 'missing_token' : AUTH_REASONS.has(code) ? code : 'other';
+      metrics.authFailures.inc({ reason });
+    });
+    next();
+  };
+}

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express, { Router } from 'express';
 import request from 'supertest';
 import { metricsRouter } from '../http/metricsEndpoint.js';
-import { httpMetrics } from './httpMetrics.js';
+import { authFailureMetrics, httpMetrics } from './httpMetrics.js';
 import { Metrics, mcpMethodLabel } from './metrics.js';
 
 /** A small app shaped like ours: metrics middleware first, then routes. */
@@ -150,6 +150,34 @@ describe('Metrics', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('authFailureMetrics', () => {
+  it('counts Bearer challenges by RFC 6750 error code, and nothing else', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const app = express();
+    app.use(authFailureMetrics(metrics));
+    const challenge = (status: number, header: string) => (_req: express.Request, res: express.Response) => {
+      res.setHeader('WWW-Authenticate', header);
+      res.status(status).json({});
+    };
+    app.get('/none', challenge(401, 'Bearer resource_metadata="http://x/.well-known/oauth-protected-resource/mcp"'));
+    app.get('/invalid', challenge(401, 'Bearer error="invalid_token", error_description="expired"'));
+    app.get('/scope', challenge(403, 'Bearer error="insufficient_scope", scope="mcp admin"'));
+    app.get('/odd', challenge(401, 'Bearer error="made_up_code_123"'));
+    app.get('/basic', challenge(401, 'Basic realm="x"'));
+    app.get('/ok', (_req, res) => {
+      res.json({});
+    });
+    for (const path of ['/none', '/none', '/invalid', '/scope', '/odd', '/basic', '/ok']) await request(app).get(path);
+
+    const text = (await metrics.exposition()).body;
+    expect(sample(text, 'mcp_auth_failures_total{reason="missing_token"}')).toBe(2);
+    expect(sample(text, 'mcp_auth_failures_total{reason="invalid_token"}')).toBe(1);
+    expect(sample(text, 'mcp_auth_failures_total{reason="insufficient_scope"}')).toBe(1);
+    expect(sample(text, 'mcp_auth_failures_total{reason="other"}')).toBe(1);
+    expect(text).not.toContain('made_up_code_123');
   });
 });
 
