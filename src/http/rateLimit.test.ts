@@ -66,12 +66,15 @@ function expect429(res: request.Response, windowSeconds: number) {
 }
 
 describe('mcpRateLimits with a shared Redis', () => {
+  // One connection per "instance", as in production.
   let redis: Redis;
+  let redis2: Redis;
   let keys: Keyspace;
 
   beforeAll(async () => {
     redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
+    redis2 = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await Promise.all([redis.connect(), redis2.connect()]);
   });
 
   beforeEach(() => {
@@ -84,12 +87,12 @@ describe('mcpRateLimits with a shared Redis', () => {
   });
 
   afterAll(async () => {
-    await redis.quit();
+    await Promise.all([redis.quit(), redis2.quit()]);
   });
 
   it('trips the per-user limit shared by two instances, with 429, Retry-After and a JSON-RPC body', async () => {
     const a = instance(redis, keys, { RATE_LIMIT_PER_USER: 3 });
-    const b = instance(redis, keys, { RATE_LIMIT_PER_USER: 3 });
+    const b = instance(redis2, keys, { RATE_LIMIT_PER_USER: 3 });
     const call = (i: Instance, user = 'alice') => request(i.app).post('/mcp').set('X-Test-User', user).send({});
 
     // Alternating instances: each sees at most 2 requests, yet the third overall is the last allowed.
@@ -114,7 +117,7 @@ describe('mcpRateLimits with a shared Redis', () => {
 
   it('trips the per-address limit before authentication, across instances, ignoring spoofed X-Forwarded-For', async () => {
     const a = instance(redis, keys, { RATE_LIMIT_PER_ADDRESS: 2 });
-    const b = instance(redis, keys, { RATE_LIMIT_PER_ADDRESS: 2 });
+    const b = instance(redis2, keys, { RATE_LIMIT_PER_ADDRESS: 2 });
     // No user at all: the address limit applies before authentication would reject.
     const call = (i: Instance, xff: string) => request(i.app).post('/mcp').set('X-Forwarded-For', xff).send({});
 
@@ -128,7 +131,7 @@ describe('mcpRateLimits with a shared Redis', () => {
 
   it('believes X-Forwarded-For only for the configured number of proxy hops', async () => {
     const a = instance(redis, keys, { RATE_LIMIT_PER_ADDRESS: 1 }, { trustProxyHops: 1 });
-    const b = instance(redis, keys, { RATE_LIMIT_PER_ADDRESS: 1 }, { trustProxyHops: 1 });
+    const b = instance(redis2, keys, { RATE_LIMIT_PER_ADDRESS: 1 }, { trustProxyHops: 1 });
     // With one trusted hop the address is the right-most XFF entry: distinct clients, distinct budgets.
     expect((await request(a.app).post('/mcp').set('X-Forwarded-For', '203.0.113.7').set('X-Test-User', 'u1').send({})).status).toBe(200);
     expect((await request(b.app).post('/mcp').set('X-Forwarded-For', '203.0.113.8').set('X-Test-User', 'u2').send({})).status).toBe(200);
