@@ -3,7 +3,8 @@
  *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
  *   2. operator endpoints that need no auth (health, metrics)
  *   3. the auth mode's own routes (OAuth metadata, authorization server, login pages)
- *   4. /mcp: Host/Origin guard → CORS (answers preflights before auth) → bearer auth → MCP
+ *   4. /mcp: Host/Origin guard → CORS (answers preflights before auth) → per-address rate limit →
+ *      bearer auth (failures counted) → per-user rate limit → MCP
  */
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -19,6 +20,10 @@ import { metricsRouter } from './http/metricsEndpoint.js';
 import { httpMetrics } from './observability/httpMetrics.js';
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
+import { authFailureMetrics } from './observability/httpMetrics.js';
+import { mcpRateLimits } from './http/rateLimit.js';
+import type { Keyspace } from './redis/keys.js';
+import type { Redis } from 'ioredis';
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +34,9 @@ export interface AppDeps {
   metrics: Metrics;
   isDraining: () => boolean;
   redisPing: () => Promise<unknown>;
+  keys: Keyspace;
+  /** Store for the shared rate-limit counters; undefined (embedded Redis) = per-process counters. */
+  rateLimitRedis: Redis | undefined;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -53,10 +61,14 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.auth.router) app.use(deps.auth.router);
 
+  const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
   const mcp = express.Router();
   mcp.use(originGuard(config.ALLOWED_ORIGINS, config.ALLOWED_HOSTS));
   mcp.use(mcpCors(config.ALLOWED_ORIGINS));
+  mcp.use(limits.perAddress);
+  mcp.use(authFailureMetrics(deps.metrics));
   mcp.use(deps.auth.authenticate);
+  mcp.use(limits.perUser);
   mcp.use(
     streamableHttpRouter({
       routing: deps.routing,

@@ -9,6 +9,7 @@ import { setupAuth } from './auth/index.js';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { SseStreams } from './http/sse.js';
+import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -52,18 +53,34 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
     maxInflightPerSession: config.MAX_STREAMS_PER_SESSION,
     maxPendingClientRequests: config.MAX_PENDING_CLIENT_REQUESTS_PER_SESSION,
-    serverFactory: (ctx) => createMcpServer({ ...ctx, resourceUpdates: feed }),
+    serverFactory: (ctx) =>
+      createMcpServer({ ...ctx, resourceUpdates: feed, options: { logMessageIntervalMs: config.LOG_MESSAGE_INTERVAL_MS } }),
     onMessage: (method) => metrics.mcpMessages.inc({ method }),
     onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
   });
   feed = new RedisResourceUpdateFeed(routing.bus, keys.resourceUpdates());
   await routing.start();
   await feed.start();
+  // Every instance simulates changes; each change reaches every instance's subscribed sessions.
+  const stopSimulator = startResourceChangeSimulator((uri) => {
+    feed?.publish(uri).catch((err: Error) => log.warn({ err: err.message }, 'resource update publish failed'));
+  }, config.RESOURCE_UPDATE_INTERVAL_MS);
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
-  metrics.trackActive({ sessions: () => routing.hostedCount });
+  metrics.trackActive({ sessions: () => routing.hostedCount, streams: () => sse.counts() });
   let draining = false;
-  const app = createApp({ config, log, routing, auth, sse, metrics, isDraining: () => draining, redisPing: () => redis.command.ping() });
+  const app = createApp({
+    config,
+    log,
+    routing,
+    auth,
+    sse,
+    metrics,
+    keys,
+    rateLimitRedis: redis.embedded ? undefined : redis.command,
+    isDraining: () => draining,
+    redisPing: () => redis.command.ping(),
+  });
 
   const http = createServer(app);
   // Keep-alive sockets from a load balancer must outlive its own idle timeout.
@@ -77,6 +94,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const url = `http://${host}:${addr.port}`;
 
   const release = async () => {
+    stopSimulator();
     await feed?.stop();
     await routing.stop();
     sse.close();
@@ -106,6 +124,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       await release();
     },
     async kill() {
+      stopSimulator();
       http.closeAllConnections();
       http.close();
       sse.close();

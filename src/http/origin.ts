@@ -42,7 +42,7 @@ export function mcpCors(allowedOrigins: string[]): RequestHandler {
       'Last-Event-ID',
       'X-Request-Id',
     ],
-    exposedHeaders: ['Mcp-Session-Id', 'MCP-Protocol-Version', 'WWW-Authenticate', 'Retry-After'],
+    exposedHeaders: ['Mcp-Session-Id', 'MCP-Protocol-Version', 'WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600,
   });
 }

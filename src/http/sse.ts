@@ -5,11 +5,15 @@
  */
 import type { Response } from 'express';
 
+/** Which endpoint a stream answers: a POSTed request, the standalone GET, or the legacy /sse. */
+export type StreamKind = 'get' | 'post' | 'legacy_sse';
+
 export class SseStream {
   private ended = false;
   constructor(
     private readonly res: Response,
     private readonly registry: SseStreams,
+    readonly kind: StreamKind,
     readonly onKeepAlive?: () => void,
   ) {}
 
@@ -50,7 +54,7 @@ export class SseStreams {
   }
 
   /** Writes the SSE response head and registers the stream. */
-  start(res: Response, headers: Record<string, string>, onKeepAlive?: () => void): SseStream {
+  start(res: Response, kind: StreamKind, headers: Record<string, string>, onKeepAlive?: () => void): SseStream {
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -59,7 +63,7 @@ export class SseStreams {
     res.setHeader('X-Accel-Buffering', 'no');
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.flushHeaders();
-    const stream = new SseStream(res, this, onKeepAlive);
+    const stream = new SseStream(res, this, kind, onKeepAlive);
     this.open.add(stream);
     res.on('close', () => stream.markClosed());
     return stream;
@@ -71,6 +75,13 @@ export class SseStreams {
 
   get size(): number {
     return this.open.size;
+  }
+
+  /** Open streams by kind (read by the metrics at scrape time). */
+  counts(): Record<StreamKind, number> {
+    const c: Record<StreamKind, number> = { get: 0, post: 0, legacy_sse: 0 };
+    for (const s of this.open) c[s.kind]++;
+    return c;
   }
 
   endAll(): void {

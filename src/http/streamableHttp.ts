@@ -260,7 +260,7 @@ class HttpReplySink implements ReplySink {
   }
 
   private sse(): SseStream {
-    this.stream ??= this.deps.sse.start(this.res, { 'Mcp-Session-Id': this.sessionId });
+    this.stream ??= this.deps.sse.start(this.res, 'post', { 'Mcp-Session-Id': this.sessionId });
     return this.stream;
   }
 
@@ -310,7 +310,7 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
     void unsubscribe?.();
     void routing.store.releaseLock(lockKey, token);
   };
-  const stream = deps.sse.start(res, { 'Mcp-Session-Id': ref.sessionId }, () => {
+  const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => {
     // Keep the lease and the session alive while the client listens.
     routing.store.extendLock(lockKey, token, leaseMs).catch(() => undefined);
     routing.bus.publish(inbound, encode({ t: 'touch' })).catch(() => 0);

@@ -8,6 +8,7 @@ import type { JSONRPCMessage, LoggingLevel } from '@modelcontextprotocol/sdk/typ
 import type { Redis } from 'ioredis';
 import type { SessionState } from '../mcp/sessionState.js';
 import type { Logger } from '../observability/logger.js';
+import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
 import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
@@ -134,7 +135,7 @@ export class SessionHost {
       if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
       }
-      this.log.debug({ rid, method: message.method, id: message.id }, 'request');
+      this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
       this.transport.deliver(message, { authInfo }, replyChannel);
       return;
     }

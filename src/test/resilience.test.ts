@@ -152,7 +152,7 @@ describe('the process', () => {
       method: 'POST',
       headers: { ...HEADERS, 'Mcp-Session-Id': sid },
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } } }),
-    }).then((r) => r.json());
+    }).then((r) => r.json() as Promise<{ result: CallToolResult }>);
     await waitFor(async () => out.includes('"method":"tools/call"') || out.includes('request'));
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number];

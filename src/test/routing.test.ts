@@ -15,7 +15,7 @@ const INIT = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 };
 
-async function rawInit(base: string, token = TOKENS.alice): Promise<string> {
+async function rawInit(base: string, token: string = TOKENS.alice): Promise<string> {
   const res = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: { ...JSON_HEADERS, Accept: 'application/json', Authorization: `Bearer ${token}` },
@@ -28,12 +28,13 @@ async function rawInit(base: string, token = TOKENS.alice): Promise<string> {
   return sid!;
 }
 
-function rawPost(base: string, sid: string | undefined, body: unknown, token = TOKENS.alice, accept = 'application/json') {
+function rawPost(base: string, sid: string | undefined, body: unknown, token: string = TOKENS.alice, accept = 'application/json') {
   const headers: Record<string, string> = { ...JSON_HEADERS, Accept: accept, Authorization: `Bearer ${token}` };
   if (sid) headers['Mcp-Session-Id'] = sid;
   return fetch(`${base}/mcp`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
+const errorCode = async (res: Response) => ((await res.json()) as { error: { code: number } }).error.code;
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
 
 describe('two instances on one Redis', () => {
@@ -114,7 +115,7 @@ describe('two instances on one Redis', () => {
     }
     // Same request id can be reused once the abandoned call has completed on the host.
     const again = await rawPost(A, sid, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'echo', arguments: { message: 'still here' } } });
-    expect(text((await again.json()).result)).toBe('Echo: still here');
+    expect(text(((await again.json()) as { result: CallToolResult }).result)).toBe('Echo: still here');
   });
 
   test('server messages unrelated to a request reach the GET stream held by the other instance', async () => {
@@ -160,10 +161,10 @@ describe('status codes of the Streamable HTTP endpoint', () => {
   test('malformed JSON → -32700, batch → -32600, oversized → 413, wrong content type → 415, bad Accept → 406', async () => {
     const bad = await rawPost(A, undefined, '{"jsonrpc":');
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.code).toBe(-32700);
+    expect(await errorCode(bad)).toBe(-32700);
     const batch = await rawPost(A, undefined, [INIT]);
     expect(batch.status).toBe(400);
-    expect((await batch.json()).error.code).toBe(-32600);
+    expect(await errorCode(batch)).toBe(-32600);
     const big = await rawPost(A, undefined, { ...INIT, params: { ...INIT.params, pad: 'x'.repeat(4096) } });
     expect(big.status).toBe(413);
     const form = await fetch(`${A}/mcp`, { method: 'POST', headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKENS.alice}` }, body: 'x' });
@@ -181,7 +182,7 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     const post = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }) });
     expect(post.status).toBe(400);
     // Not a modern UnsupportedProtocolVersion (-32022) error: era-detecting clients fall back.
-    expect((await post.json()).error.code).toBe(-32600);
+    expect(await errorCode(post)).toBe(-32600);
     expect((await fetch(`${A}/mcp`, { headers: { ...modern, Accept: 'text/event-stream' } })).status).toBe(405);
     expect((await fetch(`${A}/mcp`, { method: 'DELETE', headers: modern })).status).toBe(405);
   });

@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379),
+ * sessions initialized on instance A, closed-loop `tools/call echo` driven at instance B, so every
+ * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
+ * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    sessions: { type: 'string', default: '1,16' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const duration = Number(values.duration);
+const sessionCounts = values.sessions!.split(',').map(Number);
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const prefix = `bench${process.pid}`;
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+async function startInstance(name: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    env: {
+      ...process.env,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      AUTH_MODE: 'none',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_ENABLED: 'false',
+      METRICS_ENABLED: 'true',
+      RESOURCE_UPDATE_INTERVAL_MS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  // The listening line is logged at info; with LOG_LEVEL=warn wait for the port via /health instead.
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${name} exited early (${code}): ${out}`)));
+    const poll = setInterval(() => {
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? /"url":"(http:[^"]+)"/.exec(out);
+      if (m) {
+        clearInterval(poll);
+        resolve(m[1]!.startsWith('http') ? m[1]! : `http://127.0.0.1:${m[1]}`);
+      }
+    }, 50);
+  });
+  return { url, child };
+}
+
+async function initSession(base: string): Promise<string> {
+  const res = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }),
+  });
+  await res.text();
+  const sid = res.headers.get('mcp-session-id');
+  if (!sid) throw new Error(`initialize failed: ${res.status}`);
+  await fetch(`${base}/mcp`, { method: 'POST', headers: { ...HEADERS, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  return sid;
+}
+
+interface Row { sessions: number; rps: number; p50: number; p90: number; p99: number; errors: number; total: number }
+
+async function run(a: string, b: string, sessions: number): Promise<Row> {
+  const sids = await Promise.all(Array.from({ length: sessions }, () => initSession(a)));
+  let next = 0;
+  const result = await autocannon({
+    url: `${b}/mcp`,
+    connections: sessions,
+    duration,
+    pipelining: 1,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req: autocannon.Request, ctx: object) => {
+          const context = ctx as Record<string, unknown>;
+          context['sid'] ??= sids[next++ % sids.length];
+          const id = ((context['n'] as number | undefined) ?? 0) + 1;
+          context['n'] = id;
+          return {
+            ...req,
+            headers: { ...HEADERS, 'mcp-session-id': context['sid'] as string, 'mcp-protocol-version': '2025-11-25' },
+            body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } }),
+          };
+        },
+      },
+    ],
+  });
+  return {
+    sessions,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    total: result.requests.total,
+  };
+}
+
+async function main(): Promise<void> {
+  const A = await startInstance('A');
+  const B = await startInstance('B');
+  const rows: Row[] = [];
+  try {
+    await run(A.url, B.url, 4).catch(() => undefined); // warm-up (JIT, connections)
+    for (const n of sessionCounts) rows.push(await run(A.url, B.url, n));
+  } finally {
+    for (const i of [A, B]) {
+      i.child.kill('SIGTERM');
+      await once(i.child, 'exit');
+    }
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(rows) + '\n');
+    return;
+  }
+  process.stdout.write(`tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row\n`);
+  process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors  total\n');
+  for (const r of rows) {
+    process.stdout.write(
+      `${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(6)}\n`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
