@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
@@ -22,36 +23,42 @@ const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const prefix = `bench${process.pid}`;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
+async function freePort(): Promise<number> {
+  const srv = createNetServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as AddressInfo;
+  srv.close();
+  return port;
+}
+
 async function startInstance(name: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+  const port = await freePort();
+  // BENCH_NODE_ARGS passes flags to the instances, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
     env: {
       ...process.env,
       REDIS_URL,
       REDIS_PREFIX: prefix,
-      PORT: '0',
+      PORT: String(port),
       HOST: '127.0.0.1',
       AUTH_MODE: 'none',
+      // The access log at info would measure the terminal, not the server.
       LOG_LEVEL: 'warn',
       RATE_LIMIT_ENABLED: 'false',
-      METRICS_ENABLED: 'true',
       RESOURCE_UPDATE_INTERVAL_MS: '0',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  // The listening line is logged at info; with LOG_LEVEL=warn wait for the port via /health instead.
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${name} exited early (${code}): ${out}`)));
-    const poll = setInterval(() => {
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? /"url":"(http:[^"]+)"/.exec(out);
-      if (m) {
-        clearInterval(poll);
-        resolve(m[1]!.startsWith('http') ? m[1]! : `http://127.0.0.1:${m[1]}`);
-      }
-    }, 50);
-  });
-  return { url, child };
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (exited) throw new Error(`instance ${name} exited during start-up`);
+    const up = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (up) return { url, child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function initSession(base: string): Promise<string> {

@@ -33,7 +33,13 @@ const SESSION_HEADER = 'mcp-session-id';
 const VERSION_HEADER = 'mcp-protocol-version';
 const SESSION_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
-type Mode = 'sse' | 'json';
+/** How a request may be answered, from its Accept header. */
+interface Mode {
+  /** Intermediate messages can be streamed (text/event-stream accepted). */
+  sse: boolean;
+  /** A lone final answer can be sent as application/json. */
+  json: boolean;
+}
 
 export function streamableHttpRouter(deps: StreamableHttpDeps): Router {
   const router = Router();
@@ -111,9 +117,8 @@ function notFound(res: Response, id: string | number | null = null): void {
 
 function responseMode(req: Request): Mode | undefined {
   const accept = req.headers.accept ?? '';
-  if (accept.includes('text/event-stream')) return 'sse';
-  if (accept.includes('application/json') || accept.includes('*/*')) return 'json';
-  return undefined;
+  const mode = { sse: accept.includes('text/event-stream'), json: accept.includes('application/json') || accept.includes('*/*') };
+  return mode.sse || mode.json ? mode : undefined;
 }
 
 function parseMessage(req: Request, res: Response): JSONRPCMessage | undefined {
@@ -225,9 +230,14 @@ class HttpReplySink implements ReplySink {
     switch (header.t) {
       case 'msg':
         if (body === undefined) return;
-        if (this.mode === 'json') {
-          if (header.f) this.finishJson(200, body);
-          else this.deps.log.debug({ session: this.sessionId }, 'JSON response mode: intermediate message dropped');
+        if (header.f && !this.stream && this.mode.json) {
+          // The answer came before anything else: one plain JSON response (the spec lets the server
+          // choose either content type), one write instead of an SSE head, an event and a terminator.
+          this.finishJson(200, body);
+          return;
+        }
+        if (!this.mode.sse) {
+          this.deps.log.debug({ session: this.sessionId }, 'JSON response mode: intermediate message dropped');
           return;
         }
         this.sse().send(body);
@@ -235,10 +245,10 @@ class HttpReplySink implements ReplySink {
         return;
       case 'alive':
         // Open the stream early so proxies see bytes while a slow request runs.
-        if (this.mode === 'sse') this.sse();
+        if (this.mode.sse) this.sse();
         return;
       case 'end':
-        if (this.mode === 'sse') {
+        if (this.mode.sse) {
           this.sse();
           this.finishSse();
         } else {
@@ -271,8 +281,7 @@ class HttpReplySink implements ReplySink {
 
   private finishJson(status: number, body: string): void {
     this.done = true;
-    this.res.status(status).setHeader('Mcp-Session-Id', this.sessionId);
-    this.res.setHeader('Content-Type', 'application/json');
+    this.res.writeHead(status, { 'Mcp-Session-Id': this.sessionId, 'Content-Type': 'application/json' });
     this.res.end(body);
   }
 
@@ -282,6 +291,7 @@ class HttpReplySink implements ReplySink {
       this.stream.send(body);
       this.finishSse();
     } else {
+      // An HTTP-level failure: the status carries it, whatever the Accept header allowed.
       this.finishJson(status, body);
     }
   }

@@ -51,6 +51,8 @@ export async function connectRedis(
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
+      // Commands issued in the same tick (concurrent requests' PUBLISHes) share one socket write.
+      enableAutoPipelining: role === 'command',
     });
   const command = make('command');
   const subscriber = make('subscriber');

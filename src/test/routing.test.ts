@@ -212,12 +212,20 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     await ok.text();
   });
 
-  test('a request answered as JSON or as SSE per Accept', async () => {
+  test('a lone answer comes as JSON; a request with intermediate messages streams as SSE; SSE-only Accept is honoured', async () => {
     const sid = await rawInit(A);
-    const json = await rawPost(A, sid, { jsonrpc: '2.0', id: 1, method: 'ping' });
+    const both = 'application/json, text/event-stream';
+    const json = await rawPost(A, sid, { jsonrpc: '2.0', id: 1, method: 'ping' }, TOKENS.alice, both);
     expect(json.headers.get('content-type')).toContain('application/json');
-    const sse = await rawPost(A, sid, { jsonrpc: '2.0', id: 2, method: 'ping' }, TOKENS.alice, 'application/json, text/event-stream');
+    expect(await json.json()).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'p' } } };
+    const sse = await rawPost(A, sid, call, TOKENS.alice, both);
     expect(sse.headers.get('content-type')).toContain('text/event-stream');
-    expect(await sse.text()).toContain('data: {"result":{},"jsonrpc":"2.0","id":2}');
+    const events = await sse.text();
+    expect(events).toContain('notifications/progress');
+    expect(events).toContain('"id":2');
+    const sseOnly = await rawPost(A, sid, { jsonrpc: '2.0', id: 3, method: 'ping' }, TOKENS.alice, 'text/event-stream');
+    expect(sseOnly.headers.get('content-type')).toContain('text/event-stream');
+    expect(await sseOnly.text()).toContain('data: {"result":{},"jsonrpc":"2.0","id":3}');
   });
 });
