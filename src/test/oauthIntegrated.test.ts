@@ -1,0 +1,191 @@
+/**
+ * Integrated mode end to end with the SDK's own client and an OAuthClientProvider, headless:
+ * discovery → dynamic registration → /authorize → login + consent by form posts → token → MCP
+ * calls. Two full server instances (startServer, AUTH_MODE=integrated) share a real Redis; every
+ * OAuth request goes to instance A and every MCP request to instance B. Then refresh through the
+ * SDK, another user's session id (404), and revocation (401).
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { auth, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { authorizeByForms } from '../auth/testing/formLogin.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../observability/logger.js';
+import { startServer, type RunningServer } from '../server.js';
+import { balancedFetch } from './mcpClient.js';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** What clients see: the balancer's URL. Requests are rewritten onto the instances below. */
+const BASE = 'http://localhost:3232';
+const MCP_URL = `${BASE}/mcp`;
+const REDIRECT = 'http://127.0.0.1:6276/oauth/callback';
+
+const prefix = `t${randomBytes(5).toString('hex')}`;
+let a: RunningServer; // OAuth
+let b: RunningServer; // MCP
+let fetchVia: typeof fetch;
+const inspect = new Redis(REDIS_URL);
+
+beforeAll(async () => {
+  const start = () => {
+    const config = loadConfig({
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BASE_URI: BASE,
+      AUTH_MODE: 'integrated',
+      OAUTH_RATE_LIMIT_RELAXED: 'true',
+      RATE_LIMIT_ENABLED: 'false',
+      SHUTDOWN_GRACE_MS: '1000',
+      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    });
+    return startServer(config, createLogger(config.LOG_LEVEL));
+  };
+  a = await start();
+  b = await start();
+  // The "balancer": OAuth and discovery on A, MCP on B.
+  const toA = balancedFetch(() => a.url);
+  const toB = balancedFetch(() => b.url);
+  fetchVia = (input, init) => {
+    const u = new URL(input instanceof Request ? input.url : String(input));
+    return u.pathname.startsWith('/mcp') ? toB(input, init) : toA(input, init);
+  };
+});
+
+afterAll(async () => {
+  await Promise.allSettled([a?.stop(), b?.stop()]);
+  const left = await inspect.keys(`${prefix}:*`);
+  if (left.length) await inspect.del(...left);
+  inspect.disconnect();
+});
+
+/** An in-memory OAuthClientProvider that "opens the browser" by posting the login and consent forms. */
+class HeadlessProvider implements OAuthClientProvider {
+  private info?: OAuthClientInformationMixed;
+  private saved?: OAuthTokens;
+  private verifier?: string;
+  private expectedState?: string;
+  /** The redirect back to us after consent (code, state, iss). */
+  callback?: URL;
+
+  constructor(readonly userId: string) {}
+
+  get redirectUrl() {
+    return REDIRECT;
+  }
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: 'SDK e2e client',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  state() {
+    this.expectedState = randomBytes(8).toString('hex');
+    return this.expectedState;
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed) {
+    this.info = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(t: OAuthTokens) {
+    this.saved = t;
+  }
+  invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery') {
+    if (scope === 'all' || scope === 'tokens') this.saved = undefined;
+    if (scope === 'all' || scope === 'client') this.info = undefined;
+  }
+  saveCodeVerifier(v: string) {
+    this.verifier = v;
+  }
+  codeVerifier() {
+    if (!this.verifier) throw new Error('no code verifier');
+    return this.verifier;
+  }
+  async redirectToAuthorization(url: URL) {
+    this.callback = await authorizeByForms(url, { userId: this.userId, fetch: fetchVia });
+  }
+  /** The code from the callback, after the checks a client must make (state; RFC 9207 iss). */
+  code(): string {
+    const cb = this.callback!;
+    expect(cb.searchParams.get('state')).toBe(this.expectedState);
+    expect(cb.searchParams.get('iss')).toBe(BASE);
+    return cb.searchParams.get('code')!;
+  }
+}
+
+async function connect(provider: HeadlessProvider) {
+  const transport = () => new StreamableHTTPClientTransport(new URL(MCP_URL), { authProvider: provider, fetch: fetchVia });
+  const first = new Client({ name: 'e2e', version: '1.0.0' });
+  await expect(first.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
+  const t = transport();
+  await t.finishAuth(provider.code());
+  const client = new Client({ name: 'e2e', version: '1.0.0' });
+  await client.connect(t);
+  return { client, transport: t };
+}
+
+const rawMcp = (token: string, body: unknown, sessionId?: string) =>
+  fetchVia(MCP_URL, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+
+test('SDK client: discovery, registration, consent, token, MCP; refresh; foreign session 404; revoke → 401', async () => {
+  const alice = new HeadlessProvider('alice');
+  const { client, transport } = await connect(alice);
+  expect(alice.clientInformation()).toMatchObject({ client_name: 'SDK e2e client' });
+  const echo = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
+  expect(JSON.stringify(echo.content)).toContain('hi');
+  const sessionId = transport.sessionId!;
+  expect(sessionId).toBeTruthy();
+
+  // Refresh through the SDK: a new access and refresh token, and MCP keeps working with them.
+  const before = alice.tokens()!;
+  expect(await auth(alice, { serverUrl: MCP_URL, fetchFn: fetchVia })).toBe('AUTHORIZED');
+  const after = alice.tokens()!;
+  expect(after.access_token).not.toBe(before.access_token);
+  expect(after.refresh_token).not.toBe(before.refresh_token);
+  await client.callTool({ name: 'echo', arguments: { message: 'after refresh' } });
+
+  // Bob, with a valid token of his own, cannot use Alice's session.
+  const bob = new HeadlessProvider('bob');
+  const bobConn = await connect(bob);
+  const hijack = await rawMcp(bob.tokens()!.access_token, { jsonrpc: '2.0', id: 99, method: 'tools/list' }, sessionId);
+  expect(hijack.status).toBe(404);
+
+  // Revoke Alice's access token (RFC 7009): the next request is 401 with a resource_metadata challenge.
+  const revoked = await fetchVia(`${BASE}/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: String(alice.clientInformation()!.client_id), token: after.access_token }),
+  });
+  expect(revoked.status).toBe(200);
+  const denied = await rawMcp(after.access_token, { jsonrpc: '2.0', id: 100, method: 'tools/list' }, sessionId);
+  expect(denied.status).toBe(401);
+  expect(denied.headers.get('www-authenticate')).toContain(`resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`);
+  expect(((await denied.json()) as { error_description: string }).error_description).toBe('token has been revoked');
+  // The grant is gone, so the refresh token died with it: the SDK drops the tokens and starts over.
+  await expect(auth(alice, { serverUrl: MCP_URL, fetchFn: fetchVia })).resolves.toBe('REDIRECT');
+  expect(alice.tokens()).toBeUndefined();
+
+  await Promise.all([client.close(), bobConn.client.close()]);
+});
