@@ -1,10 +1,10 @@
 /**
  * The Express app. The order of middleware is the security model, so it is all here, in one list:
  *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
- *   2. operator endpoints that need no auth (health, metrics)
- *   3. the auth mode's own routes (OAuth metadata, authorization server, login pages)
- *   4. /mcp: Host/Origin guard → CORS (answers preflights before auth) → per-address rate limit →
+ *   2. /mcp: Host/Origin guard → CORS (answers preflights before auth) → per-address rate limit →
  *      bearer auth (failures counted) → per-user rate limit → MCP
+ *   3. operator endpoints that need no auth (health, metrics)
+ *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages)
  */
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -56,11 +56,6 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
-  app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
-
-  if (deps.auth.router) app.use(deps.auth.router);
-
   const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
   const mcp = express.Router();
   mcp.use(originGuard(config.ALLOWED_ORIGINS, config.ALLOWED_HOSTS));
@@ -77,7 +72,13 @@ export function createApp(deps: AppDeps): Express {
       maxBodyBytes: config.MAX_BODY_BYTES,
     }),
   );
+  // /mcp first: the hot path should not be matched against every OAuth route.
   app.use('/mcp', mcp);
+
+  app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
+  app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
+
+  if (deps.auth.router) app.use(deps.auth.router);
 
   return app;
 }
