@@ -39,6 +39,8 @@ export const MASKED_QUERY_PARAMS: ReadonlySet<string> = new Set([
   'code_verifier',
   'client_assertion',
   'password',
+  // The login flow id of the integrated authorization server (short-lived, but a handle on a login).
+  'flow',
 ]);
 
 export interface RequestLogOptions {
