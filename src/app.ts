@@ -1,18 +1,21 @@
 /**
  * The Express app. The order of middleware is the security model, so it is all here, in one list:
  *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
- *   2. /mcp: Host/Origin guard → CORS (answers preflights before auth) → per-address rate limit →
- *      bearer auth (failures counted) → per-user rate limit → MCP
+ *   2. /mcp, /sse, /message, /sessions, each behind the same `protectedChain`: Host/Origin guard →
+ *      CORS (answers preflights before auth) → per-address rate limit → bearer auth (failures
+ *      counted) → per-user rate limit → the endpoint (Streamable HTTP, legacy HTTP+SSE, admin)
  *   3. operator endpoints that need no auth (health, metrics)
  *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages)
  */
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { mcpCors, originGuard } from './http/origin.js';
 import { type SseStreams } from './http/sse.js';
 import { streamableHttpRouter } from './http/streamableHttp.js';
+import { legacySseRouters } from './http/legacySse.js';
+import { sessionAdminRouter } from './http/sessionAdmin.js';
 import type { Logger } from './observability/logger.js';
 import type { RoutingInstance } from './routing/instance.js';
 import { healthRouter } from './http/health.js';
@@ -21,7 +24,7 @@ import { httpMetrics } from './observability/httpMetrics.js';
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
 import { authFailureMetrics } from './observability/httpMetrics.js';
-import { mcpRateLimits } from './http/rateLimit.js';
+import { mcpRateLimits, type McpRateLimits } from './http/rateLimit.js';
 import type { Keyspace } from './redis/keys.js';
 import type { Redis } from 'ioredis';
 
@@ -57,14 +60,11 @@ export function createApp(deps: AppDeps): Express {
   );
 
   const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
-  const mcp = express.Router();
-  mcp.use(originGuard(config.ALLOWED_ORIGINS, config.ALLOWED_HOSTS));
-  mcp.use(mcpCors(config.ALLOWED_ORIGINS));
-  mcp.use(limits.perAddress);
-  mcp.use(authFailureMetrics(deps.metrics));
-  mcp.use(deps.auth.authenticate);
-  mcp.use(limits.perUser);
-  mcp.use(
+  const guarded = protectedChain(deps, limits);
+  // /mcp first: the hot path should not be matched against every OAuth route.
+  app.use(
+    '/mcp',
+    guarded,
     streamableHttpRouter({
       routing: deps.routing,
       sse: deps.sse,
@@ -72,8 +72,16 @@ export function createApp(deps: AppDeps): Express {
       maxBodyBytes: config.MAX_BODY_BYTES,
     }),
   );
-  // /mcp first: the hot path should not be matched against every OAuth route.
-  app.use('/mcp', mcp);
+  const legacy = legacySseRouters({
+    routing: deps.routing,
+    sse: deps.sse,
+    log: deps.log,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    baseUri: config.BASE_URI,
+  });
+  app.use('/sse', guarded, legacy.stream);
+  app.use('/message', guarded, legacy.message);
+  app.use('/sessions', guarded, sessionAdminRouter({ routing: deps.routing, log: deps.log }));
 
   app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
   app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
@@ -81,4 +89,22 @@ export function createApp(deps: AppDeps): Express {
   if (deps.auth.router) app.use(deps.auth.router);
 
   return app;
+}
+
+/**
+ * The guards in front of every bearer-protected endpoint, in the one order that makes them safe:
+ * the Host/Origin check (DNS rebinding) and CORS preflights come before any auth work, the
+ * per-address limit before token verification (bounds guessing), the per-user limit after it.
+ * Built once and shared, so the rate-limit counters are the same whichever endpoint is hit.
+ */
+function protectedChain(deps: AppDeps, limits: McpRateLimits): RequestHandler[] {
+  const { config } = deps;
+  return [
+    originGuard(config.ALLOWED_ORIGINS, config.ALLOWED_HOSTS),
+    mcpCors(config.ALLOWED_ORIGINS),
+    limits.perAddress,
+    authFailureMetrics(deps.metrics),
+    deps.auth.authenticate,
+    limits.perUser,
+  ];
 }

@@ -22,6 +22,11 @@ export class SseStream {
     if (!this.ended) this.res.write(`event: message\ndata: ${rawJson}\n\n`);
   }
 
+  /** Writes a named event (the legacy transport's `endpoint` announcement); `data` has no newlines. */
+  event(name: string, data: string): void {
+    if (!this.ended) this.res.write(`event: ${name}\ndata: ${data}\n\n`);
+  }
+
   comment(text: string): void {
     if (!this.ended) this.res.write(`: ${text}\n\n`);
   }

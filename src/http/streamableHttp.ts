@@ -3,21 +3,16 @@
  * state: every message is handed to the session's host through Redis, and the answer streams back
  * through this instance's relay, whichever instance hosts the session.
  */
-import express, { type Request, type RequestHandler, type Response, Router } from 'express';
-import {
-  JSONRPCMessageSchema,
-  LATEST_PROTOCOL_VERSION,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  type JSONRPCMessage,
-} from '@modelcontextprotocol/sdk/types.js';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
-import { userKey } from '../redis/keys.js';
-import { encode, type Caller, type ReplyHeader } from '../routing/envelope.js';
+import { encode, type ReplyHeader } from '../routing/envelope.js';
 import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
 import type { ReplySink } from '../routing/relay.js';
 import type { SessionRef } from '../routing/sessionStore.js';
-import { userIdOf } from '../auth/types.js';
+import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
 import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
+import { callerOf, ownedSessionRef } from './sessionIdentity.js';
 import { type SseStream, SseStreams } from './sse.js';
 
 export interface StreamableHttpDeps {
@@ -31,7 +26,6 @@ export interface StreamableHttpDeps {
 
 const SESSION_HEADER = 'mcp-session-id';
 const VERSION_HEADER = 'mcp-protocol-version';
-const SESSION_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
 /** How a request may be answered, from its Accept header. */
 interface Mode {
@@ -43,7 +37,7 @@ interface Mode {
 
 export function streamableHttpRouter(deps: StreamableHttpDeps): Router {
   const router = Router();
-  const body = express.text({ type: 'application/json', limit: deps.maxBodyBytes });
+  const body = jsonRpcBodyReader(deps.maxBodyBytes);
   router.post('/', checkVersion('POST'), body, (req, res) => void handlePost(deps, req, res).catch((err) => fail(deps, res, err)));
   router.get('/', checkVersion('GET'), (req, res) => void handleGet(deps, req, res).catch((err) => fail(deps, res, err)));
   router.delete('/', checkVersion('DELETE'), (req, res) => void handleDelete(deps, req, res).catch((err) => fail(deps, res, err)));
@@ -51,15 +45,7 @@ export function streamableHttpRouter(deps: StreamableHttpDeps): Router {
     res.setHeader('Allow', 'GET, POST, DELETE');
     sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
   });
-  // Body-parser failures: oversized → 413, undecodable → parse error.
-  router.use((err: unknown, _req: Request, res: Response, next: (e?: unknown) => void) => {
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return sendJsonRpcError(res, 413, JsonRpcCode.InvalidRequest, `Request body exceeds ${deps.maxBodyBytes} bytes`);
-    if (type?.startsWith('entity.') || type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      return sendJsonRpcError(res, 400, JsonRpcCode.ParseError, 'Parse error: unreadable request body');
-    }
-    next(err);
-  });
+  router.use(jsonRpcBodyErrors(deps.maxBodyBytes));
   return router;
 }
 
@@ -87,28 +73,15 @@ function checkVersion(method: 'GET' | 'POST' | 'DELETE'): RequestHandler {
   };
 }
 
-function callerOf(req: Request): Caller {
-  const auth = req.auth!;
-  return {
-    userId: userIdOf(auth)!,
-    clientId: auth.clientId,
-    scopes: auth.scopes,
-    expiresAt: auth.expiresAt,
-    resource: auth.resource?.href,
-  };
-}
-
 function sessionRef(req: Request, res: Response): SessionRef | undefined {
   const sid = req.headers[SESSION_HEADER];
   if (typeof sid !== 'string' || sid.length === 0) {
     sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
     return undefined;
   }
-  if (!SESSION_ID_RE.test(sid)) {
-    sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found');
-    return undefined;
-  }
-  return { u: userKey(userIdOf(req.auth)!), sessionId: sid };
+  const ref = ownedSessionRef(req, sid);
+  if (!ref) sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found');
+  return ref;
 }
 
 function notFound(res: Response, id: string | number | null = null): void {
@@ -121,34 +94,8 @@ function responseMode(req: Request): Mode | undefined {
   return mode.sse || mode.json ? mode : undefined;
 }
 
-function parseMessage(req: Request, res: Response): JSONRPCMessage | undefined {
-  if (!req.is('application/json')) {
-    sendJsonRpcError(res, 415, JsonRpcCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
-    return undefined;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(typeof req.body === 'string' ? req.body : '');
-  } catch {
-    sendJsonRpcError(res, 400, JsonRpcCode.ParseError, 'Parse error: body is not valid JSON');
-    return undefined;
-  }
-  if (Array.isArray(raw)) {
-    // JSON-RPC batching was removed from MCP in 2025-06-18.
-    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: batches are not supported');
-    return undefined;
-  }
-  const parsed = JSONRPCMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const id = (raw as { id?: unknown } | null)?.id;
-    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message', typeof id === 'string' || typeof id === 'number' ? id : null);
-    return undefined;
-  }
-  return parsed.data;
-}
-
 async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
-  const message = parseMessage(req, res);
+  const message = parseJsonRpcBody(req, res);
   if (!message) return;
   const caller = callerOf(req);
   const rid = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;

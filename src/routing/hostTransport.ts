@@ -6,6 +6,8 @@
  *   - a message related to an in-flight request (progress, log, sampling…) rides that request's
  *     reply channel, i.e. the POST's SSE stream on whichever instance holds it;
  *   - anything else goes to the session's outbound channel, i.e. its standalone GET stream.
+ * A legacy HTTP+SSE (2024-11-05) session has no per-request streams: its POSTs are answered 202 and
+ * every message, responses included, travels on its one /sse stream (`routeAllToOutbound`).
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
@@ -28,6 +30,11 @@ export interface HostTransportDeps {
   log: Logger;
   /** Cap on server→client requests awaiting the client's answer. */
   maxPendingClientRequests: number;
+  /**
+   * Legacy HTTP+SSE session: every request's answer and related messages go to `outboundChannel`,
+   * and there is no per-request stream to keep alive or end.
+   */
+  routeAllToOutbound?: boolean;
   /** Called with every response the server sends (the host watches the initialize result). */
   onResponse?(message: JSONRPCMessage, request: InflightRequest): void;
 }
@@ -55,8 +62,12 @@ export class HostTransport implements Transport {
 
   async start(): Promise<void> {}
 
-  /** Hands a client message to the SDK. `channel` is set for requests: where their answer goes. */
+  /**
+   * Hands a client message to the SDK. `channel` is set for requests: where their answer goes
+   * (ignored when every answer goes to the outbound channel).
+   */
   deliver(message: JSONRPCMessage, extra: MessageExtraInfo, channel?: string): void {
+    if (this.deps.routeAllToOutbound) channel = this.deps.outboundChannel;
     if ('method' in message && 'id' in message && channel !== undefined) {
       this.inflight.set(message.id, { channel, method: message.method, lastSent: Date.now() });
     } else if (!('method' in message) && message.id !== undefined) {
@@ -84,11 +95,15 @@ export class HostTransport implements Transport {
     const req = this.inflight.get(id);
     if (!req) return;
     this.inflight.delete(id);
+    // The legacy /sse stream is the session's only stream: it outlives any one request.
+    if (this.deps.routeAllToOutbound) return;
     await this.deps.publish(req.channel, encode({ t: 'end', reason }));
   }
 
   /** Tells relays of slow requests that the host is alive, so they do not time out. */
   async heartbeat(now: number, quietMs: number): Promise<void> {
+    // No relay waits on a legacy request (its POST was answered 202); the /sse stream has its own keep-alives.
+    if (this.deps.routeAllToOutbound) return;
     const beats: Promise<number>[] = [];
     for (const req of this.inflight.values()) {
       if (now - req.lastSent >= quietMs) {
@@ -154,7 +169,7 @@ export class HostTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const ends = [...this.inflight.values()].map((req) =>
+    const ends = (this.deps.routeAllToOutbound ? [] : [...this.inflight.values()]).map((req) =>
       this.deps.publish(req.channel, encode({ t: 'end', reason: 'session closed' })).catch(() => 0),
     );
     this.inflight.clear();

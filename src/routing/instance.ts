@@ -14,10 +14,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
 import { Bus } from './bus.js';
-import type { Caller } from './envelope.js';
+import { encode, type Caller } from './envelope.js';
 import { Relay } from './relay.js';
 import { SessionHost, type HostContext, type ServerFactory } from './sessionHost.js';
-import { SessionStore, type SessionRef } from './sessionStore.js';
+import { SessionStore, type SessionMeta, type SessionRef } from './sessionStore.js';
 
 export interface RoutingOptions {
   instanceId?: string;
@@ -33,6 +33,16 @@ export interface RoutingOptions {
 }
 
 export type DeliveryResult = 'delivered' | 'gone' | 'unavailable';
+/** `timeout`: the host took the delete but did not confirm it within the relay timeout. */
+export type EndSessionResult = 'deleted' | 'gone' | 'unavailable' | 'timeout';
+
+export interface CreateSessionOptions {
+  /**
+   * Legacy HTTP+SSE (2024-11-05) session whose /sse stream is held by this instance: every answer
+   * goes to that stream, and the initialize request arrives later through POST /message.
+   */
+  legacySse?: boolean;
+}
 
 export class SessionLimitError extends Error {
   override name = 'SessionLimitError';
@@ -93,16 +103,46 @@ export class RoutingInstance {
     this.log.info({ instance: this.instanceId }, 'routing instance started');
   }
 
-  /** Creates a session hosted here, owned by the caller. */
-  async createSession(caller: Caller, initRequest: string): Promise<SessionRef> {
+  /**
+   * Creates a session hosted here, owned by the caller. `initRequest` (the raw initialize request,
+   * kept for takeover replay) is required for Streamable HTTP; a legacy session has none yet.
+   */
+  async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
     const ref = { u: userKey(caller.userId), sessionId: randomUUID() };
     if ((await this.store.countForUser(ref.u)) >= this.opts.maxSessionsPerUser) {
       throw new SessionLimitError(`too many open sessions for this user (max ${this.opts.maxSessionsPerUser})`);
     }
-    const now = Date.now();
-    await this.store.create(ref, { owner: caller.userId, host: this.instanceId, created: now, init: initRequest });
-    await this.host(ref, caller.userId, undefined);
+    const meta: Omit<SessionMeta, 'seen'> = { owner: caller.userId, host: this.instanceId, created: Date.now() };
+    if (initRequest !== undefined) meta.init = initRequest;
+    if (opts.legacySse) meta.sse = this.instanceId;
+    await this.store.create(ref, meta);
+    await this.host(ref, caller.userId, undefined, opts.legacySse === true);
     return ref;
+  }
+
+  /**
+   * Ends a session for good, wherever it is hosted (DELETE /mcp, the session admin, a closed /sse
+   * stream): the host deletes its keys, tells its streams, and confirms. A dead host's session is
+   * taken over first by `deliver`, so its keys still go.
+   */
+  endSession(ref: SessionRef): Promise<EndSessionResult> {
+    return new Promise<EndSessionResult>((resolve, reject) => {
+      const relayId = this.relay.open({
+        onReply: (header) => resolve(header.t === 'deleted' ? 'deleted' : 'unavailable'),
+        onTimeout: () => resolve('timeout'),
+      });
+      this.deliver(ref, encode({ t: 'delete', ri: this.instanceId, reply: relayId })).then(
+        (result) => {
+          if (result === 'delivered') return;
+          this.relay.release(relayId);
+          resolve(result);
+        },
+        (err: unknown) => {
+          this.relay.release(relayId);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Publishes to a session's inbound channel, taking the session over if its host died. */
@@ -167,19 +207,27 @@ export class RoutingInstance {
     if (this.hosts.has(hostKey(ref))) return 'taken';
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
+    if (meta.sse !== undefined && !(await this.isAlive(meta.sse))) {
+      // A legacy session lives only as long as its /sse stream, which died with its instance:
+      // nothing could ever reach the client again, so the session is over (404, keys gone).
+      await this.store.delete(ref);
+      this.log.info({ session: ref.sessionId, stream: meta.sse }, 'legacy session ended: its /sse stream instance is gone');
+      return 'absent';
+    }
     // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
     // connection drops gives up its sessions at once (see constructor), so this is safe to take.
     if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
     const level = LoggingLevelSchema.safeParse(meta.level);
-    const host = await this.host(ref, meta.owner, level.success ? level.data : undefined);
-    host.replay(meta.init);
+    const host = await this.host(ref, meta.owner, level.success ? level.data : undefined, meta.sse !== undefined);
+    // A legacy session taken over before its initialize arrived has nothing to replay.
+    if (meta.init !== undefined) host.replay(meta.init);
     this.log.info({ session: ref.sessionId, from: meta.host }, 'took over session from a departed instance');
     return 'taken';
   }
 
-  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined): Promise<SessionHost> {
+  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean): Promise<SessionHost> {
     const k = hostKey(ref);
-    const host = new SessionHost(this.hostCtx, ref, owner, level, (h) => {
+    const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, (h) => {
       if (this.hosts.get(k) === h) this.hosts.delete(k);
     });
     this.hosts.set(k, host);

@@ -1,10 +1,14 @@
 /**
  * One session hosted on this instance: its McpServer, its HostTransport, and the subscription to
  * the session's inbound channel through which every instance hands it the client's messages.
+ *
+ * A legacy HTTP+SSE (2024-11-05) session differs in two ways: its requests carry no reply channel
+ * (every answer goes to the /sse stream through the outbound channel), and its initialize request
+ * arrives after the session exists, so the host records it for takeover replay when it succeeds.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { JSONRPCMessage, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Redis } from 'ioredis';
 import type { SessionState } from '../mcp/sessionState.js';
 import type { Logger } from '../observability/logger.js';
@@ -45,12 +49,16 @@ export class SessionHost {
   private unsubscribe: (() => Promise<void>) | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
+  /** Legacy session: the raw initialize request, stored in the meta once it succeeded. */
+  private pendingInit: string | undefined;
 
   constructor(
     private readonly ctx: HostContext,
     readonly ref: SessionRef,
     private readonly owner: string,
     private readonly logLevel: LoggingLevel | undefined,
+    /** HTTP+SSE session (meta `sse` set): every answer goes to the outbound channel. */
+    private readonly legacy: boolean,
     private readonly onClosed: (host: SessionHost) => void,
   ) {
     this.log = ctx.log.child({ session: ref.sessionId });
@@ -67,10 +75,14 @@ export class SessionHost {
       outboundChannel: ctx.keys.sessionOutbound(ref.u, ref.sessionId),
       log: this.log,
       maxPendingClientRequests: ctx.maxPendingClientRequests,
+      routeAllToOutbound: this.legacy,
       onResponse: (message, req) => {
         if (req.method !== 'initialize') return;
         if ('result' in message && typeof message.result['protocolVersion'] === 'string') {
-          ctx.store.setFields(ref, { proto: message.result['protocolVersion'] }).catch((err: Error) => {
+          const proto = message.result['protocolVersion'];
+          const fields = this.pendingInit === undefined ? { proto } : { proto, init: this.pendingInit };
+          this.pendingInit = undefined;
+          ctx.store.setFields(ref, fields).catch((err: Error) => {
             this.log.error({ err: err.message }, 'could not record negotiated protocol version');
           });
         } else {
@@ -114,11 +126,11 @@ export class SessionHost {
         return;
       case 'msg':
         if (body === undefined) return;
-        this.onMessage(JSON.parse(body) as JSONRPCMessage, header.caller, header.reply && this.ctx.keys.reply(header.ri, header.reply), header.rid);
+        this.onMessage(JSON.parse(body) as JSONRPCMessage, body, header.caller, header.reply && this.ctx.keys.reply(header.ri, header.reply), header.rid);
     }
   }
 
-  private onMessage(message: JSONRPCMessage, caller: Caller, replyChannel: string | undefined, rid?: string): void {
+  private onMessage(message: JSONRPCMessage, raw: string, caller: Caller, replyChannel: string | undefined, rid?: string): void {
     const authInfo: AuthInfo = {
       token: '',
       clientId: caller.clientId,
@@ -128,6 +140,7 @@ export class SessionHost {
     };
     if ('method' in message) this.ctx.onMessage?.(message.method);
     if ('method' in message && 'id' in message) {
+      if (this.legacy) return this.onLegacyRequest(message, raw, authInfo, replyChannel, rid);
       if (replyChannel === undefined) return;
       const refuse = (status: number, code: number, text: string) =>
         void this.ctx.bus.publish(replyChannel, encode({ t: 'error', status, code, message: text }));
@@ -145,6 +158,29 @@ export class SessionHost {
       const id = (message.params as { requestId?: string | number } | undefined)?.requestId;
       if (id !== undefined) void this.transport.end(id, 'cancelled');
     }
+  }
+
+  /**
+   * A request of an HTTP+SSE session: its POST was already answered 202, so a refusal travels as a
+   * JSON-RPC error response on the /sse stream (2024-11-05: every response rides the stream).
+   */
+  private onLegacyRequest(message: JSONRPCRequest, raw: string, authInfo: AuthInfo, replyChannel: string | undefined, rid?: string): void {
+    if (replyChannel !== undefined) {
+      // A POST /mcp naming a legacy session: its answer would go to the /sse stream, never to
+      // the waiting POST; refuse it there instead of letting it time out.
+      const text = 'This session uses the HTTP+SSE transport: POST to its /message endpoint';
+      return void this.ctx.bus.publish(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
+    }
+    const outbound = this.ctx.keys.sessionOutbound(this.ref.u, this.ref.sessionId);
+    const refuse = (code: number, text: string) =>
+      void this.ctx.bus.publish(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
+    if (this.transport.isInflight(message.id)) return refuse(-32600, `request id ${String(message.id)} is already in flight`);
+    if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
+      return refuse(-32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
+    }
+    if (message.method === 'initialize') this.pendingInit = raw;
+    this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
+    this.transport.deliver(message, { authInfo });
   }
 
   /**

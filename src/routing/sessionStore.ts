@@ -13,8 +13,17 @@ export const SessionMetaSchema = z.object({
   host: z.string(),
   created: z.coerce.number(),
   seen: z.coerce.number(),
-  /** The client's initialize request, verbatim, replayed when another instance takes over. */
-  init: z.string(),
+  /**
+   * The client's initialize request, verbatim, replayed when another instance takes over. Always
+   * present for Streamable HTTP sessions; an HTTP+SSE session gets it once the client POSTs it.
+   */
+  init: z.string().optional(),
+  /**
+   * Present only for legacy HTTP+SSE (2024-11-05) sessions: the instance holding the session's
+   * /sse stream, which is where every answer goes. The stream cannot move, so the session lives
+   * exactly as long as that stream (and that instance).
+   */
+  sse: z.string().optional(),
   proto: z.string().optional(),
   level: z.string().optional(),
 });
@@ -76,7 +85,7 @@ export class SessionStore {
     return (await this.redis.exists(this.keys.sessionMeta(ref.u, ref.sessionId))) === 1;
   }
 
-  async setFields(ref: SessionRef, fields: Partial<Pick<SessionMeta, 'proto' | 'level'>>): Promise<void> {
+  async setFields(ref: SessionRef, fields: Partial<Pick<SessionMeta, 'proto' | 'level' | 'init'>>): Promise<void> {
     await this.redis.hset(this.keys.sessionMeta(ref.u, ref.sessionId), fields);
   }
 
