@@ -1,0 +1,84 @@
+/**
+ * The standalone authorization server: the same factory integrated mode mounts
+ * (src/auth/server), served on its own port with its own Redis namespace. One implementation, two
+ * deployments.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type ErrorRequestHandler } from 'express';
+import helmet from 'helmet';
+import { introspectionClientsFromConfig, lifetimesFromConfig } from '../src/auth/integrated.js';
+import { createAuthorizationServer } from '../src/auth/server/authorizationServer.js';
+import { healthRouter } from '../src/http/health.js';
+import type { Logger } from '../src/observability/logger.js';
+import { connectRedis } from '../src/redis/connections.js';
+import { createKeyspace } from '../src/redis/keys.js';
+import type { AuthServerConfig } from './config.js';
+
+const RELAXED_RATE_LIMIT_FACTOR = 1000;
+
+export interface RunningAuthServer {
+  /** Where it listens (may differ from the issuer behind a proxy). */
+  url: string;
+  server: Server;
+  /** Stop accepting, finish in-flight requests (bounded by SHUTDOWN_GRACE_MS), release Redis. */
+  close(): Promise<void>;
+}
+
+export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promise<RunningAuthServer> {
+  const { shared } = cfg;
+  const redis = await connectRedis(shared.REDIS_URL, log, 'mcp-auth-server');
+  let draining = false;
+  const as = createAuthorizationServer({
+    issuer: cfg.issuer,
+    resources: cfg.resources,
+    scopes: shared.OAUTH_SCOPES,
+    redis: redis.command,
+    keys: createKeyspace(cfg.redisPrefix),
+    log: log.child({ component: 'oauth' }),
+    lifetimes: lifetimesFromConfig(shared),
+    rateLimit: {
+      multiplier: shared.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1,
+      store: shared.REDIS_URL ? 'redis' : 'memory',
+    },
+    trustProxyHops: shared.TRUST_PROXY_HOPS,
+    introspectionClients: introspectionClientsFromConfig(shared),
+    serviceName: 'MCP authorization server',
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', shared.TRUST_PROXY_HOPS);
+  app.use(helmet({ strictTransportSecurity: cfg.issuer.startsWith('https:'), frameguard: { action: 'deny' } }));
+  app.use(
+    healthRouter({ redisPing: () => redis.command.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
+  );
+  app.use(as.router);
+  const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
+    log.error({ err: err.message }, 'unhandled error in the authorization server');
+    if (!res.headersSent) res.status(500).json({ error: 'server_error' });
+  };
+  app.use(onError);
+
+  const server = app.listen(cfg.port, cfg.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+  log.info({ url, issuer: cfg.issuer, resources: cfg.resources, redisPrefix: cfg.redisPrefix }, 'authorization server listening');
+
+  return {
+    url,
+    server,
+    async close() {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), shared.SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      await as.close();
+      await redis.close();
+    },
+  };
+}
