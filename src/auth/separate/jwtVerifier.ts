@@ -4,9 +4,11 @@
  * triggers at most one refetch per cooldown (key rotation without a restart, but a stream of
  * forged kids cannot make us hammer the AS). No network on the hot path.
  */
+import { createHash } from 'node:crypto';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
-import type { OAuthTokenVerifier } from '../types.js';
+import type { AuthInfo, OAuthTokenVerifier } from '../types.js';
 import type { AuthServerFetch } from './authServerFetch.js';
 import { toAuthInfo, type ClaimMapping } from './authInfo.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
@@ -28,10 +30,21 @@ export interface JwtVerifierOptions {
   mapping: ClaimMapping;
 }
 
+/**
+ * A signature check (ES256/RS256 through WebCrypto) costs ~0.25 ms of CPU, which at thousands of
+ * requests per second is most of a core; clients reuse one token for many requests. So a verified
+ * token's AuthInfo is remembered, keyed by a hash of the exact token string, for at most
+ * VERIFIED_TTL_MS and never past its exp. The bound means a key withdrawn from the JWKS (or a
+ * changed audience setting) stops being honoured within a minute without a restart.
+ */
+const VERIFIED_CACHE_MAX = 10_000;
+const VERIFIED_TTL_MS = 60_000;
+
 // Errors that mean "the key material could not be obtained", not "this token is bad".
 const KEY_SOURCE_FAILURES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 
 export function createJwtVerifier(opts: JwtVerifierOptions): OAuthTokenVerifier {
+  const verified = new LRUCache<string, AuthInfo>({ max: VERIFIED_CACHE_MAX });
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   const keys = async (): Promise<{ jwks: ReturnType<typeof createRemoteJWKSet>; issuer: string }> => {
@@ -49,6 +62,12 @@ export function createJwtVerifier(opts: JwtVerifierOptions): OAuthTokenVerifier 
 
   return {
     async verifyAccessToken(token) {
+      const key = createHash('sha256').update(token).digest('base64url');
+      const hit = verified.get(key);
+      if (hit) {
+        if ((hit.expiresAt ?? 0) + opts.clockSkewSeconds < Date.now() / 1000) throw new InvalidTokenError('token expired');
+        return hit;
+      }
       // Cheap local checks first, so garbage, `alg: none` and other issuers' tokens are refused
       // without discovery or a JWKS refetch (they cannot be used to make us call the AS).
       let alg: string | undefined;
@@ -72,7 +91,10 @@ export function createJwtVerifier(opts: JwtVerifierOptions): OAuthTokenVerifier 
           requiredClaims: ['exp'],
           ...(opts.requiredTyp ? { typ: opts.requiredTyp } : {}),
         });
-        return toAuthInfo(payload, opts.mapping);
+        const info = toAuthInfo(payload, opts.mapping);
+        const ttl = Math.min(VERIFIED_TTL_MS, (info.expiresAt ?? 0) * 1000 - Date.now());
+        if (ttl > 0) verified.set(key, info, { ttl });
+        return info;
       } catch (err) {
         if (err instanceof AuthServerUnavailableError || err instanceof InvalidTokenError) throw err;
         if (err instanceof errors.JOSEError && KEY_SOURCE_FAILURES.has(err.code)) {
