@@ -4,7 +4,8 @@
  * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
  * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -31,7 +32,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startInstance(name: string): Promise<{ url: string; child: ChildProcess }> {
+interface Instance {
+  url: string;
+  child: ChildProcess;
+}
+
+async function startInstance(name: string): Promise<Instance> {
   const port = await freePort();
   // BENCH_NODE_ARGS passes flags to the instances, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -74,13 +80,45 @@ async function initSession(base: string): Promise<string> {
   return sid;
 }
 
-interface Row { sessions: number; rps: number; p50: number; p90: number; p99: number; errors: number; total: number }
+interface Row {
+  sessions: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  errors: number;
+  total: number;
+  /** CPU time per request (µs) of each process; robust to other load on the machine, unlike req/s. */
+  cpu?: { host: number; relay: number; redis?: number; loader: number };
+}
 
-async function run(a: string, b: string, sessions: number): Promise<Row> {
-  const sids = await Promise.all(Array.from({ length: sessions }, () => initSession(a)));
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
+}
+
+function redisPid(): number | undefined {
+  try {
+    return Number(execSync('pgrep -o -x redis-server', { encoding: 'utf8' }).trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
+  const sids = await Promise.all(Array.from({ length: sessions }, () => initSession(a.url)));
+  const rpid = redisPid();
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
   let next = 0;
+  let lastId = 0;
   const result = await autocannon({
-    url: `${b}/mcp`,
+    url: `${b.url}/mcp`,
     connections: sessions,
     duration,
     pipelining: 1,
@@ -90,8 +128,9 @@ async function run(a: string, b: string, sessions: number): Promise<Row> {
         setupRequest: (req: autocannon.Request, ctx: object) => {
           const context = ctx as Record<string, unknown>;
           context['sid'] ??= sids[next++ % sids.length];
-          const id = ((context['n'] as number | undefined) ?? 0) + 1;
-          context['n'] = id;
+          // Ids unique across connections: a reconnected connection gets a fresh context and may
+          // share a session, and the server rightly refuses a duplicate in-flight id (409).
+          const id = ++lastId;
           return {
             ...req,
             headers: { ...HEADERS, 'mcp-session-id': context['sid'] as string, 'mcp-protocol-version': '2025-11-25' },
@@ -101,7 +140,19 @@ async function run(a: string, b: string, sessions: number): Promise<Row> {
       },
     ],
   });
+  const n = result.requests.total || 1;
+  if (result.errors + result.timeouts + result.non2xx > 0) {
+    process.stderr.write(`errors in the ${sessions}-session run: ${JSON.stringify({ socketErrors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, statusCodes: result.statusCodeStats })}\n`);
+  }
+  const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
+  const loader = process.cpuUsage(before.loader);
+  const host = per(before.host, cpuSeconds(a.child.pid));
+  const relay = per(before.relay, cpuSeconds(b.child.pid));
   return {
+    cpu:
+      host === undefined || relay === undefined
+        ? undefined
+        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
     sessions,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -117,8 +168,8 @@ async function main(): Promise<void> {
   const B = await startInstance('B');
   const rows: Row[] = [];
   try {
-    await run(A.url, B.url, 4).catch(() => undefined); // warm-up (JIT, connections)
-    for (const n of sessionCounts) rows.push(await run(A.url, B.url, n));
+    await run(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
+    for (const n of sessionCounts) rows.push(await run(A, B, n));
   } finally {
     for (const i of [A, B]) {
       i.child.kill('SIGTERM');
@@ -130,10 +181,11 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row\n`);
-  process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors  total\n');
+  process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {
+    const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
     process.stdout.write(
-      `${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(6)}\n`,
+      `${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
     );
   }
 }
