@@ -529,6 +529,8 @@ describe('resource server checks', () => {
   test('expired token → 401', async () => {
     const client = await publicClient();
     const t = await tokensFor(client);
+    // Used once first, so the verifier's cache of verified tokens is what must refuse it later.
+    expect((await mcp(t.access)).status).not.toBe(401);
     clockOffsetMs = 3601_000;
     const r = await mcp(t.access);
     expect(r.status).toBe(401);
@@ -538,6 +540,7 @@ describe('resource server checks', () => {
   test('revoked access token → 401; revocation of an unknown token is still 200', async () => {
     const client = await publicClient();
     const t = await tokensFor(client);
+    expect((await mcp(t.access)).status).not.toBe(401);
     expect(await revoke(client, 'not-a-token')).toBe(200);
     expect(await revoke(client, t.access)).toBe(200);
     const r = await mcp(t.access);
