@@ -115,8 +115,9 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       // Connections turn idle as their last request finishes; close them as they do.
       const reaper = setInterval(() => http.closeIdleConnections(), 50);
       http.closeIdleConnections();
-      // SSE streams never finish by themselves: end them so clients reconnect elsewhere.
-      sse.endAll();
+      // Standalone streams never finish by themselves: end them so clients reconnect elsewhere.
+      // POST streams carry in-flight requests and end with their answer, within the grace period.
+      sse.endAll(['get', 'legacy_sse']);
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
       await Promise.race([closed, grace]);
       clearInterval(reaper);

@@ -89,8 +89,9 @@ export class SseStreams {
     return c;
   }
 
-  endAll(): void {
-    for (const s of [...this.open]) s.end();
+  /** Ends the open streams of the given kinds (all by default). */
+  endAll(kinds: readonly StreamKind[] = ['get', 'post', 'legacy_sse']): void {
+    for (const s of [...this.open]) if (kinds.includes(s.kind)) s.end();
   }
 
   close(): void {

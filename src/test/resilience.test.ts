@@ -148,16 +148,22 @@ describe('the process', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
     });
     const sid = init.headers.get('mcp-session-id')!;
+    // A call that streams progress: an SSE response in flight while the instance drains.
     const slow = fetch(`${url}/mcp`, {
       method: 'POST',
-      headers: { ...HEADERS, 'Mcp-Session-Id': sid },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } } }),
-    }).then((r) => r.json() as Promise<{ result: CallToolResult }>);
-    await waitFor(async () => out.includes('"method":"tools/call"') || out.includes('request'));
+      headers: { ...HEADERS, Accept: 'application/json, text/event-stream', 'Mcp-Session-Id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.6, steps: 6 }, _meta: { progressToken: 'p' } } }),
+    });
+    const res = await slow;
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let events = (await reader.read()).value ?? '';
     child.kill('SIGTERM');
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) events += chunk.value;
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(0);
-    expect(text((await slow).result)).toContain('completed');
+    expect(events).toContain('notifications/progress');
+    expect(events).toContain('Long running operation completed');
     expect(out).toContain('shutdown complete');
   });
 
