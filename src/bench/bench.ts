@@ -2,9 +2,11 @@
  * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379),
  * sessions initialized on instance A, closed-loop `tools/call echo` driven at instance B, so every
  * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
- * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json.
+ * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json,
+ * --auth none|integrated (integrated: both instances are also the OAuth server; a token is obtained
+ * through the real login/consent flow and every call carries it).
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -16,13 +18,24 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     sessions: { type: 'string', default: '1,16' },
     json: { type: 'boolean', default: false },
+    auth: { type: 'string', default: 'none' },
   },
 });
+if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--auth must be none or integrated');
+const authMode = values.auth;
 const duration = Number(values.duration);
 const sessionCounts = values.sessions!.split(',').map(Number);
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const prefix = `bench${process.pid}`;
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const HEADERS: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** Runs the real OAuth flow (scratch/oauth-flow.ts: registration, login and consent by form posts, token). */
+function obtainToken(mcpUrl: string): string {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'scratch/oauth-flow.ts', '--url', mcpUrl], { encoding: 'utf8' });
+  const token = out.trim().split('\n').pop();
+  if (!token) throw new Error('no token from scratch/oauth-flow.ts');
+  return token;
+}
 
 async function freePort(): Promise<number> {
   const srv = createNetServer().listen(0, '127.0.0.1');
@@ -37,8 +50,7 @@ interface Instance {
   child: ChildProcess;
 }
 
-async function startInstance(name: string): Promise<Instance> {
-  const port = await freePort();
+async function startInstance(name: string, port: number, baseUri: string): Promise<Instance> {
   // BENCH_NODE_ARGS passes flags to the instances, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
@@ -48,7 +60,10 @@ async function startInstance(name: string): Promise<Instance> {
       REDIS_PREFIX: prefix,
       PORT: String(port),
       HOST: '127.0.0.1',
-      AUTH_MODE: 'none',
+      AUTH_MODE: authMode,
+      // One public URL for both, as behind a load balancer: the token's audience holds on either.
+      BASE_URI: baseUri,
+      OAUTH_RATE_LIMIT_RELAXED: 'true',
       // The access log at info would measure the terminal, not the server.
       LOG_LEVEL: 'warn',
       RATE_LIMIT_ENABLED: 'false',
@@ -164,8 +179,10 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const A = await startInstance('A');
-  const B = await startInstance('B');
+  const [portA, portB] = [await freePort(), await freePort()];
+  const A = await startInstance('A', portA, `http://127.0.0.1:${portA}`);
+  const B = await startInstance('B', portB, `http://127.0.0.1:${portA}`);
+  if (authMode === 'integrated') HEADERS['authorization'] = `Bearer ${obtainToken(`${A.url}/mcp`)}`;
   const rows: Row[] = [];
   try {
     await run(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
@@ -180,7 +197,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
-  process.stdout.write(`tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row\n`);
+  process.stdout.write(`tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}\n`);
   process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
