@@ -8,15 +8,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
 import helmet from 'helmet';
-import { introspectionClientsFromConfig, lifetimesFromConfig } from '../src/auth/integrated.js';
-import { createAuthorizationServer } from '../src/auth/server/authorizationServer.js';
+import { authorizationServerFromConfig } from '../src/auth/server/fromConfig.js';
 import { healthRouter } from '../src/http/health.js';
 import type { Logger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/redis/connections.js';
 import { createKeyspace } from '../src/redis/keys.js';
 import type { AuthServerConfig } from './config.js';
 
-const RELAXED_RATE_LIMIT_FACTOR = 1000;
 
 export interface RunningAuthServer {
   /** Where it listens (may differ from the issuer behind a proxy). */
@@ -30,20 +28,12 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   const { shared } = cfg;
   const redis = await connectRedis(shared.REDIS_URL, log, 'mcp-auth-server');
   let draining = false;
-  const as = createAuthorizationServer({
+  const as = authorizationServerFromConfig(shared, {
     issuer: cfg.issuer,
     resources: cfg.resources,
-    scopes: shared.OAUTH_SCOPES,
     redis: redis.command,
     keys: createKeyspace(cfg.redisPrefix),
-    log: log.child({ component: 'oauth' }),
-    lifetimes: lifetimesFromConfig(shared),
-    rateLimit: {
-      multiplier: shared.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1,
-      store: shared.REDIS_URL ? 'redis' : 'memory',
-    },
-    trustProxyHops: shared.TRUST_PROXY_HOPS,
-    introspectionClients: introspectionClientsFromConfig(shared),
+    log,
     serviceName: 'MCP authorization server',
   });
 

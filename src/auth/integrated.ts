@@ -9,34 +9,9 @@ import express from 'express';
 import { ConfigError, type Config } from '../config.js';
 import { bearerAuth } from './bearer.js';
 import type { AuthDeps } from './index.js';
-import { createAuthorizationServer } from './server/authorizationServer.js';
-import type { IntrospectionClient, Lifetimes } from './server/options.js';
+import { authorizationServerFromConfig } from './server/fromConfig.js';
 import { protectedResourceMetadataRouter, protectedResourceMetadataUrl } from './separate/protectedResourceMetadata.js';
 import type { AuthModeSetup } from './types.js';
-
-const RELAXED_RATE_LIMIT_FACTOR = 1000;
-
-export function lifetimesFromConfig(c: Config): Lifetimes {
-  return {
-    flow: c.OAUTH_FLOW_TTL_SECONDS,
-    code: c.OAUTH_CODE_TTL_SECONDS,
-    accessToken: c.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
-    grant: c.OAUTH_GRANT_TTL_SECONDS,
-    client: c.OAUTH_CLIENT_TTL_SECONDS,
-    cimdCache: c.OAUTH_CIMD_CACHE_SECONDS,
-    signingKey: c.OAUTH_SIGNING_KEY_TTL_SECONDS,
-  };
-}
-
-export function introspectionClientsFromConfig(c: Config): IntrospectionClient[] {
-  return (c.OAUTH_INTROSPECTION_CLIENTS ?? []).map((pair) => {
-    const colon = pair.indexOf(':');
-    if (colon <= 0 || colon === pair.length - 1) {
-      throw new ConfigError('invalid configuration:\n  OAUTH_INTROSPECTION_CLIENTS: expected client_id:secret pairs');
-    }
-    return { clientId: pair.slice(0, colon), clientSecret: pair.slice(colon + 1) };
-  });
-}
 
 /** Scopes every /mcp request needs: REQUIRED_SCOPES, else the first granted scope. */
 function requiredScopes(c: Config): string[] {
@@ -50,22 +25,12 @@ function requiredScopes(c: Config): string[] {
 
 export function setupIntegratedAuth(deps: AuthDeps): AuthModeSetup {
   const { config, redis, keys, log } = deps;
-  const as = createAuthorizationServer({
+  const as = authorizationServerFromConfig(config, {
     issuer: config.BASE_URI,
     resources: [config.mcpUrl],
-    scopes: config.OAUTH_SCOPES,
     redis,
     keys,
-    log: log.child({ component: 'oauth' }),
-    lifetimes: lifetimesFromConfig(config),
-    rateLimit: {
-      multiplier: config.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1,
-      // The embedded stand-in (no REDIS_URL) cannot run rate-limit-redis's scripts; it is
-      // single-instance anyway, so per-process counters are exact there.
-      store: config.REDIS_URL ? 'redis' : 'memory',
-    },
-    trustProxyHops: config.TRUST_PROXY_HOPS,
-    introspectionClients: introspectionClientsFromConfig(config),
+    log,
     serviceName: 'MCP everything server',
   });
   const router = express.Router();
