@@ -5,17 +5,16 @@
  * OAuth request goes to instance A and every MCP request to instance B. Then refresh through the
  * SDK, another user's session id (404), and revocation (401).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { auth, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { startServer, type RunningServer } from '../server.js';
 import { balancedFetch } from './mcpClient.js';
+import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** What clients see: the balancer's URL. Requests are rewritten onto the instances below. */
@@ -63,77 +62,19 @@ afterAll(async () => {
   inspect.disconnect();
 });
 
-/** An in-memory OAuthClientProvider that "opens the browser" by posting the login and consent forms. */
-class HeadlessProvider implements OAuthClientProvider {
-  private info?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
-  private verifier?: string;
-  private expectedState?: string;
-  /** The redirect back to us after consent (code, state, iss). */
-  callback?: URL;
-
-  constructor(readonly userId: string) {}
-
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'SDK e2e client',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  state() {
-    this.expectedState = randomBytes(8).toString('hex');
-    return this.expectedState;
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(t: OAuthTokens) {
-    this.saved = t;
-  }
-  invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery') {
-    if (scope === 'all' || scope === 'tokens') this.saved = undefined;
-    if (scope === 'all' || scope === 'client') this.info = undefined;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    if (!this.verifier) throw new Error('no code verifier');
-    return this.verifier;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.callback = await authorizeByForms(url, { userId: this.userId, fetch: fetchVia });
-  }
-  /** The code from the callback, after the checks a client must make (state; RFC 9207 iss). */
-  code(): string {
-    const cb = this.callback!;
-    expect(cb.searchParams.get('state')).toBe(this.expectedState);
-    expect(cb.searchParams.get('iss')).toBe(BASE);
-    return cb.searchParams.get('code')!;
-  }
-}
+/** A client whose "browser" posts our login and consent forms as `userId`. */
+const providerFor = (userId: string) =>
+  new HeadlessProvider({
+    redirectUrl: REDIRECT,
+    clientName: 'SDK e2e client',
+    browser: (url) => authorizeByForms(url, { userId, fetch: fetchVia }),
+  });
 
 async function connect(provider: HeadlessProvider) {
-  const transport = () => new StreamableHTTPClientTransport(new URL(MCP_URL), { authProvider: provider, fetch: fetchVia });
-  const first = new Client({ name: 'e2e', version: '1.0.0' });
-  await expect(first.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
-  const t = transport();
-  await t.finishAuth(provider.code());
-  const client = new Client({ name: 'e2e', version: '1.0.0' });
-  await client.connect(t);
-  return { client, transport: t };
+  const conn = await connectWithOAuth(provider, MCP_URL, fetchVia);
+  // RFC 9207: the authorization response names its issuer.
+  expect(provider.callback?.searchParams.get('iss')).toBe(BASE);
+  return conn;
 }
 
 const rawMcp = (token: string, body: unknown, sessionId?: string) =>
@@ -150,7 +91,7 @@ const rawMcp = (token: string, body: unknown, sessionId?: string) =>
   });
 
 test('SDK client: discovery, registration, consent, token, MCP; refresh; foreign session 404; revoke → 401', async () => {
-  const alice = new HeadlessProvider('alice');
+  const alice = providerFor('alice');
   const { client, transport } = await connect(alice);
   expect(alice.clientInformation()).toMatchObject({ client_name: 'SDK e2e client' });
   const echo = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
@@ -167,7 +108,7 @@ test('SDK client: discovery, registration, consent, token, MCP; refresh; foreign
   await client.callTool({ name: 'echo', arguments: { message: 'after refresh' } });
 
   // Bob, with a valid token of his own, cannot use Alice's session.
-  const bob = new HeadlessProvider('bob');
+  const bob = providerFor('bob');
   const bobConn = await connect(bob);
   const hijack = await rawMcp(bob.tokens()!.access_token, { jsonrpc: '2.0', id: 99, method: 'tools/list' }, sessionId);
   expect(hijack.status).toBe(404);

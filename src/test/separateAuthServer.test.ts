@@ -13,7 +13,8 @@ import { loadAuthServerConfig } from '../../auth-server/config.js';
 import { startAuthServer, type RunningAuthServer } from '../../auth-server/server.js';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { createLogger } from '../observability/logger.js';
-import { HeadlessProvider, MCP_URL, REDIS_URL, connectWithOAuth, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
+import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
+import { MCP_URL, REDIS_URL, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
 
 const RS = { id: 'mcp-resource-server', secret: `rs-${randomBytes(12).toString('hex')}` };
 const asPrefix = `t${randomBytes(5).toString('hex')}-auth`;
@@ -85,7 +86,7 @@ describe.each([
       redirectUrl: 'http://127.0.0.1:6276/oauth/callback',
       browser: (url) => authorizeByForms(url, { userId: 'alice' }),
     });
-    const { client } = await connectWithOAuth(provider, cluster.fetchVia);
+    const { client } = await connectWithOAuth(provider, MCP_URL, cluster.fetchVia);
     expect(provider.clientInformation()?.client_id).toBeTruthy(); // dynamically registered
     for (const message of ['a', 'b', 'c', 'd']) {
       const res = await client.callTool({ name: 'echo', arguments: { message } });

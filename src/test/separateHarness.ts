@@ -5,10 +5,6 @@
  * there), and a headless OAuthClientProvider for the MCP SDK client.
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
@@ -81,89 +77,3 @@ export async function startSeparateCluster(env: Record<string, string>): Promise
   };
 }
 
-/**
- * An in-memory OAuthClientProvider whose "browser" is a function: given the authorization URL the
- * SDK built, it returns the redirect back to the client.
- */
-export class HeadlessProvider implements OAuthClientProvider {
-  private info?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
-  private verifier?: string;
-  private expectedState?: string;
-  private callback?: URL;
-
-  constructor(
-    private readonly opts: {
-      redirectUrl: string;
-      browser: (url: URL) => Promise<URL>;
-      /** Pre-registered client (corporate IdPs); unset = dynamic registration. */
-      clientId?: string;
-    },
-  ) {
-    if (opts.clientId) this.info = { client_id: opts.clientId };
-  }
-
-  get redirectUrl() {
-    return this.opts.redirectUrl;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'separate-mode e2e client',
-      redirect_uris: [this.opts.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  state() {
-    this.expectedState = randomBytes(8).toString('hex');
-    return this.expectedState;
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(t: OAuthTokens) {
-    this.saved = t;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    if (!this.verifier) throw new Error('no code verifier');
-    return this.verifier;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.callback = await this.opts.browser(url);
-  }
-  /** The code from the callback, after checking `state` as a client must. */
-  code(): string {
-    const cb = this.callback;
-    if (!cb) throw new Error('no authorization callback');
-    if (cb.searchParams.get('state') !== this.expectedState) throw new Error('state mismatch');
-    const code = cb.searchParams.get('code');
-    if (!code) throw new Error(`authorization failed: ${cb.search}`);
-    return code;
-  }
-}
-
-/** The SDK's OAuth dance: connect → 401 → authorize → finishAuth → connect again. */
-export async function connectWithOAuth(provider: HeadlessProvider, fetchVia: typeof fetch) {
-  const transport = () => new StreamableHTTPClientTransport(new URL(MCP_URL), { authProvider: provider, fetch: fetchVia });
-  const first = new Client({ name: 'separate-e2e', version: '1.0.0' });
-  const refused = await first.connect(transport()).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(refused instanceof UnauthorizedError)) throw new Error(`expected UnauthorizedError, got ${String(refused)}`);
-  const t = transport();
-  await t.finishAuth(provider.code());
-  const client = new Client({ name: 'separate-e2e', version: '1.0.0' });
-  await client.connect(t);
-  return { client, transport: t };
-}

@@ -7,7 +7,8 @@
  */
 import { SignJWT, generateKeyPair } from 'jose';
 import { JWT_CLIENT_ID, OPAQUE_CLIENT_ID, RS_CLIENT, startCorporateSso, type CorporateSso } from '../auth/separate/fixtures/corporateSso.js';
-import { HeadlessProvider, MCP_URL, connectWithOAuth, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
+import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
+import { MCP_URL, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
 
 let sso: CorporateSso;
 beforeAll(async () => {
@@ -61,7 +62,7 @@ describe.each([
       redirectUrl: sso.redirectUri,
       browser: (url) => sso.authorize(url, 'alice'),
     });
-    const { client } = await connectWithOAuth(provider, cluster.fetchVia);
+    const { client } = await connectWithOAuth(provider, MCP_URL, cluster.fetchVia);
     // Several calls: the balancer alternates, so both instances serve this session.
     for (const message of ['one', 'two', 'three', 'four']) {
       const res = await client.callTool({ name: 'echo', arguments: { message } });
