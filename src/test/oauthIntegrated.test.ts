@@ -6,7 +6,6 @@
  * SDK, another user's session id (404), and revocation (401).
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
