@@ -34,6 +34,12 @@ export class Bus {
     return this.command.publish(channel, payload);
   }
 
+  /** Number of subscribers of a channel across every instance (PUBSUB NUMSUB). */
+  async subscriberCount(channel: string): Promise<number> {
+    const reply = (await this.command.pubsub('NUMSUB', channel)) as [string, number | string];
+    return Number(reply[1]);
+  }
+
   /**
    * Adds a handler for a channel; resolves once Redis confirmed the subscription, so a publish
    * made after that is guaranteed to reach it. Returns the function that removes the handler.

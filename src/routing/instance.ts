@@ -207,11 +207,12 @@ export class RoutingInstance {
     if (this.hosts.has(hostKey(ref))) return 'taken';
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
-    if (meta.sse !== undefined && !(await this.isAlive(meta.sse))) {
-      // A legacy session lives only as long as its /sse stream, which died with its instance:
-      // nothing could ever reach the client again, so the session is over (404, keys gone).
+    if (meta.sse !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
+      // A legacy session lives only as long as its /sse stream. Nobody listens on its outbound
+      // channel, so the stream is gone (its instance died: Redis drops a dead connection's
+      // subscriptions at once) and nothing could ever reach the client again: 404, keys gone.
       await this.store.delete(ref);
-      this.log.info({ session: ref.sessionId, stream: meta.sse }, 'legacy session ended: its /sse stream instance is gone');
+      this.log.info({ session: ref.sessionId, stream: meta.sse }, 'legacy session ended: its /sse stream is gone');
       return 'absent';
     }
     // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
