@@ -299,28 +299,12 @@ async function acquireStreamLock(routing: RoutingInstance, key: string, token: s
 async function handleDelete(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
   const ref = sessionRef(req, res);
   if (!ref) return;
-  let done = false;
-  const relayId = deps.routing.relay.open({
-    onReply: (header) => {
-      done = true;
-      if (header.t === 'deleted') res.status(200).json({});
-      else if (header.t === 'error') sendJsonRpcError(res, header.status, header.code, header.message);
-    },
-    onTimeout: () => {
-      done = true;
-      sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
-    },
-  });
-  res.on('close', () => {
-    if (!done) deps.routing.relay.release(relayId);
-  });
-  const result = await deps.routing.deliver(ref, encode({ t: 'delete', ri: deps.routing.instanceId, reply: relayId }));
-  if (result !== 'delivered') {
-    deps.routing.relay.release(relayId);
-    done = true;
-    if (result === 'gone') notFound(res);
-    else unavailable(res);
-  }
+  const result = await deps.routing.endSession(ref);
+  if (res.writableEnded || res.destroyed) return;
+  if (result === 'deleted') res.status(200).json({});
+  else if (result === 'gone') notFound(res);
+  else if (result === 'timeout') sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
+  else unavailable(res);
 }
 
 function fail(deps: StreamableHttpDeps, res: Response, err: unknown): void {
