@@ -123,7 +123,7 @@ async function postMessage(deps: LegacySseDeps, req: Request, res: Response): Pr
   const ref = ownedSessionRef(req, sid);
   if (!ref) return sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
 
-  const rid = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
+  const rid = req.id;
   // No reply id: the host answers on the session's /sse stream, not on this request.
   const payload = encode({ t: 'msg', ri: deps.routing.instanceId, rid, caller: callerOf(req) }, req.body as string);
   const result = await deps.routing.deliver(ref, payload);

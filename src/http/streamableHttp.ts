@@ -98,7 +98,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
   const message = parseJsonRpcBody(req, res);
   if (!message) return;
   const caller = callerOf(req);
-  const rid = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
+  const rid = req.id;
   const isRequest = 'method' in message && 'id' in message;
 
   if (!isRequest) {
@@ -135,7 +135,6 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
 
   const sink = new HttpReplySink(deps, res, mode, ref.sessionId, message.id);
   const relayId = deps.routing.relay.open(sink);
-  sink.relayId = relayId;
   res.on('close', () => {
     if (!sink.done) {
       // A disconnect is not a cancellation (spec): the host finishes; its late answer is dropped.
@@ -161,7 +160,6 @@ function unavailable(res: Response, id: string | number | null = null): void {
 /** Turns replies from the session's host into the HTTP response of one POSTed request. */
 class HttpReplySink implements ReplySink {
   done = false;
-  relayId = '';
   private stream: SseStream | undefined;
 
   constructor(
