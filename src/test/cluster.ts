@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import { startServer, type RunningServer } from '../server.js';
 import { staticTokenAuth } from './staticTokenAuth.js';
 
@@ -17,7 +17,8 @@ export interface Cluster {
   prefix: string;
   /** A plain connection for inspecting keys. */
   redis: Redis;
-  start(env?: Record<string, string>): Promise<RunningServer>;
+  /** Starts one more instance; `log` replaces the default logger (tests that read the logs). */
+  start(env?: Record<string, string>, log?: Logger): Promise<RunningServer>;
   /** Every key under this cluster's prefix. */
   keys(): Promise<string[]>;
   close(): Promise<void>;
@@ -27,7 +28,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}):
   const prefix = `t${randomBytes(5).toString('hex')}`;
   const redis = new Redis(REDIS_URL);
   const instances: RunningServer[] = [];
-  const start = async (extra: Record<string, string> = {}) => {
+  const start = async (extra: Record<string, string> = {}, logger?: Logger) => {
     const config = loadConfig({
       REDIS_URL,
       REDIS_PREFIX: prefix,
@@ -40,7 +41,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}):
       ...env,
       ...extra,
     });
-    const log = createLogger(config.LOG_LEVEL);
+    const log = logger ?? createLogger(config.LOG_LEVEL);
     const server = await startServer(config, log, {
       auth: staticTokenAuth({ [TOKENS.alice]: 'alice', [TOKENS.bob]: 'bob' }),
     });
