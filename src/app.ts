@@ -1,19 +1,24 @@
 /**
- * The Express app. The order of middleware is the security model, so it is all here, in one list:
+ * The HTTP request handler. The order of middleware is the security model, so it is all here:
  *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
  *   2. /mcp, /sse, /message, /sessions, each behind the same `protectedChain`: Host/Origin guard →
  *      CORS (answers preflights before auth) → per-address rate limit → bearer auth (failures
  *      counted) → per-user rate limit → the endpoint (Streamable HTTP, legacy HTTP+SSE, admin)
  *   3. operator endpoints that need no auth (health, metrics)
  *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages)
+ * /mcp, the hot path, runs steps 1 and 2 as one fixed list without Express's router
+ * (src/http/handlerChain.ts); everything else goes through the Express app. Both use the very same
+ * middleware instances, defined once below.
  */
-import express, { type Express, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { mcpCors, originGuard } from './http/origin.js';
 import { type SseStreams } from './http/sse.js';
-import { streamableHttpRouter } from './http/streamableHttp.js';
+import { handlerChain } from './http/handlerChain.js';
+import { streamableHttpEndpoint } from './http/streamableHttp.js';
 import { legacySseRouters } from './http/legacySse.js';
 import { sessionAdminRouter } from './http/sessionAdmin.js';
 import type { Logger } from './observability/logger.js';
@@ -42,36 +47,34 @@ export interface AppDeps {
   rateLimitRedis: Redis | undefined;
 }
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
   // Only as many proxy hops as configured are trusted for the client address (never any XFF).
   app.set('trust proxy', config.TRUST_PROXY_HOPS);
 
-  app.use(requestLogger({ log: deps.log }));
-  app.use(httpMetrics(deps.metrics));
-  app.use(
+  const everyResponse: RequestHandler[] = [
+    requestLogger({ log: deps.log }),
+    httpMetrics(deps.metrics),
     helmet({
       // HSTS only means something when clients reach us over https.
       strictTransportSecurity: config.BASE_URI.startsWith('https:'),
       frameguard: { action: 'deny' },
     }),
-  );
-
+  ];
   const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
   const guarded = protectedChain(deps, limits);
-  // /mcp first: the hot path should not be matched against every OAuth route.
-  app.use(
-    '/mcp',
-    guarded,
-    streamableHttpRouter({
-      routing: deps.routing,
-      sse: deps.sse,
-      log: deps.log,
-      maxBodyBytes: config.MAX_BODY_BYTES,
-    }),
-  );
+
+  const endpoint = streamableHttpEndpoint({
+    routing: deps.routing,
+    sse: deps.sse,
+    log: deps.log,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+  });
+  const mcp = handlerChain(app, '/mcp', [...everyResponse, ...guarded, endpoint.handle], endpoint.onError);
+
+  app.use(everyResponse);
   const legacy = legacySseRouters({
     routing: deps.routing,
     sse: deps.sse,
@@ -88,7 +91,11 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.auth.router) app.use(deps.auth.router);
 
-  return app;
+  return (req, res) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
+}
+
+function isMcpPath(url: string | undefined): boolean {
+  return url === '/mcp' || (url !== undefined && url.startsWith('/mcp?'));
 }
 
 /**

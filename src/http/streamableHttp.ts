@@ -3,7 +3,7 @@
  * state: every message is handed to the session's host through Redis, and the answer streams back
  * through this instance's relay, whichever instance hosts the session.
  */
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { encode, type ReplyHeader } from '../routing/envelope.js';
@@ -35,18 +35,32 @@ interface Mode {
   json: boolean;
 }
 
-export function streamableHttpRouter(deps: StreamableHttpDeps): Router {
-  const router = Router();
-  const body = jsonRpcBodyReader(deps.maxBodyBytes);
-  router.post('/', checkVersion('POST'), body, (req, res) => void handlePost(deps, req, res).catch((err) => fail(deps, res, err)));
-  router.get('/', checkVersion('GET'), (req, res) => void handleGet(deps, req, res).catch((err) => fail(deps, res, err)));
-  router.delete('/', checkVersion('DELETE'), (req, res) => void handleDelete(deps, req, res).catch((err) => fail(deps, res, err)));
-  router.all('/', (_req, res) => {
-    res.setHeader('Allow', 'GET, POST, DELETE');
-    sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
-  });
-  router.use(jsonRpcBodyErrors(deps.maxBodyBytes));
-  return router;
+/**
+ * The /mcp endpoint as one handler (dispatch by method) and its error handler. It runs behind the
+ * guard chain in src/app.ts, without Express's router (see src/http/handlerChain.ts).
+ */
+export function streamableHttpEndpoint(deps: StreamableHttpDeps): { handle: RequestHandler; onError: ErrorRequestHandler } {
+  const readBody = jsonRpcBodyReader(deps.maxBodyBytes);
+  const version = { POST: checkVersion('POST'), GET: checkVersion('GET'), DELETE: checkVersion('DELETE') };
+  const run = (handler: typeof handlePost) => (req: Request, res: Response) =>
+    void handler(deps, req, res).catch((err: unknown) => fail(deps, res, err));
+  const post = run(handlePost);
+  const get = run(handleGet);
+  const del = run(handleDelete);
+  const handle: RequestHandler = (req, res, next) => {
+    switch (req.method) {
+      case 'POST':
+        return version.POST(req, res, () => readBody(req, res, (err?: unknown) => (err ? next(err) : post(req, res))));
+      case 'GET':
+        return version.GET(req, res, () => get(req, res));
+      case 'DELETE':
+        return version.DELETE(req, res, () => del(req, res));
+      default:
+        res.setHeader('Allow', 'GET, POST, DELETE');
+        sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
+    }
+  };
+  return { handle, onError: jsonRpcBodyErrors(deps.maxBodyBytes) };
 }
 
 /**
