@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import { mcpCors, originGuard } from './http/origin.js';
 import { type SseStreams } from './http/sse.js';
 import { handlerChain } from './http/handlerChain.js';
+import { precomputedHeaders } from './http/staticHeaders.js';
 import { streamableHttpEndpoint } from './http/streamableHttp.js';
 import { legacySseRouters } from './http/legacySse.js';
 import { sessionAdminRouter } from './http/sessionAdmin.js';
@@ -57,11 +58,14 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   const everyResponse: RequestHandler[] = [
     requestLogger({ log: deps.log }),
     httpMetrics(deps.metrics),
-    helmet({
-      // HSTS only means something when clients reach us over https.
-      strictTransportSecurity: config.BASE_URI.startsWith('https:'),
-      frameguard: { action: 'deny' },
-    }),
+    // helmet's output is fixed for fixed options: computed once, set in one step (see staticHeaders.ts).
+    precomputedHeaders(
+      helmet({
+        // HSTS only means something when clients reach us over https.
+        strictTransportSecurity: config.BASE_URI.startsWith('https:'),
+        frameguard: { action: 'deny' },
+      }),
+    ),
   ];
   const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
   const guarded = protectedChain(deps, limits);
