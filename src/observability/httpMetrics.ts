@@ -14,6 +14,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { Metrics } from './metrics.js';
+import { onResponseDone } from './responseDone.js';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
@@ -23,10 +24,7 @@ const CLIENT_CLOSED = '499';
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
+    onResponseDone(res, () => {
       const labels = {
         method: METHODS.has(req.method) ? req.method : 'OTHER',
         route: routeLabel(req, res),
@@ -37,9 +35,7 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
       if (!(req.method === 'GET' && isEventStream(res))) {
         metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       }
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    });
     next();
   };
 }
@@ -73,8 +69,8 @@ const AUTH_REASONS = new Set(['invalid_request', 'invalid_token', 'insufficient_
  */
 export function authFailureMetrics(metrics: Metrics): RequestHandler {
   return (_req, res, next) => {
-    res.once('finish', () => {
-      if (res.statusCode !== 401 && res.statusCode !== 403) return;
+    onResponseDone(res, (end) => {
+      if (end !== 'finish' || (res.statusCode !== 401 && res.statusCode !== 403)) return;
       const challenge = res.getHeader('www-authenticate');
       const text = Array.isArray(challenge) ? challenge.join(', ') : String(challenge ?? '');
       if (!/^Bearer\b/i.test(text)) return;

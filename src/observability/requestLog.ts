@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from './logger.js';
 import { userIdOf, type AuthInfo } from '../auth/types.js';
+import { onResponseDone } from './responseDone.js';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -76,10 +77,7 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
       enumerable: false,
       get: () => (child ??= log.child({ [REQUEST_ID_LOG_KEY]: id })),
     });
-    const done = (err?: Error) => {
-      res.off('finish', done);
-      res.off('close', done);
-      res.off('error', done);
+    onResponseDone(res, (_end, err) => {
       const level = err || res.statusCode >= 500 ? 'error' : quiet.has(pathOf(req.originalUrl ?? req.url)) ? 'debug' : 'info';
       // Serialise only when the line will be written: the hot path pays nothing at quieter levels.
       if (!log.isLevelEnabled(level)) return;
@@ -94,10 +92,7 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
       };
       const msg = err || res.statusCode >= 500 ? 'request errored' : res.writableFinished ? 'request completed' : 'request aborted';
       log[level](line, msg);
-    };
-    res.on('finish', done);
-    res.on('close', done);
-    res.on('error', done);
+    });
     next();
   };
 }
