@@ -240,7 +240,12 @@ class HttpReplySink implements ReplySink {
 
   private finishJson(status: number, body: string): void {
     this.done = true;
-    this.res.writeHead(status, { 'Mcp-Session-Id': this.sessionId, 'Content-Type': 'application/json' });
+    // An explicit length: without it writeHead commits to chunked framing (more bytes, more iovecs).
+    this.res.writeHead(status, {
+      'Mcp-Session-Id': this.sessionId,
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+    });
     this.res.end(body);
   }
 

@@ -217,7 +217,16 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     const both = 'application/json, text/event-stream';
     const json = await rawPost(A, sid, { jsonrpc: '2.0', id: 1, method: 'ping' }, TOKENS.alice, both);
     expect(json.headers.get('content-type')).toContain('application/json');
-    expect(await json.json()).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    const text = await json.text();
+    expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    // Sent with its length in one piece, not chunked.
+    expect(json.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    expect(json.headers.get('transfer-encoding')).toBeNull();
+    const echo = { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { message: 'grüße ✓' } } };
+    const echoed = await rawPost(A, sid, echo, TOKENS.alice, both);
+    const echoedText = await echoed.text();
+    expect(echoedText).toContain('grüße ✓');
+    expect(echoed.headers.get('content-length')).toBe(String(Buffer.byteLength(echoedText)));
     const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'p' } } };
     const sse = await rawPost(A, sid, call, TOKENS.alice, both);
     expect(sse.headers.get('content-type')).toContain('text/event-stream');
