@@ -5,6 +5,10 @@
  * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json,
  * --auth none|integrated (integrated: both instances are also the OAuth server; a token is obtained
  * through the real login/consent flow and every call carries it).
+ *
+ * The instances run the compiled server (`npm run build`, then `dist/src/index.js`), which is what
+ * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
+ * sources through tsx instead, as `npm start` does.
  */
 import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1,16' },
     json: { type: 'boolean', default: false },
     auth: { type: 'string', default: 'none' },
+    tsx: { type: 'boolean', default: false },
   },
 });
 if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--auth must be none or integrated');
@@ -53,7 +58,8 @@ interface Instance {
 async function startInstance(name: string, port: number, baseUri: string): Promise<Instance> {
   // BENCH_NODE_ARGS passes flags to the instances, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
+  const entry = values.tsx ? ['--import', 'tsx', 'src/index.ts'] : ['dist/src/index.js'];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     env: {
       ...process.env,
       REDIS_URL,
@@ -179,6 +185,7 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
+  if (!values.tsx) execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   const [portA, portB] = [await freePort(), await freePort()];
   const A = await startInstance('A', portA, `http://127.0.0.1:${portA}`);
   const B = await startInstance('B', portB, `http://127.0.0.1:${portA}`);
@@ -197,7 +204,9 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
-  process.stdout.write(`tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}\n`);
+  process.stdout.write(
+    `tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n`,
+  );
   process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';

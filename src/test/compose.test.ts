@@ -33,8 +33,8 @@ const scripts = z.object({ scripts: z.record(z.string(), z.string()) }).parse(JS
 
 const PROFILES = ['integrated', 'separate'] as const;
 const inProfile = (profile: string) => services.filter(([, s]) => !s.profiles || s.profiles.includes(profile));
-const isMcp = (s: z.infer<typeof ServiceSchema>) => s.command?.join(' ') === 'npm start';
-const isAuthServer = (s: z.infer<typeof ServiceSchema>) => s.command?.join(' ') === 'npm run start:auth-server';
+const isMcp = (s: z.infer<typeof ServiceSchema>) => s.command?.join(' ') === 'npm run start:built';
+const isAuthServer = (s: z.infer<typeof ServiceSchema>) => s.command?.join(' ') === 'npm run start:auth-server:built';
 
 /** The npm script a compose command runs. */
 function scriptOf(command: string[]): string {
@@ -42,11 +42,15 @@ function scriptOf(command: string[]): string {
   return command[1] === 'run' ? command[2]! : command[1]!;
 }
 
-/** Files an npm script executes (`tsx <file>`, `--import tsx <file>`, `--env-file=<file>`). */
+/**
+ * Source files an npm script executes (`tsx <file>`, `--import tsx <file>`, `--env-file=<file>`;
+ * for `node dist/<file>.js`, the TypeScript file the build compiles it from).
+ */
 function filesOf(script: string): string[] {
   const files = [...script.matchAll(/(?:^|\s)((?:src|auth-server)\/[\w/.-]+\.ts)/g)].map((m) => m[1]!);
+  const built = [...script.matchAll(/(?:^|\s)dist\/((?:src|auth-server)\/[\w/.-]+)\.js/g)].map((m) => `${m[1]!}.ts`);
   const envFiles = [...script.matchAll(/--env-file=(\S+)/g)].map((m) => m[1]!);
-  return [...files, ...envFiles];
+  return [...files, ...built, ...envFiles];
 }
 
 describe('docker-compose.yml', () => {
@@ -66,6 +70,9 @@ describe('docker-compose.yml', () => {
     const dockerfile = read('docs/deploy/Dockerfile');
     expect(dockerfile).toMatch(/COPY src \.\/src/);
     expect(dockerfile).toMatch(/COPY auth-server \.\/auth-server/);
+    // The services run the compiled build (`start:built`), so the image must build it.
+    expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toMatch(/COPY tsconfig\.json tsconfig\.build\.json/);
   });
 
   test.each(PROFILES)('profile %s: two MCP instances whose environment passes loadConfig, in that auth mode', (profile) => {
