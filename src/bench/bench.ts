@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 
 const { values } = parseArgs({
   options: {
@@ -199,6 +200,8 @@ async function main(): Promise<void> {
       i.child.kill('SIGTERM');
       await once(i.child, 'exit');
     }
+    // The bench's sessions are never deleted: drop its whole prefix instead of waiting for their TTL.
+    await removeKeysWithPrefix(REDIS_URL, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
   }
   if (values.json) {
     process.stdout.write(JSON.stringify(rows) + '\n');

@@ -3,15 +3,19 @@
  * suite (@modelcontextprotocol/conformance, `server` command) against this server.
  *
  * Without --url it starts the real server (src/index.ts, AUTH_MODE=none on 127.0.0.1, a free
- * port, REDIS_URL inherited) and stops it afterwards. The suite needs Node ≥ 22 while the project
+ * port, REDIS_URL inherited) and stops it afterwards. On a real Redis the run gets its own key
+ * prefix, removed afterwards: the suite never deletes its sessions, and runs sharing one prefix
+ * would pile them up until the per-user session cap refuses the next run. The suite needs Node ≥ 22 while the project
  * stays on Node 20, so npx fetches a Node 22 binary package for this one command only
  * (docs/features.md §Conformance). Other arguments (--suite pending, --scenario X, --verbose, -o
  * DIR) go to the suite unchanged. Exits with the suite's exit code.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from './serverProcess.js';
 
 const SUITE = '@modelcontextprotocol/conformance@0.1.16';
@@ -59,10 +63,12 @@ async function main(): Promise<number> {
   const stopOnSignal = () => void server?.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
+  const redisUrl = process.env.REDIS_URL;
+  const prefix = redisUrl && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
   try {
     let url = args.url;
     if (!url) {
-      server = await startServer({ cwd: ROOT });
+      server = await startServer({ cwd: ROOT, env: prefix ? { REDIS_PREFIX: prefix } : {} });
       url = server.url;
       console.log(`conformance: server listening at ${url}`);
     }
@@ -71,6 +77,12 @@ async function main(): Promise<number> {
     return code;
   } finally {
     await server?.stop();
+    if (server && redisUrl && prefix) {
+      await removeKeysWithPrefix(redisUrl, prefix).then(
+        (n) => console.log(`conformance: removed ${n} keys under ${prefix}:`),
+        (err: Error) => console.error(`conformance: could not remove keys under ${prefix}: ${err.message}`),
+      );
+    }
   }
 }
 
