@@ -17,9 +17,26 @@ export class SseStream {
     readonly onKeepAlive?: () => void,
   ) {}
 
-  /** Writes one JSON-RPC message (already serialised, no newlines) as an SSE `message` event. */
-  send(rawJson: string): void {
-    if (!this.ended) this.res.write(`event: message\ndata: ${rawJson}\n\n`);
+  /**
+   * Writes one JSON-RPC message (already serialised, no newlines) as an SSE `message` event, with
+   * its event id when the stream is resumable.
+   */
+  send(rawJson: string, id?: string): void {
+    if (this.ended) return;
+    this.res.write(id === undefined ? `event: message\ndata: ${rawJson}\n\n` : `id: ${id}\nevent: message\ndata: ${rawJson}\n\n`);
+  }
+
+  /** Tells the client how long to wait before reconnecting (SSE `retry` field). */
+  retry(ms: number): void {
+    if (!this.ended) this.res.write(`retry: ${ms}\n\n`);
+  }
+
+  /**
+   * The priming event (spec 2025-11-25): an event id with empty data, so a client that loses the
+   * stream before the first message can still resume it with Last-Event-ID.
+   */
+  prime(id: string): void {
+    if (!this.ended) this.res.write(`id: ${id}\ndata: \n\n`);
   }
 
   /** Writes a named event (the legacy transport's `endpoint` announcement); `data` has no newlines. */

@@ -6,13 +6,16 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
-import { encode, type ReplyHeader } from '../routing/envelope.js';
+import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
+import { eventId, GET_STREAM, parseEventId, type ParsedEventId } from '../routing/eventLog.js';
+import { requestStreamId } from '../routing/sessionHost.js';
 import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
 import type { ReplySink } from '../routing/relay.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
 import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
+import { ReplayGate, resumeRequestStream } from './resume.js';
 import { type SseStream, SseStreams } from './sse.js';
 
 export interface StreamableHttpDeps {
@@ -25,6 +28,10 @@ export interface StreamableHttpDeps {
 }
 
 const SESSION_HEADER = 'mcp-session-id';
+/** Clients of earlier revisions cannot parse an event with empty data. */
+const PRIMING_VERSION = '2025-11-25';
+/** How soon a client whose stream the server closed early should reconnect (SSE `retry`). */
+const CLOSED_STREAM_RETRY_MS = 500;
 const VERSION_HEADER = 'mcp-protocol-version';
 
 /** How a request may be answered, from its Accept header. */
@@ -33,6 +40,8 @@ interface Mode {
   sse: boolean;
   /** A lone final answer can be sent as application/json. */
   json: boolean;
+  /** The client speaks 2025-11-25 or later: a resumable stream starts with a priming event. */
+  prime: boolean;
 }
 
 /**
@@ -104,7 +113,12 @@ function notFound(res: Response, id: string | number | null = null): void {
 
 function responseMode(req: Request): Mode | undefined {
   const accept = req.headers.accept ?? '';
-  const mode = { sse: accept.includes('text/event-stream'), json: accept.includes('application/json') || accept.includes('*/*') };
+  const version = req.headers[VERSION_HEADER];
+  const mode = {
+    sse: accept.includes('text/event-stream'),
+    json: accept.includes('application/json') || accept.includes('*/*'),
+    prime: typeof version === 'string' && version >= PRIMING_VERSION,
+  };
   return mode.sse || mode.json ? mode : undefined;
 }
 
@@ -149,6 +163,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
 
   const sink = new HttpReplySink(deps, res, mode, ref.sessionId, message.id);
   const relayId = deps.routing.relay.open(sink);
+  sink.streamId = requestStreamId(deps.routing.instanceId, relayId);
   res.on('close', () => {
     if (!sink.done) {
       // A disconnect is not a cancellation (spec): the host finishes; its late answer is dropped.
@@ -156,7 +171,8 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
       deps.log.debug({ session: ref.sessionId, id: message.id }, 'client disconnected before the response');
     }
   });
-  const payload = encode({ t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller }, req.body as string);
+  const header = { t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller, ...(mode.sse && mode.prime ? { rs: true } : {}) };
+  const payload = encode(header, req.body as string);
   const result = await deps.routing.deliver(ref, payload);
   if (result !== 'delivered') {
     deps.routing.relay.release(relayId);
@@ -174,6 +190,8 @@ function unavailable(res: Response, id: string | number | null = null): void {
 /** Turns replies from the session's host into the HTTP response of one POSTed request. */
 class HttpReplySink implements ReplySink {
   done = false;
+  /** This response's resumable-stream id (set once the relay id is known). */
+  streamId = '';
   private stream: SseStream | undefined;
 
   constructor(
@@ -199,12 +217,13 @@ class HttpReplySink implements ReplySink {
           this.deps.log.debug({ session: this.sessionId }, 'JSON response mode: intermediate message dropped');
           return;
         }
-        this.sse().send(body);
+        // Anything before the answer means the host logs this stream: it is resumable.
+        this.sse(!header.f).send(body, header.e);
         if (header.f) this.finishSse();
         return;
       case 'alive':
-        // Open the stream early so proxies see bytes while a slow request runs.
-        if (this.mode.sse) this.sse();
+        // Open the stream early so proxies see bytes while a slow request runs (resumable too).
+        if (this.mode.sse) this.sse(true);
         return;
       case 'end':
         if (this.mode.sse) {
@@ -218,6 +237,12 @@ class HttpReplySink implements ReplySink {
       case 'error':
         this.finishError(header.status, header.code, header.message);
         return;
+      case 'close':
+        // The host closes the stream early (polling); only a client that can resume gets this.
+        if (!this.mode.sse || !this.mode.prime) return;
+        this.sse(true).retry(CLOSED_STREAM_RETRY_MS);
+        this.finishSse();
+        return;
       case 'deleted':
         return;
     }
@@ -228,8 +253,12 @@ class HttpReplySink implements ReplySink {
     this.finishError(504, JsonRpcCode.ServerError, 'Session host did not respond in time');
   }
 
-  private sse(): SseStream {
-    this.stream ??= this.deps.sse.start(this.res, 'post', { 'Mcp-Session-Id': this.sessionId });
+  private sse(resumable = false): SseStream {
+    if (!this.stream) {
+      this.stream = this.deps.sse.start(this.res, 'post', { 'Mcp-Session-Id': this.sessionId });
+      // Cursor before the first logged event: resuming from it replays the whole stream.
+      if (resumable && this.mode.prime) this.stream.prime(eventId(this.streamId, '0-0'));
+    }
     return this.stream;
   }
 
@@ -270,6 +299,15 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   const { routing, log } = deps;
   if (!(await routing.sessionExists(ref))) return notFound(res);
 
+  // Resumption (spec 2025-11-25): Last-Event-ID names the stream and the client's cursor in it.
+  const lastEventId = req.headers['last-event-id'];
+  let from: ParsedEventId | undefined;
+  if (lastEventId !== undefined) {
+    from = typeof lastEventId === 'string' ? parseEventId(lastEventId) : undefined;
+    if (!from) return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID is not an event id of this server');
+    if (from.streamId !== GET_STREAM) return resumeRequestStream(deps, res, ref, from);
+  }
+
   // One standalone stream per session (spec: each message goes on exactly one stream).
   const lockKey = routing.keys.sessionGetStream(ref.u, ref.sessionId);
   const leaseMs = deps.getStreamLeaseMs ?? 45_000;
@@ -290,17 +328,30 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
     routing.bus.publish(inbound, encode({ t: 'touch' })).catch(() => 0);
   });
   res.on('close', release);
+  const gate = new ReplayGate<{ body: string; id: string | undefined }>(
+    (m) => stream.send(m.body, m.id),
+    (m) => m.id,
+  );
   unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
-    const nl = payload.indexOf('\n');
-    if (nl === -1) {
-      // {t:'closed'}: the session ended (DELETE elsewhere, idle expiry).
-      stream.end();
+    let env;
+    try {
+      env = decode(OutboundHeaderSchema, payload);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'malformed outbound envelope dropped');
       return;
     }
-    stream.send(payload.slice(nl + 1));
+    // {t:'closed'}: the session ended (DELETE elsewhere, idle expiry).
+    if (env.header.t === 'closed') return stream.end();
+    if (env.body !== undefined) gate.live({ body: env.body, id: env.header.e });
   });
+  // A resumed GET stream first replays the notifications logged after the client's cursor.
+  const missed = from ? (await routing.events.after(ref, from)).events : [];
+  gate.release(
+    missed.flatMap((e) => (e.kind === 'msg' && e.body !== undefined ? [{ body: e.body, id: e.id }] : [])),
+    from,
+  );
   if (stream.isEnded) release();
-  log.debug({ session: ref.sessionId }, 'GET stream opened');
+  log.debug({ session: ref.sessionId, resumedFrom: lastEventId, replayed: missed.length }, 'GET stream opened');
 }
 
 async function acquireStreamLock(routing: RoutingInstance, key: string, token: string, leaseMs: number): Promise<boolean> {

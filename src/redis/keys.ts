@@ -32,6 +32,8 @@ export interface Keyspace {
   sessionSubscriptions(u: string, sessionId: string): string;
   /** String: which instance holds the session's standalone GET stream (one per session). */
   sessionGetStream(u: string, sessionId: string): string;
+  /** Stream: the session's SSE event log, for `Last-Event-ID` resumption (src/routing/eventLog.ts). */
+  sessionEvents(u: string, sessionId: string): string;
   /** Sorted set (score = last activity) of a user's live sessions, for admin listing and caps. */
   userSessions(u: string): string;
   /** Channel: client → host. Every inbound message and control command of a session. */
@@ -59,6 +61,7 @@ export function createKeyspace(prefix: string): Keyspace {
     sessionMeta: (u, s) => `${p}:session:${u}:${s}`,
     sessionSubscriptions: (u, s) => `${p}:session:${u}:${s}:subs`,
     sessionGetStream: (u, s) => `${p}:session:${u}:${s}:get`,
+    sessionEvents: (u, s) => `${p}:session:${u}:${s}:events`,
     userSessions: (u) => `${p}:user:${u}:sessions`,
     sessionInbound: (u, s) => `${p}:ch:in:${u}:${s}`,
     sessionOutbound: (u, s) => `${p}:ch:out:${u}:${s}`,

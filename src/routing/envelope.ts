@@ -22,7 +22,16 @@ export type Caller = z.infer<typeof CallerSchema>;
 export const InboundHeaderSchema = z.discriminatedUnion('t', [
   // An MCP message. `reply` is the relay id awaiting the answer (requests only); `ri` is the
   // instance holding the HTTP request; `rid` the HTTP request id for cross-instance log correlation.
-  z.object({ t: z.literal('msg'), ri: z.string(), reply: z.string().optional(), rid: z.string().optional(), caller: CallerSchema }),
+  // `rs`: the client can resume the request's SSE stream (it accepts SSE and speaks 2025-11-25+),
+  // so the host logs the stream (src/routing/eventLog.ts) and may close it early (polling).
+  z.object({
+    t: z.literal('msg'),
+    ri: z.string(),
+    reply: z.string().optional(),
+    rid: z.string().optional(),
+    caller: CallerSchema,
+    rs: z.boolean().optional(),
+  }),
   z.object({ t: z.literal('delete'), ri: z.string(), reply: z.string(), rid: z.string().optional() }),
   // Keeps an idle session alive while a GET stream is open on some instance.
   z.object({ t: z.literal('touch') }),
@@ -31,8 +40,9 @@ export type InboundHeader = z.infer<typeof InboundHeaderSchema>;
 
 /** Host → the instance holding a client request, on that request's reply channel. */
 export const ReplyHeaderSchema = z.discriminatedUnion('t', [
-  // `f`: this message is the final response; the stream ends after it.
-  z.object({ t: z.literal('msg'), f: z.boolean().optional() }),
+  // `f`: this message is the final response; the stream ends after it. `e`: its SSE event id, when
+  // the request's stream is resumable (src/routing/eventLog.ts).
+  z.object({ t: z.literal('msg'), f: z.boolean().optional(), e: z.string().optional() }),
   // The request is still being worked on (sent when the host has been quiet for a while).
   z.object({ t: z.literal('alive') }),
   // The request ended without a response (cancelled by the client, session closed).
@@ -40,12 +50,15 @@ export const ReplyHeaderSchema = z.discriminatedUnion('t', [
   // The host refused the message; `status` is the HTTP status the relay should answer with.
   z.object({ t: z.literal('error'), status: z.number(), code: z.number(), message: z.string() }),
   z.object({ t: z.literal('deleted') }),
+  // The server closes the request's stream before its answer (SEP-1699 polling): the client
+  // reconnects with Last-Event-ID and gets the rest on the resumed stream.
+  z.object({ t: z.literal('close') }),
 ]);
 export type ReplyHeader = z.infer<typeof ReplyHeaderSchema>;
 
 /** Host → whichever instance holds the session's standalone GET stream. */
 export const OutboundHeaderSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('msg') }),
+  z.object({ t: z.literal('msg'), e: z.string().optional() }),
   z.object({ t: z.literal('closed') }),
 ]);
 export type OutboundHeader = z.infer<typeof OutboundHeaderSchema>;

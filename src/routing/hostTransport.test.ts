@@ -74,3 +74,98 @@ describe('HostTransport routing', () => {
     expect(published[1]).toEqual({ channel: 'reply-1', header: { t: 'end', reason: 'session closed' }, body: undefined });
   });
 });
+
+describe('HostTransport event log (resumability)', () => {
+  function logged() {
+    const log: Array<[string, string, string | undefined, boolean | undefined]> = [];
+    const published: Array<{ channel: string; header: unknown }> = [];
+    let n = 0;
+    const t = new HostTransport({
+      sessionId: 's',
+      outboundChannel: 'out',
+      log: createLogger('silent'),
+      maxPendingClientRequests: 2,
+      publish: async (channel, payload) => {
+        published.push({ channel, header: JSON.parse(payload.split('\n')[0]!) });
+        return 1;
+      },
+      logEvent: async (streamId, kind, body, final) => {
+        log.push([streamId, kind, body, final]);
+        return `${streamId}_${++n}-0`;
+      },
+    });
+    return { t, log, published };
+  }
+  const progress = { jsonrpc: '2.0' as const, method: 'notifications/progress', params: { progressToken: 1, progress: 1 } };
+
+  test('a lone answer is not logged; once anything else went out, every message of the stream is, with its id', async () => {
+    const { t, log, published } = logged();
+    t.deliver(call(1), {}, 'reply-1', 'inst.1');
+    await t.send({ jsonrpc: '2.0', id: 1, result: {} });
+    expect(log).toEqual([]);
+    expect(published.at(-1)).toEqual({ channel: 'reply-1', header: { t: 'msg', f: true } });
+
+    t.deliver(call(2), {}, 'reply-2', 'inst.2');
+    await t.send(progress, { relatedRequestId: 2 });
+    await t.send({ jsonrpc: '2.0', id: 2, result: {} });
+    expect(log.map(([s, k, , f]) => [s, k, f])).toEqual([
+      ['inst.2', 'open', undefined],
+      ['inst.2', 'msg', undefined],
+      ['inst.2', 'msg', true],
+    ]);
+    expect(published.slice(-2)).toEqual([
+      { channel: 'reply-2', header: { t: 'msg', e: 'inst.2_2-0' } },
+      { channel: 'reply-2', header: { t: 'msg', f: true, e: 'inst.2_3-0' } },
+    ]);
+  });
+
+  test('a heartbeat makes the stream resumable; a cancelled one logs its end', async () => {
+    const { t, log } = logged();
+    t.deliver(call(3), {}, 'reply-3', 'inst.3');
+    await t.heartbeat(Date.now() + 10_000, 0);
+    await t.end(3, 'cancelled');
+    expect(log.map(([s, k]) => [s, k])).toEqual([
+      ['inst.3', 'open'],
+      ['inst.3', 'end'],
+    ]);
+  });
+
+  test('closeSSEStream is offered only for resumable streams, and closes after logging the stream open', async () => {
+    const { t, log, published } = logged();
+    const extras: Array<{ closeSSEStream?: () => void }> = [];
+    t.onmessage = (_m, extra) => extras.push(extra ?? {});
+    t.deliver(call(5), {}, 'reply-5');
+    t.deliver(call(6), {}, 'reply-6', 'inst.6');
+    expect(extras[0]!.closeSSEStream).toBeUndefined();
+    extras[1]!.closeSSEStream!();
+    await new Promise((r) => setImmediate(r));
+    expect(log.map(([s, k]) => [s, k])).toEqual([['inst.6', 'open']]);
+    expect(published.at(-1)).toEqual({ channel: 'reply-6', header: { t: 'close' } });
+    // The request goes on: its answer is logged for the client that resumes.
+    await t.send({ jsonrpc: '2.0', id: 6, result: {} });
+    expect(log.at(-1)?.slice(0, 2)).toEqual(['inst.6', 'msg']);
+  });
+
+  test('GET-stream notifications are logged; server→client requests are not', async () => {
+    const { t, log, published } = logged();
+    await t.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'x' } });
+    await t.send({ jsonrpc: '2.0', id: 'srv-1', method: 'ping' });
+    expect(log.map(([s, k]) => [s, k])).toEqual([['get', 'msg']]);
+    expect(published.map((p) => p.header)).toEqual([{ t: 'msg', e: 'get_1-0' }, { t: 'msg' }]);
+  });
+
+  test('a failing log costs the id, not the message', async () => {
+    const published: unknown[] = [];
+    const t = new HostTransport({
+      sessionId: 's',
+      outboundChannel: 'out',
+      log: createLogger('silent'),
+      maxPendingClientRequests: 2,
+      publish: async (_c, payload) => (published.push(JSON.parse(payload.split('\n')[0]!)), 1),
+      logEvent: () => Promise.reject(new Error('redis down')),
+    });
+    t.deliver(call(4), {}, 'reply-4', 'inst.4');
+    await t.send(progress, { relatedRequestId: 4 });
+    expect(published).toEqual([{ t: 'msg' }]);
+  });
+});

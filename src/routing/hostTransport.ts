@@ -13,10 +13,15 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { encode } from './envelope.js';
+import { GET_STREAM, type EventKind } from './eventLog.js';
 
 export interface InflightRequest {
   /** Reply channel of the relay holding the HTTP response. */
   channel: string;
+  /** Resumable-stream id of the request's SSE response (see eventLog.ts). */
+  streamId: string | undefined;
+  /** Something besides the answer was sent (a message or a heartbeat): the relay streams SSE, so log it. */
+  streaming: boolean;
   method: string;
   /** Last time anything was sent on the channel (drives heartbeats). */
   lastSent: number;
@@ -37,6 +42,11 @@ export interface HostTransportDeps {
   routeAllToOutbound?: boolean;
   /** Called with every response the server sends (the host watches the initialize result). */
   onResponse?(message: JSONRPCMessage, request: InflightRequest): void;
+  /**
+   * Appends to the session's event log and returns the SSE event id (resumability). Without it
+   * nothing is logged and events carry no ids.
+   */
+  logEvent?(streamId: string, kind: EventKind, body?: string, final?: boolean): Promise<string>;
 }
 
 export class NoStreamError extends Error {
@@ -66,10 +76,18 @@ export class HostTransport implements Transport {
    * Hands a client message to the SDK. `channel` is set for requests: where their answer goes
    * (ignored when every answer goes to the outbound channel).
    */
-  deliver(message: JSONRPCMessage, extra: MessageExtraInfo, channel?: string): void {
-    if (this.deps.routeAllToOutbound) channel = this.deps.outboundChannel;
+  deliver(message: JSONRPCMessage, extra: MessageExtraInfo, channel?: string, streamId?: string): void {
+    if (this.deps.routeAllToOutbound) {
+      channel = this.deps.outboundChannel;
+      streamId = undefined;
+    }
     if ('method' in message && 'id' in message && channel !== undefined) {
-      this.inflight.set(message.id, { channel, method: message.method, lastSent: Date.now() });
+      this.inflight.set(message.id, { channel, streamId, streaming: false, method: message.method, lastSent: Date.now() });
+      // Like the SDK's own transport: offered only when the client can resume the stream.
+      if (streamId !== undefined && this.deps.logEvent) {
+        const id = message.id;
+        extra = { ...extra, closeSSEStream: () => void this.closeStream(id) };
+      }
     } else if (!('method' in message) && message.id !== undefined) {
       this.pendingClientRequests.delete(message.id);
     }
@@ -97,6 +115,8 @@ export class HostTransport implements Transport {
     this.inflight.delete(id);
     // The legacy /sse stream is the session's only stream: it outlives any one request.
     if (this.deps.routeAllToOutbound) return;
+    // A client resuming this stream later learns that it ended.
+    if (req.streaming) await this.log(req.streamId, 'end');
     await this.deps.publish(req.channel, encode({ t: 'end', reason }));
   }
 
@@ -108,7 +128,8 @@ export class HostTransport implements Transport {
     for (const req of this.inflight.values()) {
       if (now - req.lastSent >= quietMs) {
         req.lastSent = now;
-        beats.push(this.deps.publish(req.channel, encode({ t: 'alive' })));
+        // The relay opens its SSE stream on a heartbeat: from now on the stream is resumable.
+        beats.push(this.startStreaming(req).then(() => this.deps.publish(req.channel, encode({ t: 'alive' }))));
       }
     }
     await Promise.all(beats);
@@ -132,7 +153,9 @@ export class HostTransport implements Transport {
       }
       this.inflight.delete(message.id);
       this.deps.onResponse?.(message, req);
-      await this.deps.publish(req.channel, encode({ t: 'msg', f: true }, raw));
+      // A lone answer (nothing sent before it) goes out as plain JSON and is never logged.
+      const e = req.streaming ? await this.log(req.streamId, 'msg', raw, true) : undefined;
+      await this.deps.publish(req.channel, encode(e === undefined ? { t: 'msg', f: true } : { t: 'msg', f: true, e }, raw));
       return;
     }
 
@@ -150,11 +173,16 @@ export class HostTransport implements Transport {
     const req = related === undefined ? undefined : this.inflight.get(related);
     if (req) {
       req.lastSent = Date.now();
-      await this.deps.publish(req.channel, encode({ t: 'msg' }, raw));
+      await this.startStreaming(req);
+      const e = await this.log(req.streamId, 'msg', raw);
+      await this.deps.publish(req.channel, encode(e === undefined ? { t: 'msg' } : { t: 'msg', e }, raw));
       return;
     }
 
-    const receivers = await this.deps.publish(this.deps.outboundChannel, encode({ t: 'msg' }, raw));
+    // Notifications on the GET stream are logged for a client that reconnects with Last-Event-ID;
+    // server→client requests are not (one that finds no open stream fails at once, below).
+    const e = isRequest || this.deps.routeAllToOutbound ? undefined : await this.log(GET_STREAM, 'msg', raw);
+    const receivers = await this.deps.publish(this.deps.outboundChannel, encode(e === undefined ? { t: 'msg' } : { t: 'msg', e }, raw));
     if (receivers === 0) {
       if (isRequest) {
         this.pendingClientRequests.delete(message.id);
@@ -162,6 +190,37 @@ export class HostTransport implements Transport {
         throw new NoStreamError('no open stream to deliver a server-to-client request on; open a GET stream first');
       }
       this.deps.log.debug({ method: message.method }, 'no GET stream open: server notification dropped');
+    }
+  }
+
+  /**
+   * Ends a request's SSE response before its answer (`extra.closeSSEStream`, SEP-1699 polling). The
+   * request goes on; its messages are logged, and the client gets them by resuming the stream.
+   */
+  private async closeStream(id: RequestId): Promise<void> {
+    const req = this.inflight.get(id);
+    if (!req?.streamId) return;
+    await this.startStreaming(req);
+    await this.deps.publish(req.channel, encode({ t: 'close' })).catch((err: Error) => {
+      this.deps.log.debug({ err: err.message }, 'closing a request stream failed');
+    });
+  }
+
+  /** Marks a request's stream resumable (logs its `open` event) before anything but the answer is sent. */
+  private async startStreaming(req: InflightRequest): Promise<void> {
+    if (req.streaming) return;
+    req.streaming = true;
+    await this.log(req.streamId, 'open');
+  }
+
+  /** Logs an event when the stream is resumable; a failure loses resumability, not the message. */
+  private async log(streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
+    if (streamId === undefined || !this.deps.logEvent) return undefined;
+    try {
+      return await this.deps.logEvent(streamId, kind, body, final);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, stream: streamId }, 'event log append failed; event sent without an id');
+      return undefined;
     }
   }
 

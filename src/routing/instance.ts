@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
 import { Bus } from './bus.js';
 import { encode, type Caller } from './envelope.js';
+import { EventLog } from './eventLog.js';
 import { Relay } from './relay.js';
 import { SessionHost, type HostContext, type ServerFactory } from './sessionHost.js';
 import { SessionStore, type SessionMeta, type SessionRef } from './sessionStore.js';
@@ -48,6 +49,7 @@ export class SessionLimitError extends Error {
   override name = 'SessionLimitError';
 }
 
+const INSTANCE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const LIVENESS_INTERVAL_MS = 2000;
 const LIVENESS_TTL_MS = 3 * LIVENESS_INTERVAL_MS;
 
@@ -56,6 +58,7 @@ export class RoutingInstance {
   readonly bus: Bus;
   readonly relay: Relay;
   readonly store: SessionStore;
+  readonly events: EventLog;
   private readonly hosts = new Map<string, SessionHost>();
   private readonly takeovers = new Map<string, Promise<'taken' | 'absent' | 'busy'>>();
   private readonly hostCtx: HostContext;
@@ -70,8 +73,11 @@ export class RoutingInstance {
     private readonly opts: RoutingOptions,
   ) {
     this.instanceId = opts.instanceId ?? randomUUID();
+    // Instance ids name channels and keys and are part of SSE event ids (see eventLog.ts).
+    if (!INSTANCE_ID.test(this.instanceId)) throw new Error(`instance id must match ${String(INSTANCE_ID)}`);
     this.bus = new Bus(redis, subscriber, log);
     this.store = new SessionStore(redis, keys, opts.idleTtlMs);
+    this.events = new EventLog(redis, keys, opts.idleTtlMs);
     this.relay = new Relay(this.bus, keys, this.instanceId, log, opts.relayTimeoutMs, opts.onRoutingLatency);
     this.hostCtx = {
       instanceId: this.instanceId,
@@ -81,6 +87,7 @@ export class RoutingInstance {
       store: this.store,
       log,
       serverFactory: opts.serverFactory,
+      events: this.events,
       maxInflightPerSession: opts.maxInflightPerSession,
       maxPendingClientRequests: opts.maxPendingClientRequests,
       onMessage: opts.onMessage,
@@ -164,6 +171,11 @@ export class RoutingInstance {
   /** Whether an instance id still beats (used to decide whether a lock holder is gone). */
   async isAlive(instanceId: string): Promise<boolean> {
     return instanceId === this.instanceId || (await this.redis.exists(this.keys.instance(instanceId))) === 1;
+  }
+
+  /** How long a relay waits for a sign of life from a session's host before giving up. */
+  get relayTimeoutMs(): number {
+    return this.opts.relayTimeoutMs;
   }
 
   get hostedCount(): number {

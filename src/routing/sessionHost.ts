@@ -16,6 +16,7 @@ import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
 import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
+import type { EventLog } from './eventLog.js';
 import { HostTransport } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
 import type { SessionRef, SessionStore } from './sessionStore.js';
@@ -36,6 +37,8 @@ export interface HostContext {
   store: SessionStore;
   log: Logger;
   serverFactory: ServerFactory;
+  /** The sessions' SSE event logs (resumability). */
+  events: EventLog;
   maxInflightPerSession: number;
   maxPendingClientRequests: number;
   /** Observes every message a host receives (metrics). */
@@ -76,6 +79,7 @@ export class SessionHost {
       log: this.log,
       maxPendingClientRequests: ctx.maxPendingClientRequests,
       routeAllToOutbound: this.legacy,
+      logEvent: (streamId, kind, body, final) => ctx.events.append(ref, streamId, kind, body, final),
       onResponse: (message, req) => {
         if (req.method !== 'initialize') return;
         if ('result' in message && typeof message.result['protocolVersion'] === 'string') {
@@ -126,11 +130,24 @@ export class SessionHost {
         return;
       case 'msg':
         if (body === undefined) return;
-        this.onMessage(JSON.parse(body) as JSONRPCMessage, body, header.caller, header.reply && this.ctx.keys.reply(header.ri, header.reply), header.rid);
+        this.onMessage(
+          JSON.parse(body) as JSONRPCMessage,
+          body,
+          header.caller,
+          header.reply === undefined
+            ? undefined
+            : {
+                channel: this.ctx.keys.reply(header.ri, header.reply),
+                // Only a stream the client can resume is worth logging.
+                streamId: header.rs === true ? requestStreamId(header.ri, header.reply) : undefined,
+              },
+          header.rid,
+        );
     }
   }
 
-  private onMessage(message: JSONRPCMessage, raw: string, caller: Caller, replyChannel: string | undefined, rid?: string): void {
+  private onMessage(message: JSONRPCMessage, raw: string, caller: Caller, reply: { channel: string; streamId: string | undefined } | undefined, rid?: string): void {
+    const replyChannel = reply?.channel;
     const authInfo: AuthInfo = {
       token: '',
       clientId: caller.clientId,
@@ -149,7 +166,7 @@ export class SessionHost {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
       }
       this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
-      this.transport.deliver(message, { authInfo }, replyChannel);
+      this.transport.deliver(message, { authInfo }, replyChannel, reply?.streamId);
       return;
     }
     this.transport.deliver(message, { authInfo });
@@ -209,4 +226,12 @@ export class SessionHost {
       this.log.debug({ deleteState }, 'session host closed');
     }
   }
+}
+
+/**
+ * The resumable-stream id of a request's SSE response: the relay instance and its relay id, which
+ * also name the reply channel, so an instance resuming the stream can listen to it.
+ */
+export function requestStreamId(relayInstance: string, relayId: string): string {
+  return `${relayInstance}.${relayId}`;
 }

@@ -97,6 +97,7 @@ export class SessionStore {
         this.keys.sessionMeta(ref.u, ref.sessionId),
         this.keys.sessionSubscriptions(ref.u, ref.sessionId),
         this.keys.sessionGetStream(ref.u, ref.sessionId),
+        this.keys.sessionEvents(ref.u, ref.sessionId),
       )
       .zrem(this.keys.userSessions(ref.u), ref.sessionId)
       .exec();
@@ -114,6 +115,7 @@ export class SessionStore {
       p.hset(meta, 'seen', s.lastActivity);
       p.pexpire(meta, this.ttlMs);
       p.pexpire(this.keys.sessionSubscriptions(s.u, s.sessionId), this.ttlMs);
+      p.pexpire(this.keys.sessionEvents(s.u, s.sessionId), this.ttlMs);
       p.zadd(this.keys.userSessions(s.u), 'XX', s.lastActivity, s.sessionId);
       p.pexpire(this.keys.userSessions(s.u), this.ttlMs);
     }

@@ -1,10 +1,13 @@
 /**
  * A raw Server-Sent Events reader for tests that look at the wire: opens `GET <base>/sse` (or any
- * URL) and hands back one event at a time, skipping keep-alive comments.
+ * URL, or a POST whose answer streams) and hands back one event at a time, skipping keep-alive
+ * comments.
  */
 export interface SseEvent {
   event: string;
   data: string;
+  /** The event's `id` field ('' when it has none). */
+  id: string;
 }
 
 export interface RawSse {
@@ -16,9 +19,13 @@ export interface RawSse {
   close(): void;
 }
 
-export async function openRawSse(url: string, headers: Record<string, string>): Promise<RawSse> {
+export async function openRawSse(url: string, headers: Record<string, string>, post?: { body: string }): Promise<RawSse> {
   const ac = new AbortController();
-  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: ac.signal });
+  const res = await fetch(url, {
+    headers: { Accept: 'text/event-stream', ...headers },
+    signal: ac.signal,
+    ...(post ? { method: 'POST', body: post.body } : {}),
+  });
   if (!res.body || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
     await res.text().catch(() => '');
     return {
@@ -54,7 +61,7 @@ export async function openRawSse(url: string, headers: Record<string, string>): 
           if (lines.length === 0) continue;
           const field = (name: string) =>
             lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, '')).join('\n');
-          return { event: field('event') || 'message', data: field('data') };
+          return { event: field('event') || 'message', data: field('data'), id: field('id') };
         }
         if (!(await readMore())) throw new Error('event stream ended');
       }
