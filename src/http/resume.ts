@@ -81,7 +81,12 @@ export async function resumeRequestStream(deps: StreamableHttpDeps, res: Respons
     clearTimeout(timer);
     timer = setTimeout(() => {
       log.debug({ session: ref.sessionId }, 'resumed stream: the request is no longer in flight');
-      finish();
+      // Mark the stream ended (its host died, say), so the client's next reconnect is refused
+      // instead of waiting out the timeout again, forever.
+      routing.events
+        .append(ref, from.streamId, 'end')
+        .catch((err: Error) => log.debug({ err: err.message }, 'could not mark a lost stream ended'))
+        .finally(finish);
     }, routing.relayTimeoutMs);
   };
   const gate = new ReplayGate<StreamItem>(
@@ -112,7 +117,9 @@ export async function resumeRequestStream(deps: StreamableHttpDeps, res: Respons
     await unsubscribe();
     throw err;
   }
-  if (!logged.known || (logged.ended && logged.events.length === 0)) {
+  // A stream that ended with nothing left to deliver (answered, cancelled, or lost with its host).
+  const complete = logged.ended && !logged.events.some((e) => e.kind === 'msg');
+  if (!logged.known || complete) {
     await unsubscribe();
     // Not 404: that would tell the client its session is gone.
     return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID names no resumable stream of this session (unknown, expired or already complete)');

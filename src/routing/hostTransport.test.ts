@@ -110,7 +110,7 @@ describe('HostTransport event log (resumability)', () => {
     await t.send({ jsonrpc: '2.0', id: 2, result: {} });
     expect(log.map(([s, k, , f]) => [s, k, f])).toEqual([
       ['inst.2', 'open', undefined],
-      ['inst.2', 'msg', undefined],
+      ['inst.2', 'msg', false],
       ['inst.2', 'msg', true],
     ]);
     expect(published.slice(-2)).toEqual([
@@ -152,6 +152,36 @@ describe('HostTransport event log (resumability)', () => {
     await t.send({ jsonrpc: '2.0', id: 'srv-1', method: 'ping' });
     expect(log.map(([s, k]) => [s, k])).toEqual([['get', 'msg']]);
     expect(published.map((p) => p.header)).toEqual([{ t: 'msg', e: 'get_1-0' }, { t: 'msg' }]);
+  });
+
+  test('a resumable stream keeps send order even when logging takes a while', async () => {
+    const published: string[] = [];
+    let n = 0;
+    const t = new HostTransport({
+      sessionId: 's',
+      outboundChannel: 'out',
+      log: createLogger('silent'),
+      maxPendingClientRequests: 2,
+      publish: async (_c, payload) => (published.push(payload.split('\n')[1] ?? payload), 1),
+      // The first appends are slow, the later ones fast: without ordering the answer would overtake.
+      logEvent: async (streamId) => {
+        const k = ++n;
+        await new Promise((r) => setTimeout(r, k <= 2 ? 20 : 0));
+        return `${streamId}_${k}-0`;
+      },
+    });
+    t.deliver(call(8), {}, 'reply-8', 'inst.8');
+    const sent = [
+      t.send({ ...progress, params: { progressToken: 1, progress: 1 } }, { relatedRequestId: 8 }),
+      t.send({ ...progress, params: { progressToken: 1, progress: 2 } }, { relatedRequestId: 8 }),
+      t.send({ jsonrpc: '2.0', id: 8, result: {} }),
+    ];
+    await Promise.all(sent);
+    expect(published.map((p) => JSON.parse(p) as { params?: { progress: number }; result?: object })).toEqual([
+      expect.objectContaining({ params: expect.objectContaining({ progress: 1 }) }),
+      expect.objectContaining({ params: expect.objectContaining({ progress: 2 }) }),
+      expect.objectContaining({ result: {} }),
+    ]);
   });
 
   test('a failing log costs the id, not the message', async () => {

@@ -22,6 +22,10 @@ export interface InflightRequest {
   streamId: string | undefined;
   /** Something besides the answer was sent (a message or a heartbeat): the relay streams SSE, so log it. */
   streaming: boolean;
+  /** The stream's `open` event is logged. */
+  opened?: boolean;
+  /** Tail of the stream's log-then-publish tasks (see `inOrder`). */
+  chain?: Promise<unknown>;
   method: string;
   /** Last time anything was sent on the channel (drives heartbeats). */
   lastSent: number;
@@ -64,6 +68,8 @@ export class HostTransport implements Transport {
   private readonly swallowed = new Set<RequestId>();
   /** Ids of server→client requests still awaiting the client's response. */
   private readonly pendingClientRequests = new Set<RequestId>();
+  /** Ordering of the GET stream's logged notifications (see `inOrder`). */
+  private readonly getStream: { chain?: Promise<unknown> } = {};
   private closed = false;
 
   constructor(private readonly deps: HostTransportDeps) {
@@ -115,9 +121,16 @@ export class HostTransport implements Transport {
     this.inflight.delete(id);
     // The legacy /sse stream is the session's only stream: it outlives any one request.
     if (this.deps.routeAllToOutbound) return;
+    const publishEnd = () => this.deps.publish(req.channel, encode({ t: 'end', reason }));
+    if (!this.logs(req)) {
+      await publishEnd();
+      return;
+    }
     // A client resuming this stream later learns that it ended.
-    if (req.streaming) await this.log(req.streamId, 'end');
-    await this.deps.publish(req.channel, encode({ t: 'end', reason }));
+    await this.inOrder(req, async () => {
+      if (req.opened) await this.log(req.streamId, 'end');
+      return publishEnd();
+    });
   }
 
   /** Tells relays of slow requests that the host is alive, so they do not time out. */
@@ -128,8 +141,10 @@ export class HostTransport implements Transport {
     for (const req of this.inflight.values()) {
       if (now - req.lastSent >= quietMs) {
         req.lastSent = now;
-        // The relay opens its SSE stream on a heartbeat: from now on the stream is resumable.
-        beats.push(this.startStreaming(req).then(() => this.deps.publish(req.channel, encode({ t: 'alive' }))));
+        // The relay opens its SSE stream on a heartbeat: from now on the stream is logged.
+        req.streaming = true;
+        const beat = () => this.deps.publish(req.channel, encode({ t: 'alive' }));
+        beats.push(this.logs(req) ? this.inOrder(req, () => this.opening(req).then(beat)) : beat());
       }
     }
     await Promise.all(beats);
@@ -154,8 +169,11 @@ export class HostTransport implements Transport {
       this.inflight.delete(message.id);
       this.deps.onResponse?.(message, req);
       // A lone answer (nothing sent before it) goes out as plain JSON and is never logged.
-      const e = req.streaming ? await this.log(req.streamId, 'msg', raw, true) : undefined;
-      await this.deps.publish(req.channel, encode(e === undefined ? { t: 'msg', f: true } : { t: 'msg', f: true, e }, raw));
+      if (!req.streaming || !this.logs(req)) {
+        await this.deps.publish(req.channel, encode({ t: 'msg', f: true }, raw));
+        return;
+      }
+      await this.inOrder(req, () => this.logAndPublish(req.streamId!, req.channel, raw, true));
       return;
     }
 
@@ -173,16 +191,22 @@ export class HostTransport implements Transport {
     const req = related === undefined ? undefined : this.inflight.get(related);
     if (req) {
       req.lastSent = Date.now();
-      await this.startStreaming(req);
-      const e = await this.log(req.streamId, 'msg', raw);
-      await this.deps.publish(req.channel, encode(e === undefined ? { t: 'msg' } : { t: 'msg', e }, raw));
+      // Set before any await: an answer sent meanwhile must queue behind this message.
+      req.streaming = true;
+      if (!this.logs(req)) {
+        await this.deps.publish(req.channel, encode({ t: 'msg' }, raw));
+        return;
+      }
+      await this.inOrder(req, () => this.opening(req).then(() => this.logAndPublish(req.streamId!, req.channel, raw, false)));
       return;
     }
 
     // Notifications on the GET stream are logged for a client that reconnects with Last-Event-ID;
     // server→client requests are not (one that finds no open stream fails at once, below).
-    const e = isRequest || this.deps.routeAllToOutbound ? undefined : await this.log(GET_STREAM, 'msg', raw);
-    const receivers = await this.deps.publish(this.deps.outboundChannel, encode(e === undefined ? { t: 'msg' } : { t: 'msg', e }, raw));
+    const receivers =
+      isRequest || this.deps.routeAllToOutbound || !this.deps.logEvent
+        ? await this.deps.publish(this.deps.outboundChannel, encode({ t: 'msg' }, raw))
+        : await this.inOrder(this.getStream, () => this.logAndPublish(GET_STREAM, this.deps.outboundChannel, raw, false));
     if (receivers === 0) {
       if (isRequest) {
         this.pendingClientRequests.delete(message.id);
@@ -199,18 +223,42 @@ export class HostTransport implements Transport {
    */
   private async closeStream(id: RequestId): Promise<void> {
     const req = this.inflight.get(id);
-    if (!req?.streamId) return;
-    await this.startStreaming(req);
-    await this.deps.publish(req.channel, encode({ t: 'close' })).catch((err: Error) => {
-      this.deps.log.debug({ err: err.message }, 'closing a request stream failed');
-    });
+    if (!req || !this.logs(req)) return;
+    req.streaming = true;
+    await this.inOrder(req, async () => {
+      await this.opening(req);
+      return this.deps.publish(req.channel, encode({ t: 'close' }));
+    }).catch((err: Error) => this.deps.log.debug({ err: err.message }, 'closing a request stream failed'));
   }
 
-  /** Marks a request's stream resumable (logs its `open` event) before anything but the answer is sent. */
-  private async startStreaming(req: InflightRequest): Promise<void> {
-    if (req.streaming) return;
-    req.streaming = true;
+  /** Whether a request's stream is logged for resumption. */
+  private logs(req: InflightRequest): boolean {
+    return req.streamId !== undefined && this.deps.logEvent !== undefined;
+  }
+
+  /** Logs a request stream's `open` event once, before its first logged message. */
+  private async opening(req: InflightRequest): Promise<void> {
+    if (req.opened) return;
+    req.opened = true;
     await this.log(req.streamId, 'open');
+  }
+
+  /** Logs a message, then publishes it with its event id. */
+  private async logAndPublish(streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
+    const e = await this.log(streamId, 'msg', raw, final);
+    const header = final ? { t: 'msg', f: true } : { t: 'msg' };
+    return this.deps.publish(channel, encode(e === undefined ? header : { ...header, e }, raw));
+  }
+
+  /**
+   * Runs `task` after every earlier task of the same stream. Logging takes a Redis round trip
+   * before each publish; without this, a message sent while an earlier one was being logged could
+   * overtake it (an answer ending the stream before its last progress notification).
+   */
+  private inOrder<T>(stream: { chain?: Promise<unknown> }, task: () => Promise<T>): Promise<T> {
+    const run = (stream.chain ?? Promise.resolve()).then(task);
+    stream.chain = run.catch(() => undefined);
+    return run;
   }
 
   /** Logs an event when the stream is resumable; a failure loses resumability, not the message. */

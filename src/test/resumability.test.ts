@@ -157,6 +157,30 @@ describe('resuming a request stream on another instance', () => {
   });
 });
 
+describe('when the host of the request dies', () => {
+  test('the resumed stream ends after the relay timeout, and is refused from then on instead of hanging', async () => {
+    const extra = await c.start(); // a host this test may kill
+    const sid = await init(extra.url);
+    const post = await openRawSse(`${B}/mcp`, headers(sid), { body: JSON.stringify(slowCall(11, 20)) });
+    await post.next(); // priming
+    const first = await post.next();
+    expect(progressOf([first])).toEqual([1]);
+    post.close();
+    await extra.kill();
+
+    const resumed = await openRawSse(`${C}/mcp`, { ...headers(sid), 'Last-Event-ID': first.id });
+    expect(resumed.status).toBe(200);
+    await resumed.ended(); // within RELAY_TIMEOUT_MS (1 s here), without an answer
+    const again = await fetch(`${C}/mcp`, { headers: { ...headers(sid), Accept: 'text/event-stream', 'Last-Event-ID': first.id } });
+    expect(again.status).toBe(400);
+    await again.text();
+    // The session itself lives on: the next request is taken over by a live instance.
+    const ping = await fetch(`${C}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'ping' }) });
+    expect(ping.status).toBe(200);
+    await ping.text();
+  });
+});
+
 describe('closing a request stream early (SEP-1699 polling)', () => {
   test('test_reconnection: the POST stream ends with a priming id and a retry hint; the answer comes on the resumed stream', async () => {
     const sid = await init(A);
