@@ -1,7 +1,7 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from '../observability/logger.js';
 import { decode, ReplyHeaderSchema } from './envelope.js';
-import { HostTransport, NoStreamError } from './hostTransport.js';
+import { HostTransport, NoStreamError, type HostTransportDeps } from './hostTransport.js';
 
 function setup(outboundReceivers = 1, maxPending = 2) {
   const published: Array<{ channel: string; header: unknown; body?: string }> = [];
@@ -76,9 +76,10 @@ describe('HostTransport routing', () => {
 });
 
 describe('HostTransport event log (resumability)', () => {
-  function logged() {
+  /** A transport whose event log is `logEvent` (default: records every append and numbers it). */
+  function logged(logEvent?: HostTransportDeps['logEvent']) {
     const log: Array<[string, string, string | undefined, boolean | undefined]> = [];
-    const published: Array<{ channel: string; header: unknown }> = [];
+    const published: Array<{ channel: string; header: unknown; body?: string }> = [];
     let n = 0;
     const t = new HostTransport({
       sessionId: 's',
@@ -86,24 +87,27 @@ describe('HostTransport event log (resumability)', () => {
       log: createLogger('silent'),
       maxPendingClientRequests: 2,
       publish: async (channel, payload) => {
-        published.push({ channel, header: JSON.parse(payload.split('\n')[0]!) });
+        const [head, body] = payload.split('\n');
+        published.push({ channel, header: JSON.parse(head!), ...(body === undefined ? {} : { body }) });
         return 1;
       },
-      logEvent: async (streamId, kind, body, final) => {
-        log.push([streamId, kind, body, final]);
-        return `${streamId}_${++n}-0`;
-      },
+      logEvent:
+        logEvent ??
+        (async (streamId, kind, body, final) => {
+          log.push([streamId, kind, body, final]);
+          return `${streamId}_${++n}-0`;
+        }),
     });
-    return { t, log, published };
+    return { t, log, published, headers: () => published.map((p) => ({ channel: p.channel, header: p.header })) };
   }
   const progress = { jsonrpc: '2.0' as const, method: 'notifications/progress', params: { progressToken: 1, progress: 1 } };
 
   test('a lone answer is not logged; once anything else went out, every message of the stream is, with its id', async () => {
-    const { t, log, published } = logged();
+    const { t, log, headers } = logged();
     t.deliver(call(1), {}, 'reply-1', 'inst.1');
     await t.send({ jsonrpc: '2.0', id: 1, result: {} });
     expect(log).toEqual([]);
-    expect(published.at(-1)).toEqual({ channel: 'reply-1', header: { t: 'msg', f: true } });
+    expect(headers().at(-1)).toEqual({ channel: 'reply-1', header: { t: 'msg', f: true } });
 
     t.deliver(call(2), {}, 'reply-2', 'inst.2');
     await t.send(progress, { relatedRequestId: 2 });
@@ -113,7 +117,7 @@ describe('HostTransport event log (resumability)', () => {
       ['inst.2', 'msg', false],
       ['inst.2', 'msg', true],
     ]);
-    expect(published.slice(-2)).toEqual([
+    expect(headers().slice(-2)).toEqual([
       { channel: 'reply-2', header: { t: 'msg', e: 'inst.2_2-0' } },
       { channel: 'reply-2', header: { t: 'msg', f: true, e: 'inst.2_3-0' } },
     ]);
@@ -131,7 +135,7 @@ describe('HostTransport event log (resumability)', () => {
   });
 
   test('closeSSEStream is offered only for resumable streams, and closes after logging the stream open', async () => {
-    const { t, log, published } = logged();
+    const { t, log, headers } = logged();
     const extras: Array<{ closeSSEStream?: () => void }> = [];
     t.onmessage = (_m, extra) => extras.push(extra ?? {});
     t.deliver(call(5), {}, 'reply-5');
@@ -140,7 +144,7 @@ describe('HostTransport event log (resumability)', () => {
     extras[1]!.closeSSEStream!();
     await new Promise((r) => setImmediate(r));
     expect(log.map(([s, k]) => [s, k])).toEqual([['inst.6', 'open']]);
-    expect(published.at(-1)).toEqual({ channel: 'reply-6', header: { t: 'close' } });
+    expect(headers().at(-1)).toEqual({ channel: 'reply-6', header: { t: 'close' } });
     // The request goes on: its answer is logged for the client that resumes.
     await t.send({ jsonrpc: '2.0', id: 6, result: {} });
     expect(log.at(-1)?.slice(0, 2)).toEqual(['inst.6', 'msg']);
@@ -155,20 +159,12 @@ describe('HostTransport event log (resumability)', () => {
   });
 
   test('a resumable stream keeps send order even when logging takes a while', async () => {
-    const published: string[] = [];
     let n = 0;
-    const t = new HostTransport({
-      sessionId: 's',
-      outboundChannel: 'out',
-      log: createLogger('silent'),
-      maxPendingClientRequests: 2,
-      publish: async (_c, payload) => (published.push(payload.split('\n')[1] ?? payload), 1),
-      // The first appends are slow, the later ones fast: without ordering the answer would overtake.
-      logEvent: async (streamId) => {
-        const k = ++n;
-        await new Promise((r) => setTimeout(r, k <= 2 ? 20 : 0));
-        return `${streamId}_${k}-0`;
-      },
+    // The first appends are slow, the later ones fast: without ordering the answer would overtake.
+    const { t, published } = logged(async (streamId) => {
+      const k = ++n;
+      await new Promise((r) => setTimeout(r, k <= 2 ? 20 : 0));
+      return `${streamId}_${k}-0`;
     });
     t.deliver(call(8), {}, 'reply-8', 'inst.8');
     const sent = [
@@ -177,7 +173,7 @@ describe('HostTransport event log (resumability)', () => {
       t.send({ jsonrpc: '2.0', id: 8, result: {} }),
     ];
     await Promise.all(sent);
-    expect(published.map((p) => JSON.parse(p) as { params?: { progress: number }; result?: object })).toEqual([
+    expect(published.map((p) => JSON.parse(p.body!) as object)).toEqual([
       expect.objectContaining({ params: expect.objectContaining({ progress: 1 }) }),
       expect.objectContaining({ params: expect.objectContaining({ progress: 2 }) }),
       expect.objectContaining({ result: {} }),
@@ -185,17 +181,9 @@ describe('HostTransport event log (resumability)', () => {
   });
 
   test('a failing log costs the id, not the message', async () => {
-    const published: unknown[] = [];
-    const t = new HostTransport({
-      sessionId: 's',
-      outboundChannel: 'out',
-      log: createLogger('silent'),
-      maxPendingClientRequests: 2,
-      publish: async (_c, payload) => (published.push(JSON.parse(payload.split('\n')[0]!)), 1),
-      logEvent: () => Promise.reject(new Error('redis down')),
-    });
+    const { t, headers } = logged(() => Promise.reject(new Error('redis down')));
     t.deliver(call(4), {}, 'reply-4', 'inst.4');
     await t.send(progress, { relatedRequestId: 4 });
-    expect(published).toEqual([{ t: 'msg' }]);
+    expect(headers()).toEqual([{ channel: 'reply-4', header: { t: 'msg' } }]);
   });
 });
