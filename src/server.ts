@@ -82,7 +82,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     redisPing: () => redis.command.ping(),
   });
 
-  const http = createServer(app);
+  const http = createServer(app.serverOptions, app);
   // Keep-alive sockets from a load balancer must outlive its own idle timeout.
   http.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
