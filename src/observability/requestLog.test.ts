@@ -52,11 +52,11 @@ function buildApp(capture: LogCapture, level = 'debug') {
   });
   app.post('/token', (req, res) => {
     // The kind of careless debug logging REDACT_PATHS exists to defuse.
-    req.log.info({ body: req.body, query: req.query, headers: req.headers }, 'token request');
+    req.log!.info({ body: req.body, query: req.query, headers: req.headers }, 'token request');
     res.json({ ok: true });
   });
   app.post('/mcp', (req, res) => {
-    req.log.info('handled');
+    req.log!.info('handled');
     res.json({ id: requestIdOf(req) });
   });
   return app;
