@@ -320,7 +320,8 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   let unsubscribe: (() => Promise<void>) | undefined;
   const release = () => {
     void unsubscribe?.();
-    void routing.store.releaseLock(lockKey, token);
+    // A lease that cannot be released now expires on its own.
+    routing.store.releaseLock(lockKey, token).catch(() => undefined);
   };
   const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => {
     // Keep the lease and the session alive while the client listens.

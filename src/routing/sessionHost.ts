@@ -124,9 +124,7 @@ export class SessionHost {
       case 'touch':
         return;
       case 'delete':
-        void this.close(true).then(() =>
-          this.ctx.bus.publish(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })),
-        );
+        void this.close(true).then(() => this.publishQuietly(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })));
         return;
       case 'msg':
         if (body === undefined) return;
@@ -160,7 +158,7 @@ export class SessionHost {
       if (this.legacy) return this.onLegacyRequest(message, raw, authInfo, replyChannel, rid);
       if (replyChannel === undefined) return;
       const refuse = (status: number, code: number, text: string) =>
-        void this.ctx.bus.publish(replyChannel, encode({ t: 'error', status, code, message: text }));
+        this.publishQuietly(replyChannel, encode({ t: 'error', status, code, message: text }));
       if (this.transport.isInflight(message.id)) return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
       if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
@@ -173,7 +171,9 @@ export class SessionHost {
     if ('method' in message && message.method === 'notifications/cancelled') {
       // The SDK aborts the handler and sends no response (spec: cancellation); end the stream.
       const id = (message.params as { requestId?: string | number } | undefined)?.requestId;
-      if (id !== undefined) void this.transport.end(id, 'cancelled');
+      if (id !== undefined) {
+        this.transport.end(id, 'cancelled').catch((err: Error) => this.log.debug({ err: err.message }, 'ending a cancelled request failed'));
+      }
     }
   }
 
@@ -186,11 +186,11 @@ export class SessionHost {
       // A POST /mcp naming a legacy session: its answer would go to the /sse stream, never to
       // the waiting POST; refuse it there instead of letting it time out.
       const text = 'This session uses the HTTP+SSE transport: POST to its /message endpoint';
-      return void this.ctx.bus.publish(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
+      return this.publishQuietly(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
     }
     const outbound = this.ctx.keys.sessionOutbound(this.ref.u, this.ref.sessionId);
     const refuse = (code: number, text: string) =>
-      void this.ctx.bus.publish(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
+      this.publishQuietly(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
     if (this.transport.isInflight(message.id)) return refuse(-32600, `request id ${String(message.id)} is already in flight`);
     if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
       return refuse(-32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
@@ -198,6 +198,11 @@ export class SessionHost {
     if (message.method === 'initialize') this.pendingInit = raw;
     this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
     this.transport.deliver(message, { authInfo });
+  }
+
+  /** A fire-and-forget publish (refusals, confirmations): a Redis failure is logged, never unhandled. */
+  private publishQuietly(channel: string, payload: string): void {
+    this.ctx.bus.publish(channel, payload).catch((err: Error) => this.log.debug({ err: err.message }, 'publish failed'));
   }
 
   /**
