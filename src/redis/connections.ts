@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { CorkingRedis } from './corkingRedis.js';
 
 export interface RedisConnections {
   command: Redis;
@@ -43,19 +44,15 @@ export async function connectRedis(
     };
   }
 
+  // The command connection batches a turn's commands into one write (see corkingRedis.ts).
   const make = (role: string) =>
-    new Redis(redisUrl, {
+    new (role === 'command' ? CorkingRedis : Redis)(redisUrl, {
       connectionName: `${name}-${role}`,
       lazyConnect: true,
       // Fail commands fast while disconnected instead of queueing them forever.
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
-      // Commands issued in the same tick share one socket write. PUBLISH, the per-message hot path,
-      // is batched by the bus instead (socket cork, see src/routing/bus.ts): an auto-pipeline costs
-      // a Pipeline object per batch, measured at ~35 µs of CPU per lone publish.
-      enableAutoPipelining: role === 'command',
-      autoPipeliningIgnoredCommands: ['publish'],
     });
   const command = make('command');
   const subscriber = make('subscriber');

@@ -51,3 +51,21 @@ describe('Bus on real Redis', () => {
     await conns.command.del(key);
   });
 });
+
+describe('the command connection', () => {
+  test('corks for other commands of the turn too, and leaves pipelines and MULTI in order', async () => {
+    const key = `${channel}:multi`;
+    const socket = conns.command.stream;
+    const got = Promise.all([
+      conns.command.set(key, 'a', 'PX', 10_000),
+      conns.command.multi().append(key, 'b').get(key).exec(),
+      conns.command.get(key),
+    ]);
+    expect(socket.writableCorked).toBe(1);
+    const [set, multi, last] = await got;
+    expect(set).toBe('OK');
+    expect(multi?.map(([, v]) => v)).toEqual([2, 'ab']);
+    expect(last).toBe('ab');
+    await conns.command.del(key);
+  });
+});
