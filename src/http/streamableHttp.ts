@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
-import { eventId, GET_STREAM, parseEventId, type ParsedEventId } from '../routing/eventLog.js';
+import { eventId, GET_STREAM, parseEventId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
 import { requestStreamId } from '../routing/sessionHost.js';
 import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
 import type { ReplySink } from '../routing/relay.js';
@@ -238,8 +238,9 @@ class HttpReplySink implements ReplySink {
         this.finishError(header.status, header.code, header.message);
         return;
       case 'close':
-        // The host closes the stream early (polling); only a client that can resume gets this.
-        if (!this.mode.sse || !this.mode.prime) return;
+        // The host closes the stream early (polling). It only does so for requests this relay
+        // marked resumable (`rs`: the client accepts SSE and speaks 2025-11-25+), so the stream is
+        // primed; the client reconnects after the retry hint and gets the rest by resuming.
         this.sse(true).retry(CLOSED_STREAM_RETRY_MS);
         this.finishSse();
         return;
@@ -346,7 +347,15 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
     if (env.body !== undefined) gate.live({ body: env.body, id: env.header.e });
   });
   // A resumed GET stream first replays the notifications logged after the client's cursor.
-  const missed = from ? (await routing.events.after(ref, from)).events : [];
+  let missed: LoggedEvent[] = [];
+  if (from) {
+    try {
+      missed = (await routing.events.after(ref, from)).events;
+    } catch (err) {
+      // The stream is already open: carry on live rather than fail it.
+      log.warn({ err: (err as Error).message, session: ref.sessionId }, 'event log unreadable: GET stream resumed without replay');
+    }
+  }
   gate.release(
     missed.flatMap((e) => (e.kind === 'msg' && e.body !== undefined ? [{ body: e.body, id: e.id }] : [])),
     from,
