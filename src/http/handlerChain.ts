@@ -6,9 +6,9 @@
  * same routing behind a bare HTTP handler runs at ~2.5× the throughput of the full Express stack.
  *
  * With `expressServerOptions(app)` passed to `http.createServer`, requests and responses are born
- * with those prototypes instead of being re-parented with `Object.setPrototypeOf` on every request,
- * which V8 punishes (objects lose their fast shapes): that alone cut the relaying instance's CPU per
- * request by about a quarter in `npm run bench`.
+ * with those prototypes instead of being re-parented with `Object.setPrototypeOf` on every request
+ * (a hidden-class change after creation, a V8 slow path): that alone cut the relaying instance's
+ * CPU per request by about a quarter in `npm run bench`.
  */
 import { IncomingMessage, ServerResponse, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';

@@ -70,8 +70,8 @@ type LoggedRequest = IncomingMessage & { [kRequestLog]?: { base: Logger; id: str
 
 /**
  * `req.log` is one accessor on IncomingMessage.prototype, defined once: a per-request
- * `Object.defineProperty` accessor costs every request its fast object shape (measured at about
- * 10% of a relaying instance's CPU in `npm run bench`). It is undefined on requests this
+ * `Object.defineProperty` accessor changes every request's hidden class after creation, a V8 slow
+ * path (measured at 10–30% of a relaying instance's CPU in `npm run bench`). It is undefined on requests this
  * middleware did not see.
  */
 function installLogAccessor(): void {
