@@ -186,7 +186,8 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  if (!values.tsx) execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // The same build as `npm run build` (which the Docker image runs).
+  if (!values.tsx) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   const [portA, portB] = [await freePort(), await freePort()];
   const A = await startInstance('A', portA, `http://127.0.0.1:${portA}`);
   const B = await startInstance('B', portB, `http://127.0.0.1:${portA}`);

@@ -8,7 +8,7 @@
  */
 import type { Response } from 'express';
 import { decode, ReplyHeaderSchema } from '../routing/envelope.js';
-import { isAfter, parseEventId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
+import { isAfter, parseEventId, relayOf, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 import type { SseStream } from './sse.js';
@@ -65,8 +65,8 @@ const fromLog = (e: LoggedEvent): StreamItem => ({ kind: e.kind, body: e.body, i
  */
 export async function resumeRequestStream(deps: StreamableHttpDeps, res: Response, ref: SessionRef, from: ParsedEventId): Promise<void> {
   const { routing, log } = deps;
-  const dot = from.streamId.lastIndexOf('.');
-  const channel = routing.keys.reply(from.streamId.slice(0, dot), from.streamId.slice(dot + 1));
+  const { relayInstance, relayId } = relayOf(from.streamId);
+  const channel = routing.keys.reply(relayInstance, relayId);
   let stream: SseStream | undefined;
   let timer: NodeJS.Timeout | undefined;
   let done = false;

@@ -7,8 +7,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
-import { eventId, GET_STREAM, parseEventId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
-import { requestStreamId } from '../routing/sessionHost.js';
+import { eventId, GET_STREAM, parseEventId, requestStreamId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
 import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
 import type { ReplySink } from '../routing/relay.js';
 import type { SessionRef } from '../routing/sessionStore.js';
@@ -163,7 +162,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
 
   const sink = new HttpReplySink(deps, res, mode, ref.sessionId, message.id);
   const relayId = deps.routing.relay.open(sink);
-  sink.streamId = requestStreamId(deps.routing.instanceId, relayId);
+  sink.relayId = relayId;
   res.on('close', () => {
     if (!sink.done) {
       // A disconnect is not a cancellation (spec): the host finishes; its late answer is dropped.
@@ -171,8 +170,8 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
       deps.log.debug({ session: ref.sessionId, id: message.id }, 'client disconnected before the response');
     }
   });
-  const header = { t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller, ...(mode.sse && mode.prime ? { rs: true } : {}) };
-  const payload = encode(header, req.body as string);
+  const rs = mode.sse && mode.prime ? true : undefined; // undefined: left out of the JSON
+  const payload = encode({ t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller, rs }, req.body as string);
   const result = await deps.routing.deliver(ref, payload);
   if (result !== 'delivered') {
     deps.routing.relay.release(relayId);
@@ -190,8 +189,8 @@ function unavailable(res: Response, id: string | number | null = null): void {
 /** Turns replies from the session's host into the HTTP response of one POSTed request. */
 class HttpReplySink implements ReplySink {
   done = false;
-  /** This response's resumable-stream id (set once the relay id is known). */
-  streamId = '';
+  /** The relay id this response waits under (names its resumable stream; set once opened). */
+  relayId = '';
   private stream: SseStream | undefined;
 
   constructor(
@@ -258,7 +257,7 @@ class HttpReplySink implements ReplySink {
     if (!this.stream) {
       this.stream = this.deps.sse.start(this.res, 'post', { 'Mcp-Session-Id': this.sessionId });
       // Cursor before the first logged event: resuming from it replays the whole stream.
-      if (resumable && this.mode.prime) this.stream.prime(eventId(this.streamId, '0-0'));
+      if (resumable && this.mode.prime) this.stream.prime(eventId(requestStreamId(this.deps.routing.instanceId, this.relayId), '0-0'));
     }
     return this.stream;
   }
@@ -327,7 +326,7 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => {
     // Keep the lease and the session alive while the client listens.
     routing.store.extendLock(lockKey, token, leaseMs).catch(() => undefined);
-    routing.bus.publish(inbound, encode({ t: 'touch' })).catch(() => 0);
+    routing.bus.tryPublish(inbound, encode({ t: 'touch' }));
   });
   res.on('close', release);
   const gate = new ReplayGate<{ body: string; id: string | undefined }>(

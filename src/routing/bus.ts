@@ -37,6 +37,11 @@ export class Bus {
     return this.command.publish(channel, payload);
   }
 
+  /** A fire-and-forget publish (refusals, confirmations, touches): a Redis failure is logged, never unhandled. */
+  tryPublish(channel: string, payload: string): void {
+    this.command.publish(channel, payload).catch((err: Error) => this.log.debug({ err: err.message, channel }, 'publish failed'));
+  }
+
   /** Number of subscribers of a channel across every instance (PUBSUB NUMSUB). */
   async subscriberCount(channel: string): Promise<number> {
     const reply = (await this.command.pubsub('NUMSUB', channel)) as [string, number | string];

@@ -55,6 +55,20 @@ export function eventId(streamId: string, entryId: string): string {
   return `${streamId}_${entryId}`;
 }
 
+/**
+ * The stream id of a request's SSE response: the relay instance and its relay id, which also name
+ * the request's reply channel, so an instance resuming the stream can listen to it.
+ */
+export function requestStreamId(relayInstance: string, relayId: string): string {
+  return `${relayInstance}.${relayId}`;
+}
+
+/** The relay instance and relay id a request stream id names (inverse of `requestStreamId`). */
+export function relayOf(streamId: string): { relayInstance: string; relayId: string } {
+  const dot = streamId.lastIndexOf('.');
+  return { relayInstance: streamId.slice(0, dot), relayId: streamId.slice(dot + 1) };
+}
+
 export class EventLog {
   constructor(
     private readonly redis: Redis,

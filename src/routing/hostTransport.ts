@@ -18,12 +18,10 @@ import { GET_STREAM, type EventKind } from './eventLog.js';
 export interface InflightRequest {
   /** Reply channel of the relay holding the HTTP response. */
   channel: string;
-  /** Resumable-stream id of the request's SSE response (see eventLog.ts). */
+  /** Resumable-stream id of the request's SSE response (see eventLog.ts); set only when it is logged. */
   streamId: string | undefined;
   /** Something besides the answer was sent (a message or a heartbeat): the relay streams SSE, so log it. */
   streaming: boolean;
-  /** The stream's `open` event is logged. */
-  opened?: boolean;
   /** Tail of the stream's log-then-publish tasks (see `inOrder`). */
   chain?: Promise<unknown>;
   method: string;
@@ -83,14 +81,13 @@ export class HostTransport implements Transport {
    * (ignored when every answer goes to the outbound channel).
    */
   deliver(message: JSONRPCMessage, extra: MessageExtraInfo, channel?: string, streamId?: string): void {
-    if (this.deps.routeAllToOutbound) {
-      channel = this.deps.outboundChannel;
-      streamId = undefined;
-    }
+    if (this.deps.routeAllToOutbound) channel = this.deps.outboundChannel;
+    // Only a stream the client can resume, on a transport that logs, carries a stream id.
+    if (this.deps.routeAllToOutbound || !this.deps.logEvent) streamId = undefined;
     if ('method' in message && 'id' in message && channel !== undefined) {
       this.inflight.set(message.id, { channel, streamId, streaming: false, method: message.method, lastSent: Date.now() });
       // Like the SDK's own transport: offered only when the client can resume the stream.
-      if (streamId !== undefined && this.deps.logEvent) {
+      if (streamId !== undefined) {
         const id = message.id;
         extra = { ...extra, closeSSEStream: () => void this.closeStream(id) };
       }
@@ -122,13 +119,13 @@ export class HostTransport implements Transport {
     // The legacy /sse stream is the session's only stream: it outlives any one request.
     if (this.deps.routeAllToOutbound) return;
     const publishEnd = () => this.deps.publish(req.channel, encode({ t: 'end', reason }));
-    if (!this.logs(req)) {
+    if (req.streamId === undefined || !req.streaming) {
       await publishEnd();
       return;
     }
     // A client resuming this stream later learns that it ended.
     await this.inOrder(req, async () => {
-      if (req.opened) await this.log(req.streamId, 'end');
+      await this.log(req.streamId, 'end');
       return publishEnd();
     });
   }
@@ -142,9 +139,9 @@ export class HostTransport implements Transport {
       if (now - req.lastSent >= quietMs) {
         req.lastSent = now;
         // The relay opens its SSE stream on a heartbeat: from now on the stream is logged.
-        req.streaming = true;
+        this.startStreaming(req);
         const beat = () => this.deps.publish(req.channel, encode({ t: 'alive' }));
-        beats.push(this.logs(req) ? this.inOrder(req, () => this.opening(req).then(beat)) : beat());
+        beats.push(req.streamId === undefined ? beat() : this.inOrder(req, beat));
       }
     }
     await Promise.all(beats);
@@ -169,11 +166,12 @@ export class HostTransport implements Transport {
       this.inflight.delete(message.id);
       this.deps.onResponse?.(message, req);
       // A lone answer (nothing sent before it) goes out as plain JSON and is never logged.
-      if (!req.streaming || !this.logs(req)) {
+      const { streamId } = req;
+      if (streamId === undefined || !req.streaming) {
         await this.deps.publish(req.channel, encode({ t: 'msg', f: true }, raw));
         return;
       }
-      await this.inOrder(req, () => this.logAndPublish(req.streamId!, req.channel, raw, true));
+      await this.inOrder(req, () => this.logAndPublish(streamId, req.channel, raw, true));
       return;
     }
 
@@ -191,13 +189,14 @@ export class HostTransport implements Transport {
     const req = related === undefined ? undefined : this.inflight.get(related);
     if (req) {
       req.lastSent = Date.now();
-      // Set before any await: an answer sent meanwhile must queue behind this message.
-      req.streaming = true;
-      if (!this.logs(req)) {
+      // Before any await: an answer sent meanwhile must queue behind this message.
+      this.startStreaming(req);
+      const { streamId } = req;
+      if (streamId === undefined) {
         await this.deps.publish(req.channel, encode({ t: 'msg' }, raw));
         return;
       }
-      await this.inOrder(req, () => this.opening(req).then(() => this.logAndPublish(req.streamId!, req.channel, raw, false)));
+      await this.inOrder(req, () => this.logAndPublish(streamId, req.channel, raw, false));
       return;
     }
 
@@ -223,24 +222,21 @@ export class HostTransport implements Transport {
    */
   private async closeStream(id: RequestId): Promise<void> {
     const req = this.inflight.get(id);
-    if (!req || !this.logs(req)) return;
+    if (req?.streamId === undefined) return;
+    this.startStreaming(req);
+    await this.inOrder(req, () => this.deps.publish(req.channel, encode({ t: 'close' }))).catch((err: Error) =>
+      this.deps.log.debug({ err: err.message }, 'closing a request stream failed'),
+    );
+  }
+
+  /**
+   * Marks a request as streaming (something besides its answer goes out). A logged stream's `open`
+   * event is queued then, once, ahead of everything else the stream logs.
+   */
+  private startStreaming(req: InflightRequest): void {
+    if (req.streaming) return;
     req.streaming = true;
-    await this.inOrder(req, async () => {
-      await this.opening(req);
-      return this.deps.publish(req.channel, encode({ t: 'close' }));
-    }).catch((err: Error) => this.deps.log.debug({ err: err.message }, 'closing a request stream failed'));
-  }
-
-  /** Whether a request's stream is logged for resumption. */
-  private logs(req: InflightRequest): boolean {
-    return req.streamId !== undefined && this.deps.logEvent !== undefined;
-  }
-
-  /** Logs a request stream's `open` event once, before its first logged message. */
-  private async opening(req: InflightRequest): Promise<void> {
-    if (req.opened) return;
-    req.opened = true;
-    await this.log(req.streamId, 'open');
+    if (req.streamId !== undefined) void this.inOrder(req, () => this.log(req.streamId, 'open'));
   }
 
   /** Logs a message, then publishes it with its event id. */

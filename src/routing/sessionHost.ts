@@ -16,7 +16,7 @@ import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
 import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
-import type { EventLog } from './eventLog.js';
+import { requestStreamId, type EventLog } from './eventLog.js';
 import { HostTransport } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
 import type { SessionRef, SessionStore } from './sessionStore.js';
@@ -124,7 +124,7 @@ export class SessionHost {
       case 'touch':
         return;
       case 'delete':
-        void this.close(true).then(() => this.publishQuietly(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })));
+        void this.close(true).then(() => this.ctx.bus.tryPublish(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })));
         return;
       case 'msg':
         if (body === undefined) return;
@@ -132,20 +132,22 @@ export class SessionHost {
           JSON.parse(body) as JSONRPCMessage,
           body,
           header.caller,
-          header.reply === undefined
-            ? undefined
-            : {
-                channel: this.ctx.keys.reply(header.ri, header.reply),
-                // Only a stream the client can resume is worth logging.
-                streamId: header.rs === true ? requestStreamId(header.ri, header.reply) : undefined,
-              },
+          header.reply && this.ctx.keys.reply(header.ri, header.reply),
+          // Only a stream the client can resume is worth logging.
+          header.rs === true && header.reply !== undefined ? requestStreamId(header.ri, header.reply) : undefined,
           header.rid,
         );
     }
   }
 
-  private onMessage(message: JSONRPCMessage, raw: string, caller: Caller, reply: { channel: string; streamId: string | undefined } | undefined, rid?: string): void {
-    const replyChannel = reply?.channel;
+  private onMessage(
+    message: JSONRPCMessage,
+    raw: string,
+    caller: Caller,
+    replyChannel: string | undefined,
+    streamId: string | undefined,
+    rid?: string,
+  ): void {
     const authInfo: AuthInfo = {
       token: '',
       clientId: caller.clientId,
@@ -158,13 +160,13 @@ export class SessionHost {
       if (this.legacy) return this.onLegacyRequest(message, raw, authInfo, replyChannel, rid);
       if (replyChannel === undefined) return;
       const refuse = (status: number, code: number, text: string) =>
-        this.publishQuietly(replyChannel, encode({ t: 'error', status, code, message: text }));
+        this.ctx.bus.tryPublish(replyChannel, encode({ t: 'error', status, code, message: text }));
       if (this.transport.isInflight(message.id)) return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
       if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
       }
       this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
-      this.transport.deliver(message, { authInfo }, replyChannel, reply?.streamId);
+      this.transport.deliver(message, { authInfo }, replyChannel, streamId);
       return;
     }
     this.transport.deliver(message, { authInfo });
@@ -186,11 +188,11 @@ export class SessionHost {
       // A POST /mcp naming a legacy session: its answer would go to the /sse stream, never to
       // the waiting POST; refuse it there instead of letting it time out.
       const text = 'This session uses the HTTP+SSE transport: POST to its /message endpoint';
-      return this.publishQuietly(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
+      return this.ctx.bus.tryPublish(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
     }
     const outbound = this.ctx.keys.sessionOutbound(this.ref.u, this.ref.sessionId);
     const refuse = (code: number, text: string) =>
-      this.publishQuietly(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
+      this.ctx.bus.tryPublish(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
     if (this.transport.isInflight(message.id)) return refuse(-32600, `request id ${String(message.id)} is already in flight`);
     if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
       return refuse(-32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
@@ -198,11 +200,6 @@ export class SessionHost {
     if (message.method === 'initialize') this.pendingInit = raw;
     this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
     this.transport.deliver(message, { authInfo });
-  }
-
-  /** A fire-and-forget publish (refusals, confirmations): a Redis failure is logged, never unhandled. */
-  private publishQuietly(channel: string, payload: string): void {
-    this.ctx.bus.publish(channel, payload).catch((err: Error) => this.log.debug({ err: err.message }, 'publish failed'));
   }
 
   /**
@@ -233,10 +230,3 @@ export class SessionHost {
   }
 }
 
-/**
- * The resumable-stream id of a request's SSE response: the relay instance and its relay id, which
- * also name the reply channel, so an instance resuming the stream can listen to it.
- */
-export function requestStreamId(relayInstance: string, relayId: string): string {
-  return `${relayInstance}.${relayId}`;
-}

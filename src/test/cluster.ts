@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
 import { staticTokenAuth } from './staticTokenAuth.js';
 
@@ -57,8 +58,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}):
     keys: () => redis.keys(`${prefix}:*`),
     async close() {
       await Promise.allSettled(instances.map((s) => s.stop()));
-      const left = await redis.keys(`${prefix}:*`);
-      if (left.length) await redis.del(...left);
+      await removeKeysWithPrefix(REDIS_URL, prefix);
       redis.disconnect();
     },
   };
