@@ -53,8 +53,12 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
     maxInflightPerSession: config.MAX_STREAMS_PER_SESSION,
     maxPendingClientRequests: config.MAX_PENDING_CLIENT_REQUESTS_PER_SESSION,
-    serverFactory: (ctx) =>
-      createMcpServer({ ...ctx, resourceUpdates: feed, options: { logMessageIntervalMs: config.LOG_MESSAGE_INTERVAL_MS } }),
+    serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
+      createMcpServer({
+        userId,
+        log: sessionLog,
+        session: { id: sessionId, state, resourceUpdates: feed, logMessageIntervalMs: config.LOG_MESSAGE_INTERVAL_MS },
+      }),
     onMessage: (method) => metrics.mcpMessages.inc({ method }),
     onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
   });

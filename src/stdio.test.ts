@@ -1,13 +1,8 @@
 import { PassThrough, type Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import {
-  CreateMessageRequestSchema,
-  LATEST_PROTOCOL_VERSION,
-  ResourceUpdatedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { Client, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/client';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { createLogger } from './observability/logger.js';
 import { runStdio } from './stdio.js';
 
@@ -53,7 +48,7 @@ describe('stdio transport, end to end', () => {
     const client = new Client({ name: 'stdio-test', version: '1.0.0' }, { capabilities: { sampling: {} } });
     const clientErrors: Error[] = [];
     client.onerror = (err) => clientErrors.push(err);
-    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    client.setRequestHandler('sampling/createMessage', async () => ({
       model: 'test-model',
       role: 'assistant',
       content: { type: 'text', text: 'sampled over stdio' },
@@ -80,7 +75,7 @@ describe('stdio transport, end to end', () => {
       await client.ping();
 
       const updated = new Promise<string>((resolve) =>
-        client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)),
+        client.setNotificationHandler('notifications/resources/updated', (n) => resolve(n.params.uri)),
       );
       const uris = Array.from({ length: 100 }, (_, i) => `test://static/resource/${i + 1}`);
       await Promise.all(uris.map((uri) => client.subscribeResource({ uri })));

@@ -11,11 +11,11 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { pino } from 'pino';
 import { ConfigError, EnvSchema } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import type { McpServerOptions } from './mcp/context.js';
+import { LegacyWireTransport } from './mcp/legacyWire.js';
 import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import { InMemorySessionState } from './mcp/sessionState.js';
@@ -29,8 +29,8 @@ export interface StdioOptions {
   log?: Logger;
   stdin?: Readable;
   stdout?: Writable;
-  /** Options of the everything server (e.g. the demo log-message interval). */
-  server?: McpServerOptions;
+  /** Period of the demo `notifications/message` stream (LOG_MESSAGE_INTERVAL_MS); 0 or unset = off. */
+  logMessageIntervalMs?: number;
   /** Demo resource-change simulator period (RESOURCE_UPDATE_INTERVAL_MS); 0 or unset = off. */
   resourceUpdateIntervalMs?: number;
   /** End the session on SIGINT/SIGTERM. Default true; embedders that own signals pass false. */
@@ -54,14 +54,16 @@ export async function runStdio(options: StdioOptions = stdioOptionsFromEnv()): P
     options.resourceUpdateIntervalMs ?? 0,
   );
   const server = createMcpServer({
-    sessionId: STDIO_SESSION_ID,
     userId: STDIO_USER_ID,
-    state: new InMemorySessionState(),
     log,
-    resourceUpdates,
-    options: options.server,
+    session: {
+      id: STDIO_SESSION_ID,
+      state: new InMemorySessionState(),
+      resourceUpdates,
+      logMessageIntervalMs: options.logMessageIntervalMs,
+    },
   });
-  const transport = new StdioServerTransport(stdin, stdout);
+  const transport = new LegacyWireTransport(new StdioServerTransport(stdin, stdout));
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -76,7 +78,7 @@ export async function runStdio(options: StdioOptions = stdioOptionsFromEnv()): P
     });
   };
 
-  // The SDK transport does not watch for end of input; the client closing our stdin ends the session.
+  // The client closing our stdin ends the session (the SDK transport closes itself on it too).
   const onEnd = () => close('stdin closed');
   // EPIPE on stdout: the client went away without closing stdin first.
   const onStdoutError = (err: Error) => {
@@ -139,7 +141,7 @@ export function stdioOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Stdio
   return {
     log: stderrLogger(e.LOG_LEVEL),
     resourceUpdateIntervalMs: e.RESOURCE_UPDATE_INTERVAL_MS,
-    server: { logMessageIntervalMs: e.LOG_MESSAGE_INTERVAL_MS },
+    logMessageIntervalMs: e.LOG_MESSAGE_INTERVAL_MS,
   };
 }
 

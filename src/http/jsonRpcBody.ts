@@ -4,7 +4,7 @@
  * relays forward it to the session's host verbatim, and the parsed message decides the routing.
  */
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { isSpecType, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 
 /** `application/json`, optionally with `charset=utf-8`: what MCP clients send. */
@@ -109,11 +109,10 @@ export function parseJsonRpcBody(req: Request, res: Response): JSONRPCMessage | 
     sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: batches are not supported');
     return undefined;
   }
-  const parsed = JSONRPCMessageSchema.safeParse(raw);
-  if (!parsed.success) {
+  if (!isSpecType.JSONRPCMessage(raw)) {
     const id = (raw as { id?: unknown } | null)?.id;
     sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message', typeof id === 'string' || typeof id === 'number' ? id : null);
     return undefined;
   }
-  return parsed.data;
+  return raw;
 }

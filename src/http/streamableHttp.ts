@@ -1,10 +1,12 @@
 /**
- * Streamable HTTP (spec 2025-11-25) on top of the routing mesh. Nothing here holds MCP protocol
- * state: every message is handed to the session's host through Redis, and the answer streams back
- * through this instance's relay, whichever instance hosts the session.
+ * Streamable HTTP on /mcp. Every request is first given its lane (lanes.ts: the one place where a
+ * parsed POST body is classified); the 2025-11-25 session lane runs on the routing mesh, and
+ * nothing here holds MCP protocol state: every message is handed to the session's host through
+ * Redis, and the answer streams back through this instance's relay, whichever instance hosts the
+ * session.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
 import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
 import { eventId, GET_STREAM, parseEventId, requestStreamId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
@@ -13,6 +15,7 @@ import type { ReplySink } from '../routing/relay.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
 import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
+import { postLane, sessionOperationLane, VERSION_HEADER, type Lane, type Refusal } from './lanes.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
 import { ReplayGate, resumeRequestStream } from './resume.js';
 import { type SseStream, SseStreams } from './sse.js';
@@ -26,12 +29,13 @@ export interface StreamableHttpDeps {
   getStreamLeaseMs?: number;
 }
 
+type RpcId = string | number | null;
+
 const SESSION_HEADER = 'mcp-session-id';
 /** Clients of earlier revisions cannot parse an event with empty data. */
 const PRIMING_VERSION = '2025-11-25';
 /** How soon a client whose stream the server closed early should reconnect (SSE `retry`). */
 const CLOSED_STREAM_RETRY_MS = 500;
-const VERSION_HEADER = 'mcp-protocol-version';
 
 /** How a request may be answered, from its Accept header. */
 interface Mode {
@@ -49,20 +53,27 @@ interface Mode {
  */
 export function streamableHttpEndpoint(deps: StreamableHttpDeps): { handle: RequestHandler; onError: ErrorRequestHandler } {
   const readBody = jsonRpcBodyReader(deps.maxBodyBytes);
-  const version = { POST: checkVersion('POST'), GET: checkVersion('GET'), DELETE: checkVersion('DELETE') };
   const run = (handler: typeof handlePost) => (req: Request, res: Response) =>
     void handler(deps, req, res).catch((err: unknown) => fail(deps, res, err));
   const post = run(handlePost);
   const get = run(handleGet);
   const del = run(handleDelete);
+  // GET and DELETE have no body: their lane comes from the headers alone.
+  const sessionOperation = (serve: (req: Request, res: Response) => void) => (req: Request, res: Response) => {
+    const lane = sessionOperationLane(req.headers);
+    if (lane.lane === 'refused') return refuse(res, lane.refusal, null);
+    serve(req, res);
+  };
+  const getOnSession = sessionOperation(get);
+  const deleteOnSession = sessionOperation(del);
   const handle: RequestHandler = (req, res, next) => {
     switch (req.method) {
       case 'POST':
-        return version.POST(req, res, () => readBody(req, res, (err?: unknown) => (err ? next(err) : post(req, res))));
+        return readBody(req, res, (err?: unknown) => (err ? next(err) : post(req, res)));
       case 'GET':
-        return version.GET(req, res, () => get(req, res));
+        return getOnSession(req, res);
       case 'DELETE':
-        return version.DELETE(req, res, () => del(req, res));
+        return deleteOnSession(req, res);
       default:
         res.setHeader('Allow', 'GET, POST, DELETE');
         sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
@@ -71,42 +82,29 @@ export function streamableHttpEndpoint(deps: StreamableHttpDeps): { handle: Requ
   return { handle, onError: jsonRpcBodyErrors(deps.maxBodyBytes) };
 }
 
-/**
- * MCP-Protocol-Version must name a supported revision (400 otherwise). Traffic of a newer era
- * (2026-07-28, stateless) gets the answers the 2026 spec prescribes for legacy-only servers so
- * era-detecting clients fall back to `initialize`: 405 on GET/DELETE, and on POST a 400 whose body
- * is a plain JSON-RPC error, not a modern `UnsupportedProtocolVersion` one.
- */
-function checkVersion(method: 'GET' | 'POST' | 'DELETE'): RequestHandler {
-  return (req, res, next) => {
-    const v = req.headers[VERSION_HEADER];
-    if (v === undefined || (typeof v === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(v))) return next();
-    const version = String(v);
-    if (method !== 'POST' && version > LATEST_PROTOCOL_VERSION) {
-      res.setHeader('Allow', 'POST');
-      return sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed for this protocol version');
-    }
-    sendJsonRpcError(
-      res,
-      400,
-      JsonRpcCode.InvalidRequest,
-      `Bad Request: unsupported protocol version ${version.slice(0, 40)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-    );
-  };
+function refuse(res: Response, refusal: Refusal, id: RpcId): void {
+  if (refusal.allow) res.setHeader('Allow', refusal.allow);
+  sendJsonRpcError(res, refusal.status, refusal.code, refusal.message, id);
 }
 
-function sessionRef(req: Request, res: Response): SessionRef | undefined {
+/** The id an answer to `message` must carry: the request's, or null for anything else. */
+function idOf(message: JSONRPCMessage): RpcId {
+  return 'method' in message && 'id' in message ? message.id : null;
+}
+
+/** The caller's session named by Mcp-Session-Id, or undefined after answering 400/404 (with `id`). */
+function sessionRef(req: Request, res: Response, id: RpcId = null): SessionRef | undefined {
   const sid = req.headers[SESSION_HEADER];
   if (typeof sid !== 'string' || sid.length === 0) {
-    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required', id);
     return undefined;
   }
   const ref = ownedSessionRef(req, sid);
-  if (!ref) sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found');
+  if (!ref) notFound(res, id);
   return ref;
 }
 
-function notFound(res: Response, id: string | number | null = null): void {
+function notFound(res: Response, id: RpcId = null): void {
   sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
 }
 
@@ -124,11 +122,21 @@ function responseMode(req: Request): Mode | undefined {
 async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
   const message = parseJsonRpcBody(req, res);
   if (!message) return;
+  const lane: Lane = postLane(req.headers, message);
+  switch (lane.lane) {
+    case 'refused':
+      return refuse(res, lane.refusal, idOf(message));
+    case 'session':
+      return relayToSession(deps, req, res, message);
+  }
+}
+
+/** A 2025-11-25 session's message: handed to the session's host through the mesh. */
+async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Response, message: JSONRPCMessage): Promise<void> {
   const caller = callerOf(req);
   const rid = req.id;
-  const isRequest = 'method' in message && 'id' in message;
 
-  if (!isRequest) {
+  if (!('method' in message && 'id' in message)) {
     // Notifications and responses: accepted once the session's host has them (202, no body).
     const ref = sessionRef(req, res);
     if (!ref) return;
@@ -155,7 +163,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
       throw err;
     }
   } else {
-    const r = sessionRef(req, res);
+    const r = sessionRef(req, res, message.id);
     if (!r) return;
     ref = r;
   }
@@ -181,7 +189,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
   }
 }
 
-function unavailable(res: Response, id: string | number | null = null): void {
+function unavailable(res: Response, id: RpcId = null): void {
   res.setHeader('Retry-After', '1');
   sendJsonRpcError(res, 503, JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
 }

@@ -3,8 +3,7 @@
  * template variables, one handler for both because McpServer's would only know about things
  * registered through it. `context.arguments` (the values already chosen) reaches each completer.
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CompleteRequestSchema, type CompleteResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CompleteResult, Server } from '@modelcontextprotocol/server';
 import { InvalidCompletionRefError } from './errors.js';
 import type { RegisteredPrompt } from './prompts/registry.js';
 import { findCatalogEntry } from './resources/catalog.js';
@@ -21,7 +20,7 @@ export function installCompletions(server: Server, prompts: readonly RegisteredP
   const promptsByName = new Map(prompts.map((p) => [p.definition.name, p]));
   server.registerCapabilities({ completions: {} });
 
-  server.setRequestHandler(CompleteRequestSchema, async (request) => {
+  server.setRequestHandler('completion/complete', async (request) => {
     const { ref, argument } = request.params;
     const context = request.params.context?.arguments ?? {};
     let completer: Completer | undefined;

@@ -1,13 +1,23 @@
 /**
- * What a session's McpServer is given by whoever hosts it (the Redis routing layer, stdio, tests).
- * Everything session-scoped that must survive a takeover (log level, subscriptions) lives in
- * `state`; the server itself keeps nothing that replaying `initialize` would not rebuild.
+ * What the "everything" server is built from. One factory (server.ts) builds it for both protocol
+ * eras:
+ *   - a 2025-11-25 session (the Redis mesh's session host, stdio, tests): `session` is set, and
+ *     everything session-scoped that must survive a takeover (log level, subscriptions) lives in
+ *     `session.state`, never in the server object, which replaying `initialize` rebuilds;
+ *   - one 2026-07-28 request (per-request serving): no `session`; the request carries its own log
+ *     level and client capabilities in `_meta`, and change notifications travel on
+ *     `subscriptions/listen` streams instead of the session.
  */
 import type { Logger } from '../observability/logger.js';
 import type { ResourceUpdateFeed } from './resourceUpdates.js';
 import type { SessionState } from './sessionState.js';
 
-export interface McpServerOptions {
+export interface McpSession {
+  /** Session id ('stdio' for the stdio transport). */
+  id: string;
+  state: SessionState;
+  /** Process-wide stream of "resource changed" events; the session notifies only for URIs it subscribed to. */
+  resourceUpdates?: ResourceUpdateFeed;
   /**
    * Period of the demo `notifications/message` stream sent to the session (filtered by its
    * `logging/setLevel` level); 0 or unset = off.
@@ -15,14 +25,10 @@ export interface McpServerOptions {
   logMessageIntervalMs?: number;
 }
 
-export interface McpSessionContext {
-  /** Session id ('stdio' for the stdio transport). */
-  sessionId: string;
-  /** Verified user id owning the session. */
+export interface McpServerContext {
+  /** Verified user id of the caller (the session's owner). */
   userId: string;
-  state: SessionState;
   log: Logger;
-  /** Process-wide stream of "resource changed" events; the session notifies only for URIs it subscribed to. */
-  resourceUpdates?: ResourceUpdateFeed;
-  options?: McpServerOptions;
+  /** The 2025-11-25 session this server serves; absent when it serves one 2026-07-28 request. */
+  session?: McpSession;
 }

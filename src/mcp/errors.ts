@@ -1,48 +1,53 @@
 /**
  * The protocol errors this server raises on purpose, as typed classes. They extend the SDK's
- * `McpError`, which `Protocol` serializes into the JSON-RPC error object (code, message, data), so
- * this file is the one place where our failures get their wire shape.
+ * `ProtocolError`, which the SDK serializes into the JSON-RPC error object (code, message, data),
+ * so this file is the one place where our failures get their wire shape.
  */
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 
-/** MCP 2025-11-25 server/resources §Error Handling: "Resource not found" is -32002. */
+/**
+ * MCP 2025-11-25 server/resources §Error Handling: "Resource not found" is -32002. SDK v2 encodes
+ * this code as -32602 on every revision (SEP-2164 moved 2026-07-28 to -32602); the sessionful
+ * 2025 lane puts -32002 back on its wire (see legacyWire.ts).
+ */
 export const RESOURCE_NOT_FOUND = -32002;
 
-export class ResourceNotFoundError extends McpError {
+export class ResourceNotFoundError extends ProtocolError {
   constructor(readonly uri: string) {
+    // `data` is exactly `{ uri }`: the shape both SDK generations recognise as resource-not-found.
     super(RESOURCE_NOT_FOUND, 'Resource not found', { uri });
     this.name = 'ResourceNotFoundError';
   }
 }
 
 /** MCP 2025-11-25 utilities/pagination §Error Handling: an invalid cursor SHOULD be -32602. */
-export class InvalidCursorError extends McpError {
+export class InvalidCursorError extends ProtocolError {
   constructor() {
-    super(ErrorCode.InvalidParams, 'Invalid cursor');
+    super(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
     this.name = 'InvalidCursorError';
   }
 }
 
 /** MCP 2025-11-25 server/tools §Error Handling: an unknown tool is a protocol error (-32602). */
-export class UnknownToolError extends McpError {
+export class UnknownToolError extends ProtocolError {
   constructor(readonly tool: string) {
-    super(ErrorCode.InvalidParams, `Unknown tool: ${tool}`, { tool });
+    super(ProtocolErrorCode.InvalidParams, `Unknown tool: ${tool}`, { tool });
     this.name = 'UnknownToolError';
   }
 }
 
 /** MCP 2025-11-25 server/prompts §Error Handling: invalid prompt name or missing arguments → -32602. */
-export class InvalidPromptError extends McpError {
+export class InvalidPromptError extends ProtocolError {
   constructor(message: string) {
-    super(ErrorCode.InvalidParams, message);
+    super(ProtocolErrorCode.InvalidParams, message);
     this.name = 'InvalidPromptError';
   }
 }
 
 /** MCP 2025-11-25 server/utilities/completion §Error Handling: invalid reference → -32602. */
-export class InvalidCompletionRefError extends McpError {
+export class InvalidCompletionRefError extends ProtocolError {
   constructor(message: string) {
-    super(ErrorCode.InvalidParams, message);
+    super(ProtocolErrorCode.InvalidParams, message);
     this.name = 'InvalidCompletionRefError';
   }
 }

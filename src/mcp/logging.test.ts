@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { LoggingMessageNotificationSchema, type LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingMessageNotification } from '@modelcontextprotocol/client';
 import { isLevelEnabled } from './logging.js';
 import { connectClient, type Connected } from './testing/connectClient.js';
 
@@ -13,7 +13,7 @@ afterEach(async () => {
 function collectLogs(c: Connected) {
   const messages: LoggingMessageNotification['params'][] = [];
   const events = new EventEmitter();
-  c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+  c.client.setNotificationHandler('notifications/message', (n) => {
     messages.push(n.params);
     events.emit('message', n.params);
   });
@@ -30,7 +30,7 @@ describe('logging', () => {
   it('logging/setLevel stores the level in the session state', async () => {
     conn = await connectClient();
     expect(await conn.client.setLoggingLevel('error')).toEqual({});
-    expect(conn.ctx.state.getLogLevel()).toBe('error');
+    expect(conn.session.state.getLogLevel()).toBe('error');
   });
 
   it("filters a tool's request-scoped logs by the session level", async () => {
@@ -48,7 +48,7 @@ describe('logging', () => {
   });
 
   it('sends periodic messages at or above the session level', async () => {
-    conn = await connectClient({ ctx: { options: { logMessageIntervalMs: 2 } } });
+    conn = await connectClient({ session: { logMessageIntervalMs: 2 } });
     await conn.client.setLoggingLevel('critical');
     const logs = collectLogs(conn);
     const first = await logs.next();
@@ -60,7 +60,7 @@ describe('logging', () => {
     // Only timers are faked; promises and I/O callbacks run as usual.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
     try {
-      conn = await connectClient({ ctx: { options: { logMessageIntervalMs: 60_000 } } });
+      conn = await connectClient({ session: { logMessageIntervalMs: 60_000 } });
       expect(jest.getTimerCount()).toBe(1);
       await conn.close();
       conn = undefined;

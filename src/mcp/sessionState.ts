@@ -3,7 +3,7 @@
  * resource subscriptions). The HTTP deployment keeps it in Redis next to the session
  * (src/routing/redisSessionState.ts); stdio keeps it in memory.
  */
-import type { LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel } from '@modelcontextprotocol/server';
 
 export interface SessionState {
   /** The level set by `logging/setLevel`, or undefined when the client never set one. */

@@ -2,7 +2,7 @@
  * HostTransport in a legacy HTTP+SSE session (`routeAllToOutbound`): one stream carries everything,
  * and no relay waits on any request.
  */
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { createLogger } from '../observability/logger.js';
 import { decode, ReplyHeaderSchema } from './envelope.js';
 import { HostTransport } from './hostTransport.js';

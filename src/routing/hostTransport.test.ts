@@ -1,4 +1,4 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { createLogger } from '../observability/logger.js';
 import { decode, ReplyHeaderSchema } from './envelope.js';
 import { HostTransport, NoStreamError, type HostTransportDeps } from './hostTransport.js';

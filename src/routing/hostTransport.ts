@@ -9,8 +9,7 @@
  * A legacy HTTP+SSE (2024-11-05) session has no per-request streams: its POSTs are answered 202 and
  * every message, responses included, travels on its one /sse stream (`routeAllToOutbound`).
  */
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
 import { encode } from './envelope.js';
 import { GET_STREAM, type EventKind } from './eventLog.js';
@@ -86,7 +85,8 @@ export class HostTransport implements Transport {
     if (this.deps.routeAllToOutbound || !this.deps.logEvent) streamId = undefined;
     if ('method' in message && 'id' in message && channel !== undefined) {
       this.inflight.set(message.id, { channel, streamId, streaming: false, method: message.method, lastSent: Date.now() });
-      // Like the SDK's own transport: offered only when the client can resume the stream.
+      // Like the SDK's own transport: offered only when the client can resume the stream (the
+      // handler sees it as `ctx.http.closeSSE`).
       if (streamId !== undefined) {
         const id = message.id;
         extra = { ...extra, closeSSEStream: () => void this.closeStream(id) };
@@ -217,7 +217,7 @@ export class HostTransport implements Transport {
   }
 
   /**
-   * Ends a request's SSE response before its answer (`extra.closeSSEStream`, SEP-1699 polling). The
+   * Ends a request's SSE response before its answer (`ctx.http.closeSSE`, SEP-1699 polling). The
    * request goes on; its messages are logged, and the client gets them by resuming the stream.
    */
   private async closeStream(id: RequestId): Promise<void> {

@@ -9,7 +9,7 @@
  * host died, in which case this instance takes it over by replaying the stored initialize request.
  */
 import { randomUUID } from 'node:crypto';
-import { LoggingLevelSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { isSpecType, type LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
@@ -230,8 +230,8 @@ export class RoutingInstance {
     // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
     // connection drops gives up its sessions at once (see constructor), so this is safe to take.
     if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
-    const level = LoggingLevelSchema.safeParse(meta.level);
-    const host = await this.host(ref, meta.owner, level.success ? level.data : undefined, meta.sse !== undefined);
+    const level = isSpecType.LoggingLevel(meta.level) ? meta.level : undefined;
+    const host = await this.host(ref, meta.owner, level, meta.sse !== undefined);
     // A legacy session taken over before its initialize arrived has nothing to replay.
     if (meta.init !== undefined) host.replay(meta.init);
     this.log.info({ session: ref.sessionId, from: meta.host }, 'took over session from a departed instance');

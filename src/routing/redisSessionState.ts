@@ -2,7 +2,7 @@
  * SessionState backed by the session's keys in Redis, so a log level or a subscription set on one
  * host survives a takeover by another instance.
  */
-import type { LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { SessionState } from '../mcp/sessionState.js';
 import type { Keyspace } from '../redis/keys.js';

@@ -6,10 +6,9 @@
  * (every answer goes to the /sse stream through the outbound channel), and its initialize request
  * arrives after the session exists, so the host records it for takeover replay when it succeeds.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { JSONRPCMessage, JSONRPCRequest, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo, JSONRPCMessage, JSONRPCRequest, LoggingLevel, McpServer } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
+import { LegacyWireTransport } from '../mcp/legacyWire.js';
 import type { SessionState } from '../mcp/sessionState.js';
 import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
@@ -96,7 +95,8 @@ export class SessionHost {
       },
     });
     this.server.server.onerror = (err) => this.log.warn({ err: err.message }, 'mcp server error');
-    await this.server.connect(this.transport);
+    // The SDK's public Transport interface is the whole seam between the server and the mesh.
+    await this.server.connect(new LegacyWireTransport(this.transport));
     this.unsubscribe = await ctx.bus.subscribe(ctx.keys.sessionInbound(ref.u, ref.sessionId), (p) => this.onInbound(p));
   }
 

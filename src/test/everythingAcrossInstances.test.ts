@@ -3,12 +3,7 @@
  * everything the client answers or notifies (sampling and elicitation answers, cancellations) is
  * POSTed to C. Each feature has to cross Redis to work.
  */
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  LoggingMessageNotificationSchema,
-  type CallToolResult,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ListResourcesResult } from '@modelcontextprotocol/client';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { connectClient, type Picker } from './mcpClient.js';
 
@@ -33,14 +28,16 @@ describe('the everything surface across three instances', () => {
     return target;
   };
 
+  async function connect() {
+    return connectClient(A, TOKENS.alice, picker, { sampling: {}, elicitation: { form: {} } });
+  }
   async function client() {
-    const conn = await connectClient(A, TOKENS.alice, picker, { sampling: {}, elicitation: { form: {} } });
-    return conn.client;
+    return (await connect()).client;
   }
 
   test('sampling: the request rides the tool call stream on B, the answer posted to C reaches the tool on A', async () => {
     const cl = await client();
-    cl.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
+    cl.setRequestHandler('sampling/createMessage', async (req) => ({
       role: 'assistant',
       model: 'test-model',
       content: { type: 'text', text: `sampled: ${(req.params.messages[0]!.content as { text: string }).text}` },
@@ -56,7 +53,7 @@ describe('the everything surface across three instances', () => {
   test('elicitation: accept and decline answered through C', async () => {
     const cl = await client();
     let action: 'accept' | 'decline' = 'accept';
-    cl.setRequestHandler(ElicitRequestSchema, async () =>
+    cl.setRequestHandler('elicitation/create', async () =>
       action === 'accept' ? { action, content: { name: 'Ada', email: 'ada@example.com', age: 36, role: 'engineer', subscribe: true } } : { action },
     );
     expect(text(await cl.callTool({ name: 'elicitInput', arguments: {} }))).toContain('"name":"Ada"');
@@ -75,7 +72,7 @@ describe('the everything surface across three instances', () => {
   test('logging/setLevel through B filters the tool logs of the session hosted on A', async () => {
     const cl = await client();
     const logs: string[] = [];
-    cl.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+    cl.setNotificationHandler('notifications/message', (n) => void logs.push(String(n.params.data)));
     await cl.setLoggingLevel('warning');
     await cl.callTool({ name: 'test_tool_with_logging', arguments: {} });
     expect(logs).toEqual([]);
@@ -91,7 +88,8 @@ describe('the everything surface across three instances', () => {
     let pages = 0;
     let count = 0;
     do {
-      const page = await cl.listResources(cursor ? { cursor } : {});
+      // One page per request: listResources() without a cursor would fetch them all.
+      const page: ListResourcesResult = await cl.request({ method: 'resources/list', params: cursor ? { cursor } : {} });
       pages++;
       count += page.resources.filter((r) => r.uri.startsWith('test://static/resource/')).length;
       cursor = page.nextCursor;
@@ -108,8 +106,8 @@ describe('the everything surface across three instances', () => {
   });
 
   test('a progress-reporting call on B is cancelled by a notification posted to C', async () => {
-    const cl = await client();
-    const sid = (cl as unknown as { transport: { sessionId: string } }).transport.sessionId;
+    const { client: cl, transport } = await connect();
+    const sid = transport.sessionId!;
     const headers = {
       'Content-Type': 'application/json',
       Accept: 'application/json, text/event-stream',

@@ -3,9 +3,7 @@
  * on one instance, POST /message on another, every answer on the stream; ownership, dead sessions,
  * stream close and instance loss.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, SSEClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { userKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { balancedFetch, type Picker } from './mcpClient.js';
@@ -68,7 +66,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     const client = await connectSse(A, ({ method }) => (method === 'POST' ? B : A));
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'legacy' } }))).toBe('Echo: legacy');
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.06, steps: 4 } }, undefined, {
+    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.06, steps: 4 } }, {
       onprogress: (p) => progress.push(p.progress),
     });
     expect(text(result)).toContain('completed');

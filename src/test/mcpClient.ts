@@ -2,9 +2,7 @@
  * SDK clients for tests, connected through a fake load balancer: a fetch that decides, per HTTP
  * request, which instance receives it.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport, type ClientCapabilities } from '@modelcontextprotocol/client';
 
 export type Picker = (info: { method: string; body: string }) => string;
 

@@ -3,9 +3,7 @@
  * that loses a stream — say, because the instance holding it went away — reconnects with
  * Last-Event-ID to ANY instance and gets what it missed, once, then the rest live.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { userKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { openRawSse, type RawSse, type SseEvent } from './sseStream.js';
@@ -147,7 +145,7 @@ describe('resuming a request stream on another instance', () => {
     });
     await client.connect(transport);
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.4, steps: 5 } }, CallToolResultSchema, {
+    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.4, steps: 5 } }, {
       onprogress: (p) => progress.push(p.progress),
     });
     expect(cut).toBe(true);

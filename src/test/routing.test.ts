@@ -2,7 +2,7 @@
  * The routing core across real instances on a real Redis: any instance answers any request of any
  * session, notifications find their stream, DELETE and instance loss behave, nothing leaks.
  */
-import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { userKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
@@ -51,7 +51,7 @@ describe('two instances on one Redis', () => {
     const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [B]));
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'across' } }))).toBe('Echo: across');
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.05, steps: 3 } }, undefined, {
+    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.05, steps: 3 } }, {
       onprogress: (p) => progress.push(p.progress),
     });
     expect(text(result)).toContain('completed');
@@ -120,12 +120,12 @@ describe('two instances on one Redis', () => {
 
   test('server messages unrelated to a request reach the GET stream held by the other instance', async () => {
     // The SDK client opens its GET stream right after initialize: that GET lands on B, the host is A.
-    const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [B]));
+    const { client, transport } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [B]));
     const updated = new Promise<string>((resolve) =>
-      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)),
+      client.setNotificationHandler('notifications/resources/updated', (n) => resolve(n.params.uri)),
     );
     await client.subscribeResource({ uri: 'test://static/resource/3' });
-    const sid = (client as unknown as { transport: { sessionId: string } }).transport.sessionId;
+    const sid = transport.sessionId!;
     // Only one standalone stream per session, whichever instance is asked.
     await waitFor(async () => (await c.redis.exists(`${c.prefix}:session:${userKey('alice')}:${sid}:get`)) === 1);
     const second = await fetch(`${A}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/client';
 import { readResource } from '../resources/handlers.js';
 import { connectClient, type Connected } from '../testing/connectClient.js';
 
@@ -51,8 +51,8 @@ describe('prompts', () => {
   ])('refuses %s with %j as -32602', async (name, args) => {
     conn = await connectClient();
     const err = await conn.client.getPrompt({ name, arguments: args }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(McpError);
-    expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
   });
 });
 
@@ -89,7 +89,7 @@ describe('completion/complete', () => {
       { type: 'ref/resource' as const, uri: 'test://nope/{x}' },
     ]) {
       const err = await complete(ref, 'a', '').catch((e: unknown) => e);
-      expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
+      expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
     }
   });
 });

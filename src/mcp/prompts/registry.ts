@@ -4,13 +4,7 @@
  * as a zod object of strings (prompt arguments are strings on the wire), which gives both the
  * published argument list and the validation of prompts/get.
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  type GetPromptResult,
-  type Prompt,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { GetPromptResult, Prompt, Server } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidPromptError } from '../errors.js';
 import { paginate } from '../pagination.js';
@@ -67,12 +61,12 @@ export function installPrompts(server: Server, prompts: readonly RegisteredPromp
   const byName = new Map(prompts.map((p) => [p.definition.name, p]));
   server.registerCapabilities({ prompts: { listChanged: false } });
 
-  server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
+  server.setRequestHandler('prompts/list', async (request) => {
     const page = paginate('prompts', prompts, request.params?.cursor, PROMPT_PAGE_SIZE);
     return { prompts: page.items.map((p) => p.definition), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  server.setRequestHandler(GetPromptRequestSchema, async (request) => {
+  server.setRequestHandler('prompts/get', async (request) => {
     const prompt = byName.get(request.params.name);
     if (!prompt) throw new InvalidPromptError(`Unknown prompt: ${request.params.name}`);
     return prompt.get(request.params.arguments);

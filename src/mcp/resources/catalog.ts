@@ -3,7 +3,7 @@
  * reference "everything" server) followed by the fixtures the official conformance suite reads.
  * Content is a pure function of the URI, so every instance serves the same bytes.
  */
-import type { ReadResourceResult, Resource } from '@modelcontextprotocol/sdk/types.js';
+import type { ReadResourceResult, Resource } from '@modelcontextprotocol/server';
 import { ICONS, TINY_PNG_BASE64 } from '../assets.js';
 
 export const STATIC_RESOURCE_COUNT = 100;

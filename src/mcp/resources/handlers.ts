@@ -1,19 +1,11 @@
 /**
  * resources/* on the low-level Server. McpServer's own resources/list returns everything in one
- * page and never sees the cursor (and its read answers an unknown URI with -32602), so this module
- * owns the whole resources surface instead of calling registerResource: the capability is declared
- * here and McpServer never installs its handlers (it would throw if someone later tried, which
- * keeps it one way).
+ * page and never sees the cursor, so this module owns the whole resources surface instead of
+ * calling registerResource: the capability is declared here and McpServer never installs its
+ * handlers (it would throw if someone later tried, which keeps it one way).
  */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ReadResourceRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { McpSessionContext } from '../context.js';
+import type { Server } from '@modelcontextprotocol/server';
+import type { McpSession } from '../context.js';
 import { ResourceNotFoundError } from '../errors.js';
 import { paginate } from '../pagination.js';
 import { CATALOG, findCatalogEntry, type ResourceContents } from './catalog.js';
@@ -35,15 +27,15 @@ export function readResource(uri: string): ResourceContents {
   throw new ResourceNotFoundError(uri);
 }
 
-export function installResourceHandlers(server: Server, ctx: McpSessionContext): void {
+export function installResourceHandlers(server: Server): void {
   server.registerCapabilities({ resources: { subscribe: true, listChanged: false } });
 
-  server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+  server.setRequestHandler('resources/list', async (request) => {
     const page = paginate('resources', CATALOG, request.params?.cursor, RESOURCE_PAGE_SIZE);
     return { resources: page.items.map((e) => e.resource), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request) => {
+  server.setRequestHandler('resources/templates/list', async (request) => {
     const page = paginate('resource-templates', TEMPLATES, request.params?.cursor, RESOURCE_PAGE_SIZE);
     return {
       resourceTemplates: page.items.map((t) => t.template),
@@ -51,21 +43,26 @@ export function installResourceHandlers(server: Server, ctx: McpSessionContext):
     };
   });
 
-  server.setRequestHandler(ReadResourceRequestSchema, async (request) => ({
+  server.setRequestHandler('resources/read', async (request) => ({
     contents: [readResource(request.params.uri)],
   }));
+}
 
-  // Subscriptions live in the session state (Redis in the HTTP deployment), not in this object,
-  // so they survive the session moving to another instance. Unknown URIs are refused with the
-  // same -32002 a read would give.
-  server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+/**
+ * resources/subscribe and unsubscribe (2025-11-25 only: 2026-07-28 replaced them with
+ * subscriptions/listen). Subscriptions live in the session state (Redis in the HTTP deployment),
+ * not in the server object, so they survive the session moving to another instance. Unknown URIs
+ * are refused with the same error a read would give.
+ */
+export function installSubscriptionHandlers(server: Server, session: McpSession): void {
+  server.setRequestHandler('resources/subscribe', async (request) => {
     readResource(request.params.uri);
-    await ctx.state.subscribe(request.params.uri);
+    await session.state.subscribe(request.params.uri);
     return {};
   });
 
-  server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
-    await ctx.state.unsubscribe(request.params.uri);
+  server.setRequestHandler('resources/unsubscribe', async (request) => {
+    await session.state.unsubscribe(request.params.uri);
     return {};
   });
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ErrorCode, McpError, ResourceUpdatedNotificationSchema, type Resource } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type ListResourcesResult, type Resource } from '@modelcontextprotocol/client';
 import { RESOURCE_NOT_FOUND } from '../errors.js';
 import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from '../resourceUpdates.js';
 import { InMemorySessionState } from '../sessionState.js';
@@ -11,6 +11,10 @@ const opened: Connected[] = [];
 afterEach(async () => {
   for (const c of opened.splice(0)) await c.close();
 });
+/** The error object of the last error response the client received, exactly as sent. */
+function lastWireError(c: Connected) {
+  return c.received.flatMap((m) => ('error' in m ? [m.error] : [])).at(-1);
+}
 async function connect(...args: Parameters<typeof connectClient>) {
   const c = await connectClient(...args);
   opened.push(c);
@@ -23,7 +27,8 @@ describe('resources/list pagination', () => {
     const pages: Resource[][] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.listResources(cursor ? { cursor } : {});
+      // One page per request: the client's listResources() without a cursor would fetch them all.
+      const page: ListResourcesResult = await client.request({ method: 'resources/list', params: cursor ? { cursor } : {} });
       pages.push(page.resources);
       cursor = page.nextCursor;
       if (cursor) expect(cursor).not.toMatch(/^\d+$/);
@@ -41,8 +46,8 @@ describe('resources/list pagination', () => {
     async (cursor) => {
       const { client } = await connect();
       const err = await client.listResources({ cursor }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(McpError);
-      expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
     },
   );
 
@@ -65,10 +70,9 @@ describe('resources/read', () => {
   });
 
   it.each(['test://nope', 'test://static/resource/101', 'test://static/resource/abc'])('answers %s with -32002', async (uri) => {
-    const { client } = await connect();
-    const err = await client.readResource({ uri }).catch((e: unknown) => e);
-    expect((err as McpError).code).toBe(RESOURCE_NOT_FOUND);
-    expect((err as McpError).data).toEqual({ uri });
+    const c = await connect();
+    await expect(c.client.readResource({ uri })).rejects.toBeInstanceOf(ProtocolError);
+    expect(lastWireError(c)).toEqual({ code: RESOURCE_NOT_FOUND, message: 'Resource not found', data: { uri } });
   });
 });
 
@@ -76,7 +80,7 @@ describe('subscriptions', () => {
   function collectUpdates(c: Connected) {
     const uris: string[] = [];
     const events = new EventEmitter();
-    c.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    c.client.setNotificationHandler('notifications/resources/updated', (n) => {
       uris.push(n.params.uri);
       events.emit('uri', n.params.uri);
     });
@@ -85,13 +89,13 @@ describe('subscriptions', () => {
 
   it('notifies only subscribed URIs, stops after unsubscribe, and keeps subscriptions in the session state', async () => {
     const feed = new InProcessResourceUpdateFeed();
-    const c = await connect({ capabilities: {}, ctx: { resourceUpdates: feed } });
+    const c = await connect({ capabilities: {}, session: { resourceUpdates: feed } });
     const updates = collectUpdates(c);
     const one = 'test://static/resource/1';
     const two = 'test://static/resource/2';
 
     await c.client.subscribeResource({ uri: one });
-    expect(await c.ctx.state.subscriptions()).toEqual([one]);
+    expect(await c.session.state.subscriptions()).toEqual([one]);
 
     let next = updates.next();
     feed.publish(two); // not subscribed
@@ -109,19 +113,19 @@ describe('subscriptions', () => {
 
   it('refuses to subscribe to an unknown resource with -32002', async () => {
     const c = await connect();
-    const err = await c.client.subscribeResource({ uri: 'test://unknown' }).catch((e: unknown) => e);
-    expect((err as McpError).code).toBe(RESOURCE_NOT_FOUND);
+    await expect(c.client.subscribeResource({ uri: 'test://unknown' })).rejects.toBeInstanceOf(ProtocolError);
+    expect(lastWireError(c)?.code).toBe(RESOURCE_NOT_FOUND);
   });
 
   it('a server rebuilt over the same session state (takeover) keeps notifying earlier subscriptions', async () => {
     const feed = new InProcessResourceUpdateFeed();
     const state = new InMemorySessionState();
-    const first = await connect({ ctx: { resourceUpdates: feed, state } });
+    const first = await connect({ session: { resourceUpdates: feed, state } });
     await first.client.subscribeResource({ uri: 'test://watched-resource' });
     await first.close();
     opened.splice(opened.indexOf(first), 1);
 
-    const second = await connect({ ctx: { resourceUpdates: feed, state } });
+    const second = await connect({ session: { resourceUpdates: feed, state } });
     const updates = collectUpdates(second);
     const next = updates.next();
     feed.publish('test://watched-resource');
@@ -130,7 +134,7 @@ describe('subscriptions', () => {
 
   it('unhooks its feed listener when the server closes', async () => {
     const feed = new InProcessResourceUpdateFeed();
-    const c = await connect({ ctx: { resourceUpdates: feed } });
+    const c = await connect({ session: { resourceUpdates: feed } });
     expect(feed.listenerCount).toBe(1);
     await c.close();
     opened.splice(opened.indexOf(c), 1);

@@ -2,15 +2,14 @@
  * Resource templates (RFC 6570 URI templates, MCP 2025-11-25 server/resources §Resource
  * Templates), each with its reader and the completer for its variables (utilities/completion).
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import type { ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { UriTemplate, type ResourceTemplateType } from '@modelcontextprotocol/server';
 import { ICONS } from '../assets.js';
 import { STATIC_RESOURCE_COUNT, staticResourceContents, type ResourceContents } from './catalog.js';
 
 export type Completer = (value: string, context: Record<string, string>) => string[];
 
 export interface TemplateEntry {
-  template: ResourceTemplate;
+  template: ResourceTemplateType;
   matcher: UriTemplate;
   /** Undefined when the variables name no resource (→ -32002). */
   read(uri: string, vars: Record<string, string>): ResourceContents | undefined;
@@ -21,7 +20,7 @@ export interface TemplateEntry {
 export const completeStaticId: Completer = (value) =>
   Array.from({ length: STATIC_RESOURCE_COUNT }, (_, i) => String(i + 1)).filter((id) => id.startsWith(value));
 
-function entry(template: ResourceTemplate, rest: Omit<TemplateEntry, 'template' | 'matcher'>): TemplateEntry {
+function entry(template: ResourceTemplateType, rest: Omit<TemplateEntry, 'template' | 'matcher'>): TemplateEntry {
   return { template, matcher: new UriTemplate(template.uriTemplate), ...rest };
 }
 

@@ -1,15 +1,16 @@
 /**
- * Test support: an SDK `Client` linked in memory to a fresh `createMcpServer`, with a log sink
- * tests can await on instead of sleeping.
+ * Test support: an SDK `Client` linked in memory to a fresh `createMcpServer` serving one 2025
+ * session, with a log sink tests can await on instead of sleeping.
  */
 import { EventEmitter, once } from 'node:events';
 import { Writable } from 'node:stream';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+// Both halves of the linked pair come from the client package: each SDK package bundles its own
+// copy with private state.
+import { Client, InMemoryTransport, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/client';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
-import type { McpSessionContext } from '../context.js';
+import type { McpServerContext, McpSession } from '../context.js';
+import { LegacyWireTransport } from '../legacyWire.js';
 import { createMcpServer } from '../server.js';
 import { InMemorySessionState } from '../sessionState.js';
 
@@ -49,38 +50,45 @@ export function captureLogs() {
 export interface Connected {
   client: Client;
   server: McpServer;
-  ctx: McpSessionContext;
+  ctx: McpServerContext;
+  session: McpSession;
   logs: ReturnType<typeof captureLogs>;
+  /**
+   * Every message the client received, as it came off the wire: the SDK client rebuilds some
+   * errors into typed classes with their own codes (e.g. resource-not-found), so wire codes are
+   * checked here.
+   */
+  received: JSONRPCMessage[];
   close(): Promise<void>;
 }
 
 export async function connectClient(
   opts: {
     capabilities?: ClientCapabilities;
-    ctx?: Partial<McpSessionContext>;
+    session?: Partial<McpSession>;
     /** Runs before connect: register the client's sampling/elicitation handlers here. */
     setup?: (client: Client) => void;
   } = {},
 ): Promise<Connected> {
   const logs = captureLogs();
-  const ctx: McpSessionContext = {
-    sessionId: 'test-session',
-    userId: 'test-user',
-    state: new InMemorySessionState(),
-    log: logs.log,
-    ...opts.ctx,
-  };
+  const session: McpSession = { id: 'test-session', state: new InMemorySessionState(), ...opts.session };
+  const ctx: McpServerContext = { userId: 'test-user', log: logs.log, session };
   const server = createMcpServer(ctx);
   const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
   opts.setup?.(client);
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
+  const received: JSONRPCMessage[] = [];
+  // Client.connect chains a handler already installed on its transport.
+  clientTransport.onmessage = (message) => received.push(message);
+  await server.connect(new LegacyWireTransport(serverTransport));
   await client.connect(clientTransport);
   return {
     client,
     server,
     ctx,
+    session,
     logs,
+    received,
     close: async () => {
       await client.close();
       await server.close();

@@ -1,14 +1,14 @@
 /**
- * Fixture tools named by the official conformance suite (@modelcontextprotocol/conformance 0.1.16,
- * `server` scenarios tools-*, elicitation-sep1034/sep1330, json-schema-2020-12, server-sse-polling).
- * Names and payloads follow the suite's scenario descriptions; nothing here knows who calls.
+ * Fixture tools named by the official conformance suite (@modelcontextprotocol/conformance 0.1.16
+ * and 0.2.0-alpha.12, `server` scenarios tools-*, elicitation-sep1034/sep1330, json-schema-2020-12,
+ * server-sse-polling). Names and payloads follow the suite's scenario descriptions; nothing here
+ * knows who calls.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ElicitRequestFormParams } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { TINY_PNG_BASE64, TINY_WAV_BASE64 } from '../assets.js';
-import { elicitForm, sampleText } from './clientRequests.js';
-import { defineTool, toolError, type ToolCall } from './registry.js';
+import { askForm, askSampling, elicited, sampledText, type FormSchema } from './clientRequests.js';
+import { defineTool, toolError, type ToolCall, type ToolOutcome } from './registry.js';
 
 const FIXTURE = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 const ASKS_CLIENT = { ...FIXTURE, idempotentHint: false, openWorldHint: true };
@@ -87,9 +87,9 @@ export const testToolWithLogging = defineTool({
   input: noArgs,
   run: async (_args, call) => {
     await call.log('info', 'Tool execution started');
-    await delay(50, undefined, { signal: call.extra.signal });
+    await delay(50, undefined, { signal: call.sdk.mcpReq.signal });
     await call.log('info', 'Tool processing data');
-    await delay(50, undefined, { signal: call.extra.signal });
+    await delay(50, undefined, { signal: call.sdk.mcpReq.signal });
     await call.log('info', 'Tool execution completed');
     return { content: [{ type: 'text', text: 'Tool with logging executed successfully' }] };
   },
@@ -103,7 +103,7 @@ export const testToolWithProgress = defineTool({
   input: noArgs,
   run: async (_args, call) => {
     for (const progress of [0, 50, 100]) {
-      if (progress > 0) await delay(50, undefined, { signal: call.extra.signal });
+      if (progress > 0) await delay(50, undefined, { signal: call.sdk.mcpReq.signal });
       await call.progress(progress, 100);
     }
     return { content: [{ type: 'text', text: 'Tool with progress executed successfully' }] };
@@ -126,13 +126,16 @@ export const testSampling = defineTool({
   annotations: ASKS_CLIENT,
   input: z.object({ prompt: z.string().describe('The prompt to send to the LLM') }),
   run: async ({ prompt }, call) => {
-    const { text } = await sampleText(call, prompt, 100);
-    return { content: [{ type: 'text', text: `LLM response: ${text}` }] };
+    const answer = sampledText(call, 'llm');
+    if (!answer) return askSampling(call, 'llm', prompt, 100);
+    return { content: [{ type: 'text', text: `LLM response: ${answer.text}` }] };
   },
 });
 
-async function elicitAndReport(call: ToolCall, message: string, schema: ElicitRequestFormParams['requestedSchema'], label: string) {
-  const result = await elicitForm(call, message, schema);
+/** Asks for `schema`, then reports the answer as the suite expects it (action and content). */
+function elicitAndReport(call: ToolCall, message: string, schema: FormSchema, label: string): ToolOutcome {
+  const result = elicited(call, 'form', schema);
+  if (!result) return askForm(call, 'form', message, schema);
   return {
     content: [{ type: 'text' as const, text: `${label}: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` }],
   };
@@ -261,9 +264,9 @@ export const testReconnection = defineTool({
   annotations: FIXTURE,
   input: noArgs,
   run: async (_args, call) => {
-    await delay(50, undefined, { signal: call.extra.signal });
-    call.extra.closeSSEStream?.();
-    await delay(100, undefined, { signal: call.extra.signal });
+    await delay(50, undefined, { signal: call.sdk.mcpReq.signal });
+    call.sdk.http?.closeSSE?.();
+    await delay(100, undefined, { signal: call.sdk.mcpReq.signal });
     return { content: [{ type: 'text', text: 'Reconnection test completed successfully' }] };
   },
 });

@@ -1,7 +1,7 @@
 /**
  * longRunningOperation: progress notifications (basic/utilities/progress) when the caller sent a
  * progressToken, and prompt stop on `notifications/cancelled` (basic/utilities/cancellation),
- * which the SDK turns into `extra.signal` aborting.
+ * which the SDK turns into `ctx.mcpReq.signal` aborting.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
@@ -22,12 +22,12 @@ export const longRunningOperation = defineTool({
     const stepMs = (duration * 1000) / steps;
     try {
       for (let step = 1; step <= steps; step++) {
-        await delay(stepMs, undefined, { signal: call.extra.signal });
+        await delay(stepMs, undefined, { signal: call.sdk.mcpReq.signal });
         await call.progress(step, steps, `Step ${step} of ${steps}`);
       }
     } catch (err) {
-      if (!call.extra.signal.aborted) throw err;
-      call.ctx.log.info({ tool: 'longRunningOperation', sessionId: call.ctx.sessionId }, 'longRunningOperation cancelled');
+      if (!call.sdk.mcpReq.signal.aborted) throw err;
+      call.ctx.log.info({ tool: 'longRunningOperation', sessionId: call.ctx.session?.id }, 'longRunningOperation cancelled');
       // The SDK sends no response for a cancelled request; this result is never seen.
       return toolError('Cancelled');
     }

@@ -1,14 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import {
-  CallToolResultSchema,
-  CreateMessageRequestSchema,
-  ElicitationCompleteNotificationSchema,
-  ElicitRequestSchema,
-  ErrorCode,
-  McpError,
-  type CallToolResult,
-} from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import { fromJsonSchema, ProtocolError, ProtocolErrorCode, type CallToolResult, type JsonSchemaType } from '@modelcontextprotocol/client';
 import { connectClient, type Connected } from '../testing/connectClient.js';
 import { readResource } from '../resources/handlers.js';
 
@@ -50,9 +41,9 @@ describe('tools/call', () => {
   it('answers an unknown tool with the spec error -32602, not an internal error', async () => {
     conn = await connectClient();
     const err = await conn.client.callTool({ name: 'no_such_tool' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(McpError);
-    expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
-    expect((err as McpError).message).toContain('Unknown tool: no_such_tool');
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
+    expect((err as ProtocolError).message).toContain('Unknown tool: no_such_tool');
   });
 
   it('reports invalid arguments as an isError result', async () => {
@@ -104,8 +95,8 @@ describe('tools/call', () => {
     const { tools } = await conn.client.listTools(); // lets the SDK client validate structuredContent too
     const outputSchema = tools.find((t) => t.name === 'getWeather')!.outputSchema!;
     const result = (await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } })) as CallToolResult;
-    const validate = new AjvJsonSchemaValidator().getValidator(outputSchema);
-    expect(validate(result.structuredContent).valid).toBe(true);
+    const validated = fromJsonSchema(outputSchema as JsonSchemaType)['~standard'].validate(result.structuredContent);
+    expect(validated).toEqual({ value: result.structuredContent });
     expect(JSON.parse(text(result))).toEqual(result.structuredContent);
   });
 
@@ -131,7 +122,6 @@ describe('longRunningOperation', () => {
     const progress: Array<{ progress: number; total?: number }> = [];
     const result = await conn.client.callTool(
       { name: 'longRunningOperation', arguments: { duration: 0.03, steps: 3 } },
-      CallToolResultSchema,
       { onprogress: (p) => progress.push(p) },
     );
     expect(text(result)).toContain('completed');
@@ -147,7 +137,6 @@ describe('longRunningOperation', () => {
     const abort = new AbortController();
     const call = conn.client.callTool(
       { name: 'longRunningOperation', arguments: { duration: 5, steps: 100 } },
-      CallToolResultSchema,
       { signal: abort.signal, onprogress: () => abort.abort('user gave up') },
     );
     await expect(call).rejects.toBeDefined();
@@ -162,7 +151,7 @@ describe('sampling', () => {
     conn = await connectClient({
       capabilities: { sampling: {} },
       setup: (client) =>
-        client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+        client.setRequestHandler('sampling/createMessage', async (req) => {
           const c = req.params.messages[0]!.content;
           prompts.push(!Array.isArray(c) && c.type === 'text' ? c.text : '');
           return { role: 'assistant', content: { type: 'text', text: 'forty-two' }, model: 'fake-model', stopReason: 'endTurn' };
@@ -193,7 +182,7 @@ describe('elicitation', () => {
     conn = await connectClient({
       capabilities: { elicitation: { form: {} } },
       setup: (client) =>
-        client.setRequestHandler(ElicitRequestSchema, async (req) => {
+        client.setRequestHandler('elicitation/create', async (req) => {
           requested = req.params;
           return answer;
         }),
@@ -201,6 +190,26 @@ describe('elicitation', () => {
     const result = await conn.client.callTool({ name: 'elicitInput', arguments: {} });
     expect(text(result)).toContain(expected);
     expect(requested).toMatchObject({ mode: 'form', requestedSchema: { required: ['name', 'email'] } });
+    // A 2025 client sees a plain tools/call result: the multi-round-trip vocabulary stays server-side.
+    expect(JSON.stringify(conn.received)).not.toContain('input_required');
+  });
+
+  it('fails the tool when accepted content does not match the form', async () => {
+    conn = await connectClient({
+      capabilities: { elicitation: { form: {} } },
+      setup: (client) =>
+        client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada', email: 'not an email' } })),
+    });
+    const result = await conn.client.callTool({ name: 'elicitInput', arguments: {} });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('Elicitation response content does not match requested schema');
+  });
+
+  it('reports a client without form elicitation as a tool error', async () => {
+    conn = await connectClient();
+    const result = await conn.client.callTool({ name: 'elicitInput', arguments: {} });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('does not support form elicitation');
   });
 
   it('URL mode: sends the url request, then notifications/elicitation/complete', async () => {
@@ -209,12 +218,12 @@ describe('elicitation', () => {
     conn = await connectClient({
       capabilities: { elicitation: { form: {}, url: {} } },
       setup: (client) => {
-        client.setRequestHandler(ElicitRequestSchema, async (req) => {
+        client.setRequestHandler('elicitation/create', async (req) => {
           expect(req.params.mode).toBe('url');
           elicitationId = req.params.mode === 'url' ? req.params.elicitationId : '';
           return { action: 'accept' };
         });
-        client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
+        client.setNotificationHandler('notifications/elicitation/complete', (n) => {
           completed.push(n.params.elicitationId);
         });
       },
@@ -228,7 +237,7 @@ describe('elicitation', () => {
   it('URL mode as error: tools/call fails with URLElicitationRequiredError (-32042)', async () => {
     conn = await connectClient({ capabilities: { elicitation: { url: {} } } });
     const err = await conn.client.callTool({ name: 'elicitUrl', arguments: { asError: true } }).catch((e: unknown) => e);
-    expect((err as McpError).code).toBe(ErrorCode.UrlElicitationRequired);
+    expect((err as ProtocolError).code).toBe(ProtocolErrorCode.UrlElicitationRequired);
   });
 });
 
