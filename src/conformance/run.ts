@@ -1,14 +1,18 @@
 /**
  * `npm run conformance [-- --url <url>] [-- <suite options>]`: runs the official MCP conformance
- * suite (@modelcontextprotocol/conformance, `server` command) against this server.
+ * suite (@modelcontextprotocol/conformance, `server` command) against this server, with the
+ * scenarios 2025-11-25 conformance requires (`--requirements 2025-11-25`: the revision this server
+ * serves today). Scoring is the suite's: it also runs and reports the pending and
+ * added-after-release scenarios of that set without counting them.
  *
  * Without --url it starts the real server (src/index.ts, AUTH_MODE=none on 127.0.0.1, a free
  * port, REDIS_URL inherited) and stops it afterwards. On a real Redis the run gets its own key
- * prefix, removed afterwards: the suite never deletes its sessions, and runs sharing one prefix
- * would pile them up until the per-user session cap refuses the next run. The suite needs Node ≥ 22 while the project
- * stays on Node 20, so npx fetches a Node 22 binary package for this one command only
- * (docs/features.md §Conformance). Other arguments (--suite pending, --scenario X, --verbose, -o
- * DIR) go to the suite unchanged. Exits with the suite's exit code.
+ * prefix, removed afterwards: the suite never deletes some of its sessions, and runs sharing one
+ * prefix would pile them up until the per-user session cap refuses the next run. The suite needs
+ * Node ≥ 22 while the project stays on Node 20, so npx fetches a Node 22 binary package for this
+ * one command only (docs/features.md §Conformance). Other arguments (--verbose, -o DIR) go to the
+ * suite unchanged; one that picks the scenarios itself (--requirements, --scenario, --suite,
+ * --spec-version) replaces the default requirement set. Exits with the suite's exit code.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +22,10 @@ import { z } from 'zod';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from './serverProcess.js';
 
-const SUITE = '@modelcontextprotocol/conformance@0.1.16';
+/** The 0.2.0 line is the one with `--requirements` and the 2026-07-28 scenarios; pinned, as alphas move. */
+const SUITE = '@modelcontextprotocol/conformance@0.2.0-alpha.12';
+const DEFAULT_SELECTION = ['--requirements', '2025-11-25'];
+const SELECTION_FLAGS = ['--requirements', '--scenario', '--suite', '--spec-version'];
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const ArgsSchema = z.object({
@@ -47,7 +54,9 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function runSuite(url: string, passThrough: string[]): Promise<number> {
   const node = nodePackage();
-  const command = ['conformance', 'server', '--url', url, ...passThrough].map(shellQuote).join(' ');
+  const selects = passThrough.some((a) => SELECTION_FLAGS.includes(a.split('=')[0]!));
+  const suiteArgs = ['conformance', 'server', '--url', url, ...(selects ? [] : DEFAULT_SELECTION), ...passThrough];
+  const command = suiteArgs.map(shellQuote).join(' ');
   const args = ['-y', ...(node ? ['-p', node] : []), '-p', SUITE, '-c', command];
   console.log(`conformance: npx ${args.join(' ')}`);
   return new Promise((resolvePromise, reject) => {
