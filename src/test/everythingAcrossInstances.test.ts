@@ -62,6 +62,29 @@ describe('the everything surface across three instances', () => {
     await cl.close();
   });
 
+  test('the per-session cap on pending server→client requests holds for multi-round-trip tools', async () => {
+    // The cap is the host's: this session is hosted on an instance allowing one pending request.
+    const D = await c.start({ MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: '1' });
+    const { client: cl } = await connectClient(D.url, TOKENS.alice, undefined, { sampling: {} });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let asked!: () => void;
+    const firstAsked = new Promise<void>((r) => (asked = r));
+    cl.setRequestHandler('sampling/createMessage', async () => {
+      asked();
+      await gate;
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'released' } };
+    });
+    const first = cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'one' } });
+    await firstAsked;
+    const second = (await cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'two' } })) as CallToolResult;
+    expect(second.isError).toBe(true);
+    expect(text(second)).toContain('too many pending server-to-client requests');
+    release();
+    expect(text(await first)).toContain('released');
+    await cl.close();
+  });
+
   test('ping both ways: client → server on B, server → client answered on C', async () => {
     const cl = await client();
     await expect(cl.ping()).resolves.toEqual({});
