@@ -95,20 +95,26 @@ describe('stdio transport, end to end', () => {
 });
 
 describe('runStdio', () => {
-  it('answers on the given streams and resolves when stdin ends', async () => {
+  it('answers on the given streams, in 2025-11-25 terms, and resolves when stdin ends', async () => {
     const stdin = new PassThrough();
     const stdout = new PassThrough();
     const logs = new PassThrough();
     const done = runStdio({ stdin, stdout, log: createLogger('info', { destination: logs }), handleSignals: false });
 
-    const firstLine = new Promise<string>((resolve) => {
-      let buf = '';
-      stdout.on('data', (c: Buffer) => {
-        buf += c.toString('utf8');
-        const nl = buf.indexOf('\n');
-        if (nl !== -1) resolve(buf.slice(0, nl));
-      });
+    const lines: string[] = [];
+    const waiters: Array<(line: string) => void> = [];
+    let buf = '';
+    stdout.on('data', (c: Buffer) => {
+      buf += c.toString('utf8');
+      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const waiter = waiters.shift();
+        if (waiter) waiter(line);
+        else lines.push(line);
+      }
     });
+    const nextLine = () => (lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiters.push(resolve)));
     stdin.write(
       JSON.stringify({
         jsonrpc: '2.0',
@@ -117,9 +123,14 @@ describe('runStdio', () => {
         params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 't', version: '1' } },
       }) + '\n',
     );
-    const response = JSON.parse(await firstLine) as { id: number; result: { protocolVersion: string } };
+    const response = JSON.parse(await nextLine()) as { id: number; result: { protocolVersion: string } };
     expect(response.id).toBe(1);
     expect(response.result.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
+
+    // The 2025-11-25 wire: resource not found is -32002 (not the -32602 SDK v2 writes by default).
+    stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'test://nope' } }) + '\n');
+    expect(JSON.parse(await nextLine())).toEqual({ jsonrpc: '2.0', id: 2, error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } } });
 
     stdin.end();
     await expect(done).resolves.toBeUndefined();

@@ -15,7 +15,7 @@ import type { ReplySink } from '../routing/relay.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
 import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
-import { postLane, sessionOperationLane, VERSION_HEADER, type Lane, type Refusal } from './lanes.js';
+import { postLane, sessionOperationLane, VERSION_HEADER, type Refusal } from './lanes.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
 import { ReplayGate, resumeRequestStream } from './resume.js';
 import { type SseStream, SseStreams } from './sse.js';
@@ -122,7 +122,7 @@ function responseMode(req: Request): Mode | undefined {
 async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
   const message = parseJsonRpcBody(req, res);
   if (!message) return;
-  const lane: Lane = postLane(req.headers, message);
+  const lane = postLane(req.headers, message);
   switch (lane.lane) {
     case 'refused':
       return refuse(res, lane.refusal, idOf(message));

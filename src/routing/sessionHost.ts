@@ -95,7 +95,8 @@ export class SessionHost {
       },
     });
     this.server.server.onerror = (err) => this.log.warn({ err: err.message }, 'mcp server error');
-    // The SDK's public Transport interface is the whole seam between the server and the mesh.
+    // The SDK's public Transport interface is the whole seam between the server and the mesh; the
+    // wrapper keeps the 2025-11-25 wire where SDK v2 would differ (src/mcp/legacyWire.ts).
     await this.server.connect(new LegacyWireTransport(this.transport));
     this.unsubscribe = await ctx.bus.subscribe(ctx.keys.sessionInbound(ref.u, ref.sessionId), (p) => this.onInbound(p));
   }

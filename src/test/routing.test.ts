@@ -182,9 +182,21 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     const post = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }) });
     expect(post.status).toBe(400);
     // Not a modern UnsupportedProtocolVersion (-32022) error: era-detecting clients fall back.
-    expect(await errorCode(post)).toBe(-32600);
+    const body = (await post.json()) as { id: unknown; error: { code: number } };
+    expect(body.error.code).toBe(-32600);
+    expect(body.id).toBe(3);
     expect((await fetch(`${A}/mcp`, { headers: { ...modern, Accept: 'text/event-stream' } })).status).toBe(405);
     expect((await fetch(`${A}/mcp`, { method: 'DELETE', headers: modern })).status).toBe(405);
+  });
+
+  test('a 2025 session gets the 2025-11-25 wire: an unknown resource is -32002 with data {uri}; errors carry the request id', async () => {
+    const sid = await rawInit(A);
+    const read = await rawPost(A, sid, { jsonrpc: '2.0', id: 'r1', method: 'resources/read', params: { uri: 'test://nope' } });
+    expect(await read.json()).toEqual({ jsonrpc: '2.0', id: 'r1', error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } } });
+    const noSession = await rawPost(A, undefined, { jsonrpc: '2.0', id: 'r2', method: 'ping' });
+    expect(((await noSession.json()) as { id: unknown }).id).toBe('r2');
+    const gone = await rawPost(A, 'no-such-session', { jsonrpc: '2.0', id: 'r3', method: 'ping' });
+    expect(((await gone.json()) as { id: unknown }).id).toBe('r3');
   });
 
   test('notifications and responses are accepted with 202 and no body; for a dead session 404', async () => {
