@@ -662,14 +662,15 @@ describe('authorization code binding is checked before the code is spent', () =>
     expect((await mcp(genuine.body['access_token'])).status).toBe(200);
   });
 
-  test('two concurrent genuine redemptions: exactly one gets tokens, and the replay revokes them', async () => {
+  test('two concurrent genuine redemptions: one spends the code, the replay revokes whatever it produced', async () => {
     const client = await publicClient();
     const a = await authorize(client);
     const fields = { grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT };
-    const [x, y] = await Promise.all([token(fields), token(fields)]);
-    expect([x.status, y.status].sort()).toEqual([200, 400]);
-    const winner = x.status === 200 ? x : y;
-    expect((await mcp(winner.body['access_token'])).status).toBe(401);
+    const answers = await Promise.all([token(fields), token(fields)]);
+    // The replay may revoke the grant before or after the first redemption issued its tokens.
+    expect(answers.filter((t) => t.status === 200).length).toBeLessThanOrEqual(1);
+    expect(answers.map((t) => t.body['error_description'])).toContain('authorization code was already used; tokens issued from it are revoked');
+    for (const t of answers.filter((x) => x.status === 200)) expect((await mcp(t.body['access_token'])).status).toBe(401);
   });
 });
 

@@ -65,7 +65,8 @@ export function upstreamCallbackHandler(deps: UpstreamLoginDeps): RequestHandler
       // Our redirect URI with the provider's query, whatever host the request reached us on.
       const current = new URL(deps.upstream.redirectUri);
       current.search = new URL(req.originalUrl, 'http://x').search;
-      const claims = await deps.upstream.signIn(current, { ...signIn, state: q.data.state });
+      const wanted = [deps.userClaim, ...(deps.allowedDomains ? ['email', 'email_verified'] : [])];
+      const claims = await deps.upstream.signIn(current, { ...signIn, state: q.data.state }, wanted);
       // `iss` was verified against the discovered issuer: it namespaces the user id.
       const who = upstreamIdentity(claims, { issuer: String(claims.iss), userClaim: deps.userClaim, allowedDomains: deps.allowedDomains });
       if (!(await deps.flows.setUser(signIn.flowId, flow, who.userId, who.label))) throw expired();

@@ -21,6 +21,18 @@ const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/**
+ * fetch's network failure (a TypeError, possibly wrapped by openid-client as "something went
+ * wrong"). Judged by name along the cause chain: the error may come from another realm (undici's
+ * under a VM sandbox), where `instanceof TypeError` is false.
+ */
+function isNetworkFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as Error).name === 'TypeError') return true;
+  }
+  return false;
+}
+
 export interface UpstreamChecks {
   state: string;
   nonce: string;
@@ -59,11 +71,14 @@ export class OidcUpstream {
 
   /**
    * Validates the callback (`currentUrl`: our redirect URI with the provider's query), redeems the
-   * code and returns the verified ID token's claims.
+   * code and returns the verified ID token's claims. Claims in `wanted` that the ID token lacks are
+   * read from the UserInfo endpoint (OIDC Core §5.4: with an access token, a provider may return
+   * scope claims such as `email` only there), bound to the same `sub` (§5.3.2).
    */
-  async signIn(currentUrl: URL, checks: UpstreamChecks): Promise<JWTPayload> {
+  async signIn(currentUrl: URL, checks: UpstreamChecks, wanted: readonly string[] = []): Promise<Record<string, unknown>> {
     const { config, jwks } = await this.discover();
     let idToken: string | undefined;
+    let accessToken: string;
     try {
       const tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
         expectedState: checks.state,
@@ -72,11 +87,20 @@ export class OidcUpstream {
         idTokenExpected: true,
       });
       idToken = tokens.id_token;
+      accessToken = tokens.access_token;
     } catch (err) {
       throw this.translate(err, 'sign-in');
     }
     if (!idToken) throw new UpstreamLoginError('server_error', 'the identity provider returned no ID token', 502);
-    return this.verifyIdToken(idToken, config.serverMetadata().issuer, checks.nonce, jwks);
+    const claims: Record<string, unknown> = await this.verifyIdToken(idToken, config.serverMetadata().issuer, checks.nonce, jwks);
+    if (wanted.every((c) => claims[c] !== undefined) || !config.serverMetadata().userinfo_endpoint) return claims;
+    try {
+      const info = await oidc.fetchUserInfo(config, accessToken, String(claims['sub']));
+      // The ID token's claims win: it is the signed statement.
+      return { ...info, ...claims };
+    } catch (err) {
+      throw this.translate(err, 'sign-in');
+    }
   }
 
   private async verifyIdToken(token: string, issuer: string, nonce: string, jwks: Discovered['jwks']): Promise<JWTPayload> {
@@ -147,8 +171,8 @@ export class OidcUpstream {
   private translate(err: unknown, step: 'discovery' | 'sign-in'): UpstreamLoginError {
     if (err instanceof UpstreamLoginError) return err;
     const unreachable = new UpstreamLoginError('temporarily_unavailable', 'the identity provider cannot be reached; try again shortly', 503, { cause: err });
-    if (err instanceof TypeError) {
-      this.log.warn({ step, err: err.message }, 'upstream OpenID provider unreachable');
+    if (isNetworkFailure(err)) {
+      this.log.warn({ step, err: (err as Error).message }, 'upstream OpenID provider unreachable');
       return unreachable;
     }
     if (err instanceof oidc.AuthorizationResponseError) {
