@@ -6,7 +6,7 @@
  * processes happy with one env file (.env.separate): PORT/HOST stay the MCP server's.
  */
 import { z } from 'zod';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { ConfigError, loadConfig, resolveLoginProvider, type Config } from '../src/config.js';
 
 const csv = z.string().transform((s) =>
   s
@@ -38,6 +38,8 @@ export interface AuthServerConfig {
   issuer: string;
   resources: string[];
   redisPrefix: string;
+  /** The dev sign-in page is reachable beyond this machine (explicit LOGIN_PROVIDER=dev on a public address). */
+  devLoginExposed: boolean;
   /** The shared settings, parsed by the MCP server's schema. */
   shared: Config;
 }
@@ -50,7 +52,10 @@ export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env): Auth
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  const shared = loadConfig(env);
+  const sharedBase = loadConfig(env);
+  // The sign-in pages are served here, so the loopback rule applies to this server's own address.
+  const login = resolveLoginProvider(sharedBase, e.AUTH_SERVER_HOST, 'AUTH_SERVER_HOST');
+  const shared: Config = { ...sharedBase, ...login };
   const issuer = (e.AUTH_SERVER_URL ?? `http://localhost:${e.AUTH_SERVER_PORT}`).replace(/\/+$/, '');
   return {
     port: e.AUTH_SERVER_PORT,
@@ -58,6 +63,7 @@ export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env): Auth
     issuer,
     resources: e.AUTH_SERVER_RESOURCES ?? [shared.mcpUrl],
     redisPrefix: e.AUTH_SERVER_REDIS_PREFIX,
+    devLoginExposed: login.devLoginExposed,
     shared,
   };
 }

@@ -6,9 +6,10 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import helmet from 'helmet';
 import { authorizationServerFromConfig } from '../src/auth/server/fromConfig.js';
+import { finalErrorHandler, notFoundHandler } from '../src/http/finalErrorHandler.js';
 import { healthRouter } from '../src/http/health.js';
 import type { Logger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/redis/connections.js';
@@ -35,6 +36,7 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
     keys: createKeyspace(cfg.redisPrefix),
     log,
     serviceName: 'MCP authorization server',
+    devLoginExposed: cfg.devLoginExposed,
   });
 
   const app = express();
@@ -45,11 +47,9 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
     healthRouter({ redisPing: () => redis.command.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
   );
   app.use(as.router);
-  const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
-    log.error({ err: err.message }, 'unhandled error in the authorization server');
-    if (!res.headersSent) res.status(500).json({ error: 'server_error' });
-  };
-  app.use(onError);
+  // The router answers its own errors as OAuth JSON; these catch unknown paths and the rest.
+  app.use(notFoundHandler());
+  app.use(finalErrorHandler(log, () => 'problem'));
 
   const server = app.listen(cfg.port, cfg.host);
   await once(server, 'listening');

@@ -5,7 +5,11 @@
  *      CORS (answers preflights before auth) → per-address rate limit → bearer auth (failures
  *      counted) → per-user rate limit → the endpoint (Streamable HTTP, legacy HTTP+SSE, admin)
  *   3. operator endpoints that need no auth (health, metrics)
- *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages)
+ *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages); they answer
+ *      their own errors in the OAuth shape
+ *   5. the last word: 404 for unknown paths, then the final error handler, so every route answers in
+ *      its protocol's shape (JSON-RPC or problem JSON) and never leaks Express's HTML page or a
+ *      stack trace (an error page is an information leak and a parser trap for clients)
  * /mcp, the hot path, runs steps 1 and 2 as one fixed list without Express's router
  * (src/http/handlerChain.ts); everything else goes through the Express app. Both use the very same
  * middleware instances, defined once below.
@@ -26,6 +30,7 @@ import type { Logger } from './observability/logger.js';
 import type { RoutingInstance } from './routing/instance.js';
 import { healthRouter } from './http/health.js';
 import { metricsRouter } from './http/metricsEndpoint.js';
+import { finalErrorHandler, notFoundHandler } from './http/finalErrorHandler.js';
 import { httpMetrics } from './observability/httpMetrics.js';
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
@@ -98,8 +103,16 @@ export function createApp(deps: AppDeps): AppListener {
 
   if (deps.auth.router) app.use(deps.auth.router);
 
+  app.use(notFoundHandler());
+  app.use(finalErrorHandler(deps.log, (req) => (isJsonRpcPath(req.path) ? 'json-rpc' : 'problem')));
+
   const listener = (req: IncomingMessage, res: ServerResponse) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
   return Object.assign(listener, { serverOptions: expressServerOptions(app) });
+}
+
+/** The MCP transports, whose clients expect JSON-RPC error bodies. */
+function isJsonRpcPath(path: string): boolean {
+  return path === '/mcp' || path === '/sse' || path === '/message';
 }
 
 function isMcpPath(url: string | undefined): boolean {

@@ -97,10 +97,41 @@ export const EnvSchema = z.object({
   /** Multiplies every auth-endpoint rate limit by 1000 (for test suites that register many clients). */
   OAUTH_RATE_LIMIT_RELAXED: bool.default(false),
   /**
-   * Resource servers allowed to call /introspect (RFC 7662 §2.1), as `client_id:secret` pairs.
-   * Unset = introspection is refused for everyone.
+   * Resource servers allowed to call /introspect (RFC 7662 §2.1), as `client_id:secret` or
+   * `client_id:secret@resource` (the MCP URL whose tokens it may introspect; required when the
+   * authorization server issues tokens for several). Unset = introspection is refused for everyone.
    */
   OAUTH_INTROSPECTION_CLIENTS: csv.optional(),
+  /** Live dynamic client registrations one client address may hold (registration is unauthenticated). */
+  OAUTH_MAX_CLIENTS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  // ---- sign-in (integrated mode and auth-server/; docs/oauth.md "Sign-in providers") ----
+  /**
+   * Who vouches for the user: `dev` (the test page; anyone types any user id) or `oidc` (an
+   * upstream OpenID Connect provider). Unset = `dev` when listening on loopback; required otherwise.
+   */
+  LOGIN_PROVIDER: z.enum(['dev', 'oidc']).optional(),
+  /** The upstream provider's issuer; discovery reads its /.well-known/openid-configuration. https (http only on loopback). */
+  LOGIN_OIDC_ISSUER: z
+    .string()
+    .url()
+    .refine((s) => s.startsWith('https://') || isLoopbackUrl(s), 'must be https (plain http only for a loopback host)')
+    .optional(),
+  /** Our client id at the upstream provider (its redirect URI is `${BASE_URI}/oauth/callback`). */
+  LOGIN_OIDC_CLIENT_ID: z.string().min(1).max(512).optional(),
+  /** Our client secret there; unset = a public client (PKCE only). */
+  LOGIN_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Scopes asked of the provider, space- or comma-separated; must include openid. */
+  LOGIN_OIDC_SCOPES: z
+    .string()
+    .transform((s) => s.split(/[\s,]+/).filter((x) => x.length > 0))
+    .pipe(z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).refine((a) => a.includes('openid'), 'must include openid'))
+    .default(['openid', 'email', 'profile']),
+  /** ID token claim whose value (prefixed with the issuer) becomes our user id. */
+  LOGIN_OIDC_USER_CLAIM: z.string().min(1).max(100).default('sub'),
+  /** Only users whose verified email is in one of these domains may sign in (comma-separated). */
+  LOGIN_OIDC_ALLOWED_DOMAINS: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be domain names')).min(1)).optional(),
+  /** Bound on every request to the upstream provider (discovery, token, JWKS). */
+  LOGIN_OIDC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   METRICS_ENABLED: bool.default(true),
   /**
@@ -164,6 +195,10 @@ export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config extends Env {
   BASE_URI: string;
+  /** LOGIN_PROVIDER after the loopback rule (see resolveLoginProvider). */
+  loginProvider: 'dev' | 'oidc';
+  /** The dev sign-in page is reachable beyond this machine (explicit LOGIN_PROVIDER=dev): warn loudly. */
+  devLoginExposed: boolean;
   /** Canonical URL of the MCP endpoint (RFC 8707 resource identifier). */
   mcpUrl: string;
   ALLOWED_ORIGINS: string[];
@@ -175,6 +210,50 @@ export class ConfigError extends Error {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** A listen address reachable only from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+function isLoopbackUrl(s: string): boolean {
+  try {
+    return isLoopbackHost(new URL(s).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The loopback rule of LOGIN_PROVIDER: the dev page lets anyone sign in as anyone, so it is the
+ * silent default only when nobody else can reach the server. On any other address an unset
+ * LOGIN_PROVIDER stops start-up; an explicit `dev` starts, with a loud warning (`exposed`).
+ * `hostVariable` names the setting that holds the address (HOST, or AUTH_SERVER_HOST).
+ */
+export function resolveLoginProvider(
+  e: Pick<Env, 'LOGIN_PROVIDER' | 'LOGIN_OIDC_ISSUER' | 'LOGIN_OIDC_CLIENT_ID' | 'LOGIN_OIDC_ALLOWED_DOMAINS' | 'LOGIN_OIDC_SCOPES'>,
+  host: string,
+  hostVariable: string,
+): { loginProvider: 'dev' | 'oidc'; devLoginExposed: boolean } {
+  const loopback = isLoopbackHost(host);
+  if (e.LOGIN_PROVIDER === undefined && !loopback) {
+    throw new ConfigError(
+      `invalid configuration:\n  LOGIN_PROVIDER: required when ${hostVariable}=${host} is not a loopback address. ` +
+        'Set LOGIN_PROVIDER=oidc with LOGIN_OIDC_ISSUER and LOGIN_OIDC_CLIENT_ID (docs/oauth.md), or LOGIN_PROVIDER=dev ' +
+        'to let anyone who reaches the server sign in as any user (testing only).',
+    );
+  }
+  const loginProvider = e.LOGIN_PROVIDER ?? 'dev';
+  if (loginProvider === 'oidc') {
+    const missing = (['LOGIN_OIDC_ISSUER', 'LOGIN_OIDC_CLIENT_ID'] as const).filter((k) => e[k] === undefined);
+    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n  ${missing.join(', ')}: required when LOGIN_PROVIDER=oidc`);
+    if (e.LOGIN_OIDC_ALLOWED_DOMAINS && !e.LOGIN_OIDC_SCOPES.includes('email')) {
+      throw new ConfigError('invalid configuration:\n  LOGIN_OIDC_SCOPES: must include email when LOGIN_OIDC_ALLOWED_DOMAINS is set');
+    }
+  }
+  return { loginProvider, devLoginExposed: loginProvider === 'dev' && !loopback };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings in .env files mean "not set".
@@ -199,6 +278,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection',
     );
   }
+  // Only integrated mode serves sign-in pages here; auth-server/ applies the rule to its own address.
+  const login =
+    e.AUTH_MODE === 'integrated' ? resolveLoginProvider(e, e.HOST, 'HOST') : { loginProvider: e.LOGIN_PROVIDER ?? 'dev', devLoginExposed: false };
   const origins = e.ALLOWED_ORIGINS ?? [
     baseUrl.origin,
     // MCP Inspector (web UI) defaults.
@@ -210,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     (LOOPBACK.has(e.HOST) ? ['localhost', '127.0.0.1', '[::1]', baseUrl.hostname] : undefined);
   return {
     ...e,
+    ...login,
     BASE_URI: base,
     mcpUrl: `${base}/mcp`,
     ALLOWED_ORIGINS: origins,

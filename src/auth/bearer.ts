@@ -8,13 +8,13 @@
  *   authorization, "Scope Challenge Handling"), so clients can step up;
  * - the authorization server unreachable → 503 + Retry-After + `temporarily_unavailable`: a 401
  *   here would send every client into a re-login loop against an AS that is down.
- * The SDK's requireBearerAuth turns any non-OAuth error into 500, hence this small replacement.
+ * Why not SDK v2's `requireBearerAuth`/`verifyBearerToken`: they turn any non-OAuth error into 500
+ * (no 503 for an unreachable AS), accept `Bearer a b` by splitting on the first space, and check
+ * `expiresAt` with no clock-skew tolerance. The checks below are the same otherwise.
  * It only sets its own headers and status, so CORS headers set earlier survive on every answer.
  */
-import { InsufficientScopeError, InvalidTokenError, OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
-// For its `req.auth` augmentation of Express's Request (type-only, erased at runtime).
-import type {} from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { RequestHandler, Response } from 'express';
+import { OAuthError, OAuthErrorCode, invalidToken, isOAuthError } from './oauthError.js';
 import { AuthServerUnavailableError } from './separate/errors.js';
 import type { AuthInfo, OAuthTokenVerifier } from './types.js';
 import { userIdOf } from './types.js';
@@ -40,8 +40,8 @@ function challenge(opts: BearerOptions, error?: { code: string; description: str
 }
 
 function refuse(res: Response, opts: BearerOptions, err: OAuthError | undefined): void {
-  const status = err instanceof InsufficientScopeError ? 403 : 401;
-  res.set('WWW-Authenticate', challenge(opts, err && { code: err.errorCode, description: err.message }));
+  const status = err?.code === OAuthErrorCode.InsufficientScope ? 403 : 401;
+  res.set('WWW-Authenticate', challenge(opts, err && { code: err.code, description: err.message }));
   res.status(status).json(err ? err.toResponseObject() : { error: 'invalid_token', error_description: 'Missing bearer token' });
 }
 
@@ -54,7 +54,7 @@ export function bearerAuth(opts: BearerOptions): RequestHandler {
     const header = req.headers.authorization;
     if (!header) return refuse(res, opts, undefined);
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
-    if (!match?.[1]) return refuse(res, opts, new InvalidTokenError("Invalid Authorization header, expected 'Bearer TOKEN'"));
+    if (!match?.[1]) return refuse(res, opts, invalidToken("Invalid Authorization header, expected 'Bearer TOKEN'"));
 
     let info: AuthInfo;
     try {
@@ -68,18 +68,18 @@ export function bearerAuth(opts: BearerOptions): RequestHandler {
         });
         return;
       }
-      if (err instanceof InvalidTokenError) return refuse(res, opts, err);
+      if (isOAuthError(err, OAuthErrorCode.InvalidToken)) return refuse(res, opts, err);
       return next(err);
     }
 
     if (typeof info.expiresAt !== 'number' || Number.isNaN(info.expiresAt)) {
-      return refuse(res, opts, new InvalidTokenError('Token has no expiration time'));
+      return refuse(res, opts, invalidToken('Token has no expiration time'));
     }
-    if (info.expiresAt + skew < Date.now() / 1000) return refuse(res, opts, new InvalidTokenError('Token has expired'));
+    if (info.expiresAt + skew < Date.now() / 1000) return refuse(res, opts, invalidToken('Token has expired'));
     // A verifier that forgets the user id must not yield an ownerless session.
-    if (!userIdOf(info)) return refuse(res, opts, new InvalidTokenError('Token carries no user identity'));
+    if (!userIdOf(info)) return refuse(res, opts, invalidToken('Token carries no user identity'));
     if (!required.every((s) => info.scopes.includes(s))) {
-      return refuse(res, opts, new InsufficientScopeError('Insufficient scope'));
+      return refuse(res, opts, new OAuthError(OAuthErrorCode.InsufficientScope, 'Insufficient scope'));
     }
     // The raw token goes no further than here: nothing downstream may forward it (MCP
     // authorization, "Token Passthrough"), and it must never travel in Redis messages.

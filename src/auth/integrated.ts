@@ -32,6 +32,7 @@ export function setupIntegratedAuth(deps: AuthDeps): AuthModeSetup {
     keys,
     log,
     serviceName: 'MCP everything server',
+    devLoginExposed: config.devLoginExposed,
   });
   const router = express.Router();
   router.use(
@@ -43,6 +44,7 @@ export function setupIntegratedAuth(deps: AuthDeps): AuthModeSetup {
     }),
   );
   router.use(as.router);
+  log.info({ sessionBinding: 'user+client' }, 'MCP sessions are bound to the user and the OAuth client that created them');
   return {
     router,
     authenticate: bearerAuth({

@@ -9,7 +9,7 @@
 import { type Request, type Response, Router } from 'express';
 import { userIdOf } from '../auth/types.js';
 import type { Logger } from '../observability/logger.js';
-import { userKey } from '../redis/keys.js';
+import { sessionOwnerKey } from '../redis/keys.js';
 import type { RoutingInstance } from '../routing/instance.js';
 import type { SessionMeta } from '../routing/sessionStore.js';
 import { ownedSessionRef } from './sessionIdentity.js';
@@ -59,7 +59,7 @@ export function sessionAdminRouter(deps: SessionAdminDeps): Router {
 }
 
 async function listSessions(deps: SessionAdminDeps, req: Request, res: Response): Promise<void> {
-  const u = userKey(userIdOf(req.auth)!);
+  const u = sessionOwnerKey(userIdOf(req.auth)!, req.auth!.clientId);
   const { store } = deps.routing;
   const ids = await store.listForUser(u);
   const metas = await Promise.all(ids.map((sessionId) => store.load({ u, sessionId })));

@@ -6,7 +6,7 @@
  */
 import type { Request } from 'express';
 import { userIdOf } from '../auth/types.js';
-import { userKey } from '../redis/keys.js';
+import { sessionOwnerKey } from '../redis/keys.js';
 import type { Caller } from '../routing/envelope.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 
@@ -28,5 +28,5 @@ export function callerOf(req: Request): Caller {
 /** The caller's session of that id, or undefined when the id cannot name any session. */
 export function ownedSessionRef(req: Request, sessionId: string): SessionRef | undefined {
   if (!SESSION_ID_RE.test(sessionId)) return undefined;
-  return { u: userKey(userIdOf(req.auth)!), sessionId };
+  return { u: sessionOwnerKey(userIdOf(req.auth)!, req.auth!.clientId), sessionId };
 }

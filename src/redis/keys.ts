@@ -3,10 +3,10 @@
  * describes them). All names start with the configured prefix so deployments and test runs can
  * share one Redis.
  *
- * Session keys and channels embed a hash of the owning user id (`u`) next to the session id: a
- * request that carries another user's identity computes a different name, finds no subscriber and
- * no state, and gets the same 404 as an unknown session (MCP security best practices: key queues
- * and state as <user_id>:<session_id>).
+ * Session keys and channels embed a hash of the session's owner (`u`: the user id AND the OAuth
+ * client id, see sessionOwnerKey) next to the session id: a request that carries another identity
+ * computes a different name, finds no subscriber and no state, and gets the same 404 as an unknown
+ * session (MCP security best practices: key queues and state as <user_id>:<session_id>).
  */
 import { createHash } from 'node:crypto';
 
@@ -23,6 +23,25 @@ export function userKey(userId: string): string {
   return k;
 }
 
+const ownerKeyCache = new Map<string, string>();
+
+/**
+ * `u` of a session: who may see and drive it. The user AND the client (the OAuth client id the
+ * token was issued to): a user's sessions in one client are invisible to the other clients that
+ * user approved (security review finding 4). Length-prefixed, so no two (user, client) pairs
+ * encode alike.
+ */
+export function sessionOwnerKey(userId: string, clientId: string): string {
+  const id = `${userId.length}:${userId}\n${clientId}`;
+  let k = ownerKeyCache.get(id);
+  if (k === undefined) {
+    k = createHash('sha256').update(id).digest('hex').slice(0, 32);
+    if (ownerKeyCache.size > 10_000) ownerKeyCache.clear();
+    ownerKeyCache.set(id, k);
+  }
+  return k;
+}
+
 export interface Keyspace {
   prefix: string;
   // ---- sessions (routing core) ----
@@ -34,7 +53,7 @@ export interface Keyspace {
   sessionGetStream(u: string, sessionId: string): string;
   /** Stream: the session's SSE event log, for `Last-Event-ID` resumption (src/routing/eventLog.ts). */
   sessionEvents(u: string, sessionId: string): string;
-  /** Sorted set (score = last activity) of a user's live sessions, for admin listing and caps. */
+  /** Sorted set (score = last activity) of an owner's (user + client) live sessions, for admin listing and caps. */
   userSessions(u: string): string;
   /** Channel: client → host. Every inbound message and control command of a session. */
   sessionInbound(u: string, sessionId: string): string;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { isSpecType, type LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { userKey, type Keyspace } from '../redis/keys.js';
+import { sessionOwnerKey, type Keyspace } from '../redis/keys.js';
 import { Bus } from './bus.js';
 import { encode, type Caller } from './envelope.js';
 import { EventLog } from './eventLog.js';
@@ -115,7 +115,7 @@ export class RoutingInstance {
    * kept for takeover replay) is required for Streamable HTTP; a legacy session has none yet.
    */
   async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
-    const ref = { u: userKey(caller.userId), sessionId: randomUUID() };
+    const ref = { u: sessionOwnerKey(caller.userId, caller.clientId), sessionId: randomUUID() };
     if ((await this.store.countForUser(ref.u)) >= this.opts.maxSessionsPerUser) {
       throw new SessionLimitError(`too many open sessions for this user (max ${this.opts.maxSessionsPerUser})`);
     }

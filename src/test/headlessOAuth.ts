@@ -1,34 +1,44 @@
 /**
- * Headless OAuth for end-to-end tests: the SDK's own client flow, with a "browser" that is a
- * function (form posts to our login pages, or an IdP's interaction endpoints).
+ * Headless OAuth for end-to-end tests: the SDK's own client flow (SDK v2,
+ * `@modelcontextprotocol/client`), with a "browser" that is a function (form posts to our login
+ * pages, or an IdP's interaction endpoints).
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+  type OAuthClientMetadata,
+  type OAuthClientProvider,
+  type OAuthDiscoveryState,
+  type StoredOAuthClientInformation,
+  type StoredOAuthTokens,
+} from '@modelcontextprotocol/client';
 
 /**
  * An in-memory OAuthClientProvider whose "browser" is a function: given the authorization URL the
  * SDK built, it returns the redirect back to the client.
  */
 export class HeadlessProvider implements OAuthClientProvider {
-  private info?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
+  private info?: StoredOAuthClientInformation;
+  private saved?: StoredOAuthTokens;
   private verifier?: string;
   private expectedState?: string;
+  private discovery?: OAuthDiscoveryState;
   private redirect?: URL;
 
   constructor(
     private readonly opts: {
       redirectUrl: string;
       browser: (url: URL) => Promise<URL>;
-      /** Pre-registered client (corporate IdPs); unset = dynamic registration. */
+      /** Pre-registered client (corporate IdPs) and the issuer it is registered with; unset = dynamic registration. */
       clientId?: string;
+      issuer?: string;
       clientName?: string;
     },
   ) {
-    if (opts.clientId) this.info = { client_id: opts.clientId };
+    // The issuer stamp binds the credential to its AS (SEP-2352), as the SDK does for registrations.
+    if (opts.clientId) this.info = { client_id: opts.clientId, issuer: opts.issuer };
   }
 
   get redirectUrl() {
@@ -50,13 +60,13 @@ export class HeadlessProvider implements OAuthClientProvider {
   clientInformation() {
     return this.info;
   }
-  saveClientInformation(info: OAuthClientInformationMixed) {
+  saveClientInformation(info: StoredOAuthClientInformation) {
     this.info = info;
   }
   tokens() {
     return this.saved;
   }
-  saveTokens(t: OAuthTokens) {
+  saveTokens(t: StoredOAuthTokens) {
     this.saved = t;
   }
   saveCodeVerifier(v: string) {
@@ -66,9 +76,16 @@ export class HeadlessProvider implements OAuthClientProvider {
     if (!this.verifier) throw new Error('no code verifier');
     return this.verifier;
   }
+  saveDiscoveryState(state: OAuthDiscoveryState) {
+    this.discovery = state;
+  }
+  discoveryState() {
+    return this.discovery;
+  }
   invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery') {
     if (scope === 'all' || scope === 'tokens') this.saved = undefined;
     if (scope === 'all' || scope === 'client') this.info = undefined;
+    if (scope === 'all' || scope === 'discovery') this.discovery = undefined;
   }
   async redirectToAuthorization(url: URL) {
     this.redirect = await this.opts.browser(url);
@@ -77,18 +94,17 @@ export class HeadlessProvider implements OAuthClientProvider {
   get callback(): URL | undefined {
     return this.redirect;
   }
-  /** The code from the callback, after checking `state` as a client must. */
-  code(): string {
+  /** The callback's parameters, after checking `state` as a client must (the SDK does not). */
+  callbackParams(): URLSearchParams {
     const cb = this.redirect;
     if (!cb) throw new Error('no authorization callback');
     if (cb.searchParams.get('state') !== this.expectedState) throw new Error('state mismatch');
-    const code = cb.searchParams.get('code');
-    if (!code) throw new Error(`authorization failed: ${cb.search}`);
-    return code;
+    if (!cb.searchParams.get('code')) throw new Error(`authorization failed: ${cb.search}`);
+    return cb.searchParams;
   }
 }
 
-/** The SDK's OAuth dance: connect → 401 → authorize → finishAuth → connect again. */
+/** The SDK's OAuth dance: connect → 401 → authorize → finishAuth (checks `iss`) → connect again. */
 export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: string, fetchVia: typeof fetch) {
   const transport = () => new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, fetch: fetchVia });
   const first = new Client({ name: 'e2e', version: '1.0.0' });
@@ -98,8 +114,9 @@ export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: strin
   );
   if (!(refused instanceof UnauthorizedError)) throw new Error(`expected UnauthorizedError, got ${String(refused)}`);
   const t = transport();
-  await t.finishAuth(provider.code());
+  await t.finishAuth(provider.callbackParams());
   const client = new Client({ name: 'e2e', version: '1.0.0' });
-  await client.connect(t);
-  return { client, transport: t };
+  const connected = transport();
+  await client.connect(connected);
+  return { client, transport: connected };
 }

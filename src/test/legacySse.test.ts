@@ -4,7 +4,7 @@
  * stream close and instance loss.
  */
 import { Client, SSEClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
-import { userKey } from '../redis/keys.js';
+import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { balancedFetch, type Picker } from './mcpClient.js';
 import { openRawSse, type RawSse } from './sseStream.js';
@@ -91,7 +91,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     expect(answer.event).toBe('message');
     expect(JSON.parse(answer.data)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { protocolVersion: '2024-11-05' } });
     // Once initialized, the session's meta holds the initialize request for takeover replay.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${userKey('alice')}:${sid}`);
+    const meta = await c.redis.hgetall(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}`);
     expect(JSON.parse(meta['init']!)).toMatchObject({ method: 'initialize' });
     expect(meta['sse']).toBe(c.instances[0]!.routing.instanceId);
     expect((await postMessage(B, sid, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
@@ -156,7 +156,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     sse.close();
     // The host deletes the keys first, then stops hosting.
     await waitFor(async () => (await sessionKeys(sid)).length === 0 && c.instances.every((i) => i.routing.hostedCount === 0));
-    expect(await c.redis.zscore(`${c.prefix}:user:${userKey('alice')}:sessions`, sid)).toBeNull();
+    expect(await c.redis.zscore(`${c.prefix}:user:${sessionOwnerKey('alice', 'test-client')}:sessions`, sid)).toBeNull();
   });
 
   test('guards as on /mcp: no token → 401 with a challenge, disallowed Origin → 403, wrong method → 405', async () => {
@@ -210,9 +210,9 @@ describe('legacy HTTP+SSE and instance loss', () => {
     let postTo = A.url;
     const client = await connectSse(A.url, ({ method }) => (method === 'POST' ? postTo : A.url));
     await client.setLoggingLevel('error');
-    const sid = (await A.routing.store.listForUser(userKey('alice')))[0]!;
-    const inbound = `${c.prefix}:ch:in:${userKey('alice')}:${sid}`;
-    const outbound = `${c.prefix}:ch:out:${userKey('alice')}:${sid}`;
+    const sid = (await A.routing.store.listForUser(sessionOwnerKey('alice', 'test-client')))[0]!;
+    const inbound = `${c.prefix}:ch:in:${sessionOwnerKey('alice', 'test-client')}:${sid}`;
+    const outbound = `${c.prefix}:ch:out:${sessionOwnerKey('alice', 'test-client')}:${sid}`;
     const numsub = async (ch: string) => Number(((await c.redis.pubsub('NUMSUB', ch)) as [string, number])[1]);
 
     // A's subscriber connection drops: A gives up hosting (it cannot hear the session any more)
@@ -233,7 +233,7 @@ describe('legacy HTTP+SSE and instance loss', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(A.routing.hostedCount).toBe(1);
     // The replayed session kept its Redis state (log level) and knows it is an HTTP+SSE session.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${userKey('alice')}:${sid}`);
+    const meta = await c.redis.hgetall(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}`);
     expect(meta).toMatchObject({ level: 'error', host: A.routing.instanceId, sse: A.routing.instanceId });
     await client.close();
     await waitFor(async () => (await c.keys()).every((k) => !k.includes(sid)));

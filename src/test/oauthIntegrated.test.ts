@@ -6,7 +6,7 @@
  * SDK, another user's session id (404), and revocation (401).
  */
 import { randomBytes } from 'node:crypto';
-import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { loadConfig } from '../config.js';
@@ -128,4 +128,23 @@ test('SDK client: discovery, registration, consent, token, MCP; refresh; foreign
   expect(alice.tokens()).toBeUndefined();
 
   await Promise.all([client.close(), bobConn.client.close()]);
+});
+
+test('a session belongs to the user AND the client: another client of the same user neither sees nor drives it', async () => {
+  const first = providerFor('grace');
+  const { client, transport } = await connect(first);
+  const sessionId = transport.sessionId!;
+  const second = providerFor('grace');
+  const other = await connect(second);
+  expect(second.clientInformation()!.client_id).not.toBe(first.clientInformation()!.client_id);
+
+  const driven = await rawMcp(second.tokens()!.access_token, { jsonrpc: '2.0', id: 7, method: 'tools/list' }, sessionId);
+  expect(driven.status).toBe(404);
+  const list = async (token: string) =>
+    ((await (await fetchVia(`${BASE}/sessions`, { headers: { authorization: `Bearer ${token}` } })).json()) as { sessions: Array<{ id: string }> }).sessions.map((s) => s.id);
+  expect(await list(second.tokens()!.access_token)).toEqual([other.transport.sessionId]);
+  expect(await list(first.tokens()!.access_token)).toEqual([sessionId]);
+  // The owning client still drives its session.
+  await client.callTool({ name: 'echo', arguments: { message: 'still mine' } });
+  await Promise.all([client.close(), other.client.close()]);
 });

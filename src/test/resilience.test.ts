@@ -49,8 +49,8 @@ describe('instance loss and hangs', () => {
     const [A] = c.instances;
     // Stand in for a hung host: subscribed to a session's inbound channel, silent forever.
     const hung = new Redis(REDIS_URL);
-    const { userKey } = await import('../redis/keys.js');
-    await hung.subscribe(`${c.prefix}:ch:in:${userKey('alice')}:hung-session`);
+    const { sessionOwnerKey } = await import('../redis/keys.js');
+    await hung.subscribe(`${c.prefix}:ch:in:${sessionOwnerKey('alice', 'test-client')}:hung-session`);
     const t0 = Date.now();
     const res = await fetch(`${A!.url}/mcp`, {
       method: 'POST',

@@ -3,7 +3,7 @@
  * session, notifications find their stream, DELETE and instance loss behave, nothing leaks.
  */
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { userKey } from '../redis/keys.js';
+import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
 
@@ -127,7 +127,7 @@ describe('two instances on one Redis', () => {
     await client.subscribeResource({ uri: 'test://static/resource/3' });
     const sid = transport.sessionId!;
     // Only one standalone stream per session, whichever instance is asked.
-    await waitFor(async () => (await c.redis.exists(`${c.prefix}:session:${userKey('alice')}:${sid}:get`)) === 1);
+    await waitFor(async () => (await c.redis.exists(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:get`)) === 1);
     const second = await fetch(`${A}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });
     expect(second.status).toBe(409);
     await c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:resource-updates`, 'test://static/resource/3');

@@ -59,6 +59,7 @@ describe.each([
   test('the SDK client discovers the SSO, authorizes with PKCE, and works across both instances', async () => {
     const provider = new HeadlessProvider({
       clientId,
+      issuer: sso.issuer,
       redirectUrl: sso.redirectUri,
       browser: (url) => sso.authorize(url, 'alice'),
     });

@@ -3,7 +3,7 @@
  * SDK's AuthInfo. Both validation strategies go through here, so a session is owned by the same
  * user whichever one is configured.
  */
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { invalidToken } from '../oauthError.js';
 import type { AuthInfo } from '../types.js';
 
 export interface ClaimMapping {
@@ -44,11 +44,11 @@ export function audienceMatches(aud: unknown, accepted: readonly string[]): bool
 export function toAuthInfo(claims: Claims, mapping: ClaimMapping): AuthInfo {
   const userId = claims[mapping.userIdClaim];
   if (typeof userId !== 'string' || userId.length === 0) {
-    throw new InvalidTokenError(`token carries no ${mapping.userIdClaim} claim`);
+    throw invalidToken(`token carries no ${mapping.userIdClaim} claim`);
   }
   const exp = claims['exp'];
   if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-    throw new InvalidTokenError('token has no expiration time');
+    throw invalidToken('token has no expiration time');
   }
   return {
     // The raw token is never kept: nothing downstream may forward it (MCP authorization spec,

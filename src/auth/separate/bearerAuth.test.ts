@@ -1,10 +1,10 @@
 /**
  * The shared bearer middleware (src/auth/bearer.ts): how verifier outcomes become HTTP answers.
  */
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { bearerAuth } from '../bearer.js';
+import { invalidToken } from '../oauthError.js';
 import type { AuthInfo } from '../types.js';
 import { AuthServerUnavailableError } from './errors.js';
 
@@ -36,7 +36,7 @@ test('malformed Authorization header → 401 invalid_token', async () => {
 });
 
 test('error descriptions cannot break out of the quoted challenge parameter', async () => {
-  const res = await request(app(async () => { throw new InvalidTokenError('bad "x"\\ \n y'); }))
+  const res = await request(app(async () => { throw invalidToken('bad "x"\\ \n y'); }))
     .get('/mcp').set('Authorization', 'Bearer abc').expect(401);
   expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token", error_description="bad x  y", scope="mcp", resource_metadata="http://x/prm"');
 });

@@ -10,7 +10,7 @@ import request from 'supertest';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { userIdOf } from '../types.js';
-import { OPAQUE_CLIENT_ID, RS_CLIENT, RS_CLIENT_POST, startCorporateSso, type CorporateSso } from './fixtures/corporateSso.js';
+import { JWT_CLIENT_ID, MCP_SCOPE, OPAQUE_CLIENT_ID, RS_CLIENT, RS_CLIENT_POST, startCorporateSso, type CorporateSso } from './fixtures/corporateSso.js';
 import { setupSeparateAuth } from './setup.js';
 
 const BASE = 'http://127.0.0.1:3232';
@@ -261,5 +261,44 @@ describe('introspection specifics', () => {
     });
     const token = await sso.getAccessToken({ resource: RESOURCE, userId: 'dave', clientId: OPAQUE_CLIENT_ID });
     await request(app).post('/mcp').set(bearer(token)).expect(200);
+  });
+});
+
+describe('ID tokens are not access tokens (RFC 9068 §2.1, security review finding 2)', () => {
+  const claims = { sub: 'mallory', client_id: 'x' };
+  const sign = (extra: Record<string, unknown>, typ?: string) =>
+    new SignJWT({ ...claims, ...extra })
+      .setIssuer(sso.issuer)
+      .setAudience(RESOURCE)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setProtectedHeader({ alg: 'ES256', kid: sso.publicJwk.kid!, ...(typ ? { typ } : {}) })
+      .sign(sso.signingKey);
+
+  test('a real ID token from the SSO, whose aud is an accepted audience, is refused with the default settings', async () => {
+    const tokens = await sso.getTokens({ resource: RESOURCE, userId: 'alice', scope: `openid ${MCP_SCOPE}` });
+    expect(tokens.id_token).toBeDefined();
+    // REQUIRED_SCOPES unset (the default), the client's id accepted as an audience (Entra-style).
+    const { app } = await resourceServer({ REQUIRED_SCOPES: '', ACCEPTED_AUDIENCES: JWT_CLIENT_ID });
+    const res = await request(app).post('/mcp').set(bearer(tokens.id_token!)).expect(401);
+    expect(res.body.error_description).toBe('an ID token is not an access token');
+    // The access token of the same flow is fine.
+    await request(app).post('/mcp').set(bearer(tokens.access_token)).expect(200);
+  });
+
+  test.each([
+    ['nonce', { scope: 'mcp:tools', nonce: 'n' }],
+    ['at_hash', { scope: 'mcp:tools', at_hash: 'h' }],
+    ['no scope claim at all', {}],
+  ])('a JWT without typ at+jwt carrying %s is refused', async (_name, extra) => {
+    const { app } = await resourceServer({ REQUIRED_SCOPES: '' });
+    const res = await request(app).post('/mcp').set(bearer(await sign(extra))).expect(401);
+    expect(res.body.error_description).toBe('an ID token is not an access token');
+  });
+
+  test('typ at+jwt, or a plain JWT with a scope claim (Okta, Entra), is accepted', async () => {
+    const { app } = await resourceServer({ REQUIRED_SCOPES: '' });
+    await request(app).post('/mcp').set(bearer(await sign({ scope: 'mcp:tools' }, 'at+jwt'))).expect(200);
+    await request(app).post('/mcp').set(bearer(await sign({ scp: ['mcp:tools'] }, 'JWT'))).expect(200);
   });
 });

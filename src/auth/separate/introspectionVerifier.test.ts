@@ -1,4 +1,4 @@
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { OAuthErrorCode } from '../oauthError.js';
 import { createAuthServerFetch, type Fetch } from './authServerFetch.js';
 import { createIntrospectionVerifier } from './introspectionVerifier.js';
 
@@ -61,10 +61,10 @@ test('a cached active result is not used past the token exp', async () => {
 
 test('inactive results are cached only briefly; with 0 they are not cached at all', async () => {
   const brief = harness(() => ({ active: false }));
-  for (let i = 0; i < 3; i++) await expect(brief.verifier.verifyAccessToken('bad')).rejects.toBeInstanceOf(InvalidTokenError);
+  for (let i = 0; i < 3; i++) await expect(brief.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
   expect(brief.calls).toHaveLength(1);
   const never = harness(() => ({ active: false }), { negative: 0 });
-  for (let i = 0; i < 3; i++) await expect(never.verifier.verifyAccessToken('bad')).rejects.toBeInstanceOf(InvalidTokenError);
+  for (let i = 0; i < 3; i++) await expect(never.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
   expect(never.calls).toHaveLength(3);
 });
 

@@ -9,9 +9,9 @@
  * Concurrent requests with the same uncached token share one introspection call.
  */
 import { createHash } from 'node:crypto';
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
+import { invalidToken } from '../oauthError.js';
 import type { AuthInfo, OAuthTokenVerifier } from '../types.js';
 import type { AuthServerFetch } from './authServerFetch.js';
 import { audienceMatches, toAuthInfo, type ClaimMapping } from './authInfo.js';
@@ -135,9 +135,9 @@ export function createIntrospectionVerifier(opts: IntrospectionVerifierOptions):
       }
       // A cached active verdict may have outlived exp by less than the TTL granularity.
       if (verdict.ok && (verdict.info.expiresAt ?? 0) + opts.clockSkewSeconds < now() / 1000) {
-        throw new InvalidTokenError('token expired');
+        throw invalidToken('token expired');
       }
-      if (!verdict.ok) throw new InvalidTokenError(verdict.reason);
+      if (!verdict.ok) throw invalidToken(verdict.reason);
       return verdict.info;
     },
   };

@@ -3,11 +3,10 @@
  * server and nothing else; this server serves no authorization endpoints. Served at both
  * well-known locations MCP clients try (path-suffixed first, then root; MCP authorization
  * §"Protected Resource Metadata Discovery"), with open CORS so browser clients can read it.
- * (The SDK's mcpAuthMetadataRouter serves only the path-suffixed form and mirrors AS metadata,
+ * (SDK 1.x's mcpAuthMetadataRouter served only the path-suffixed form and mirrors AS metadata,
  * which would need the AS reachable at start-up; hence this small router.)
  */
-import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { getOAuthProtectedResourceMetadataUrl, type OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
 import cors from 'cors';
 import { Router } from 'express';
 

@@ -75,7 +75,15 @@ export async function setupSeparateAuth(deps: SeparateAuthDeps): Promise<Separat
   // server must start (and answer 503, then recover) even when the AS is down.
   discover().catch(() => undefined);
   log.info(
-    { issuer, validation: config.TOKEN_VALIDATION, audiences, userIdClaim: config.USER_ID_CLAIM },
+    {
+      issuer,
+      validation: config.TOKEN_VALIDATION,
+      audiences,
+      userIdClaim: config.USER_ID_CLAIM,
+      // Defaults changed in issue 11 (docs/deployment.md).
+      idTokens: config.TOKEN_VALIDATION === 'jwt' ? 'refused unless typ at+jwt' : undefined,
+      sessionBinding: 'user+client',
+    },
     'separate auth mode: resource server for an external authorization server',
   );
 

@@ -4,11 +4,11 @@
  * claims with jose) plus one Redis EXISTS on the grant, which is how revocation reaches every
  * instance: revoking deletes the grant, and the next request carrying any of its tokens fails.
  */
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { invalidToken, isOAuthError } from '../oauthError.js';
 import type { AuthInfo, OAuthTokenVerifier } from '../types.js';
 import { SIGNING_ALG, type SigningKeys } from './signingKeys.js';
 import type { Grant, GrantStore } from './stores/grants.js';
@@ -38,7 +38,8 @@ export class AccessTokens {
   constructor(
     private readonly keys: SigningKeys,
     private readonly issuer: string,
-    private readonly lifetimeSeconds: number,
+    /** Upper bound of an access token's lifetime. */
+    readonly lifetimeSeconds: number,
     private readonly clock: () => number,
   ) {}
 
@@ -65,14 +66,14 @@ export class AccessTokens {
   }
 
   /**
-   * Signature, issuer, typ, audience and (unless `ignoreExpiry`) lifetime; throws InvalidTokenError
+   * Signature, issuer, typ, audience and (unless `ignoreExpiry`) lifetime; throws `invalid_token`
    * with a description the bearer middleware puts in WWW-Authenticate.
    */
   async verify(token: string, audiences: readonly string[], opts: { ignoreExpiry?: boolean } = {}): Promise<AccessTokenClaims> {
     const getKey = async (header: JWTHeaderParameters) => {
-      if (!header.kid) throw new InvalidTokenError('token has no key id');
+      if (!header.kid) throw invalidToken('token has no key id');
       const key = await this.keys.publicKey(header.kid);
-      if (!key) throw new InvalidTokenError('token signed by an unknown key');
+      if (!key) throw invalidToken('token signed by an unknown key');
       return key;
     };
     try {
@@ -86,15 +87,15 @@ export class AccessTokens {
         clockTolerance: opts.ignoreExpiry ? Number.MAX_SAFE_INTEGER : 0,
       });
       const claims = AccessTokenClaimsSchema.safeParse(payload);
-      if (!claims.success) throw new InvalidTokenError('token claims are malformed');
+      if (!claims.success) throw invalidToken('token claims are malformed');
       return claims.data;
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token has expired');
+      if (isOAuthError(err)) throw err;
+      if (err instanceof joseErrors.JWTExpired) throw invalidToken('token has expired');
       if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') {
-        throw new InvalidTokenError('token was not issued for this resource');
+        throw invalidToken('token was not issued for this resource');
       }
-      if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError('invalid token');
+      if (err instanceof joseErrors.JOSEError) throw invalidToken('invalid token');
       throw err;
     }
   }
@@ -125,7 +126,7 @@ export function createAccessTokenVerifier(opts: {
         claims = await opts.tokens.verify(token, opts.audiences);
         verified.set(token, claims, { ttl: Math.max(1, Math.min(60_000, claims.exp * 1000 - opts.tokens.now())) });
       }
-      if (!(await opts.grants.isLive(claims.gid))) throw new InvalidTokenError('token has been revoked');
+      if (!(await opts.grants.isLive(claims.gid))) throw invalidToken('token has been revoked');
       return {
         token,
         clientId: claims.client_id,

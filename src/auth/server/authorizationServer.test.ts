@@ -5,7 +5,7 @@
  */
 import express from 'express';
 import { Redis } from 'ioredis';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pkceChallenge from 'pkce-challenge';
@@ -16,7 +16,7 @@ import { protectedResourceMetadataRouter, protectedResourceMetadataUrl } from '.
 import { authorizeByForms, FormLoginError } from '../testing/formLogin.js';
 import { userIdOf } from '../types.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
-import { createGuardedClientMetadataFetcher } from './cimd/fetchClientMetadata.js';
+import { ClientMetadataFetchError, createGuardedClientMetadataFetcher } from './cimd/fetchClientMetadata.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const ISSUER = 'http://localhost:3232';
@@ -31,6 +31,9 @@ const keys = createKeyspace(prefix);
 const log = createLogger('silent');
 let clockOffsetMs = 0;
 const documents = new Map<string, unknown>();
+const cacheControl = new Map<string, string>();
+const failing = new Set<string>();
+const fetchCount = new Map<string, number>();
 const guarded = createGuardedClientMetadataFetcher();
 
 interface Instance {
@@ -53,8 +56,13 @@ async function startInstance(): Promise<Instance> {
     log,
     rateLimit: { multiplier: 1000, store: 'redis' },
     trustProxyHops: 0,
-    introspectionClients: [{ clientId: 'rs', clientSecret: 'rs-secret' }],
-    fetchClientMetadata: async (url) => (documents.has(url.href) ? documents.get(url.href) : guarded.fetch(url)),
+    introspectionClients: [{ clientId: 'rs', clientSecret: 'rs-secret', resources: [MCP] }],
+    fetchClientMetadata: async (url) => {
+      fetchCount.set(url.href, (fetchCount.get(url.href) ?? 0) + 1);
+      if (failing.has(url.href)) throw new ClientMetadataFetchError('client metadata URL answered HTTP 500 (redirects are not followed)');
+      if (!documents.has(url.href)) return guarded.fetch(url);
+      return { document: documents.get(url.href), cacheControl: cacheControl.get(url.href) };
+    },
     clock: () => Date.now() + clockOffsetMs,
   });
   const app = express();
@@ -385,32 +393,25 @@ describe('interaction pages', () => {
 // ---------------------------------------------------------------- negatives
 
 describe('authorization request errors', () => {
-  test('plain PKCE → invalid_request redirected with state and iss', async () => {
+  test('plain PKCE → invalid_request on our page (nobody signed in yet: no redirect)', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { code_challenge_method: 'plain' });
-    const back = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced });
-    expect(Object.fromEntries(back.searchParams)).toEqual({
-      error: 'invalid_request',
-      error_description: 'code_challenge_method must be S256',
-      state: params.state,
-      iss: ISSUER,
-    });
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_request', message: 'code_challenge_method must be S256' });
   });
 
   test('missing PKCE → invalid_request', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { code_challenge: undefined, code_challenge_method: undefined });
-    const back = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced });
-    expect(back.searchParams.get('error')).toBe('invalid_request');
-    expect(back.searchParams.get('error_description')).toBe('code_challenge is required (PKCE, OAuth 2.1 §4.1.1)');
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_request', message: 'code_challenge is required (PKCE, OAuth 2.1 §4.1.1)' });
   });
 
   test('resource naming another server → invalid_target', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { resource: 'https://elsewhere.example/mcp' });
-    const back = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced });
-    expect(back.searchParams.get('error')).toBe('invalid_target');
-    expect(back.searchParams.get('iss')).toBe(ISSUER);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_target' });
   });
 
   test('redirect URI mismatch → local error page, never a redirect', async () => {
@@ -621,5 +622,161 @@ describe('client ID metadata documents', () => {
     const { params } = await startParams(id);
     const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 401, errorCode: 'invalid_client', message });
+  });
+});
+
+// ---------------------------------------------------------------- security review (issue 11)
+
+describe('errors before sign-in are never redirected to a dynamic client (RFC 9700 §4.11.2)', () => {
+  test.each([
+    ['response_type=bogus', { response_type: 'bogus' }, 'unsupported_response_type'],
+    ['plain PKCE', { code_challenge_method: 'plain' }, 'invalid_request'],
+    ['an unknown scope', { scope: 'nope' }, 'invalid_scope'],
+    ['another server as resource', { resource: 'https://elsewhere.example/mcp' }, 'invalid_target'],
+  ])('%s → our error page, no Location, for a registered and a CIMD client', async (_name, extra, code) => {
+    documents.set(CIMD_ID, { client_id: CIMD_ID, client_name: 'CIMD app', redirect_uris: [REDIRECT] });
+    for (const client of [await publicClient(), CIMD_ID]) {
+      const { params } = await startParams(client, extra);
+      const res = await balanced(authorizeUrl(params), { redirect: 'manual' });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain(`<code>${code}</code>`);
+    }
+  });
+});
+
+describe('authorization code binding is checked before the code is spent', () => {
+  test('another client or a wrong verifier cannot burn the code; the genuine client still redeems it', async () => {
+    const client = await publicClient();
+    const a = await authorize(client);
+    const other = await publicClient();
+    const stranger = await token({ grant_type: 'authorization_code', client_id: other, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    expect(stranger.body['error']).toBe('invalid_grant');
+    const guess = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: 'g'.repeat(43), redirect_uri: REDIRECT });
+    expect(guess.body['error']).toBe('invalid_grant');
+    const wrongRedirect = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: 'http://127.0.0.1:6276/x' });
+    expect(wrongRedirect.body['error']).toBe('invalid_grant');
+    const genuine = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    expect(genuine.status).toBe(200);
+    expect((await mcp(genuine.body['access_token'])).status).toBe(200);
+  });
+
+  test('two concurrent genuine redemptions: one spends the code, the replay revokes whatever it produced', async () => {
+    const client = await publicClient();
+    const a = await authorize(client);
+    const fields = { grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT };
+    const answers = await Promise.all([token(fields), token(fields)]);
+    // The replay may revoke the grant before or after the first redemption issued its tokens.
+    expect(answers.filter((t) => t.status === 200).length).toBeLessThanOrEqual(1);
+    expect(answers.map((t) => t.body['error_description'])).toContain('authorization code was already used; tokens issued from it are revoked');
+    for (const t of answers.filter((x) => x.status === 200)) expect((await mcp(t.body['access_token'])).status).toBe(401);
+  });
+});
+
+describe('refresh tokens only for clients registered for the refresh_token grant', () => {
+  test('a client registered for authorization_code only gets no refresh token', async () => {
+    const r = await register({ grant_types: ['authorization_code'] });
+    const id = r.body['client_id'] as string;
+    const a = await authorize(id);
+    const t = await token({ grant_type: 'authorization_code', client_id: id, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    expect(t.status).toBe(200);
+    expect(t.body['refresh_token']).toBeUndefined();
+    expect((await mcp(t.body['access_token'])).status).toBe(200);
+  });
+});
+
+describe('introspection is limited to tokens for the calling resource server', () => {
+  test('a token for another resource is inactive to rs (bound to /mcp)', async () => {
+    const client = await publicClient();
+    const a = await authorize(client, { extra: { resource: OTHER } });
+    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const basic = 'Basic ' + Buffer.from('rs:rs-secret').toString('base64');
+    for (const tok of [t.body['access_token']!, t.body['refresh_token']!]) {
+      const res = await balanced(`${ISSUER}/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+        body: new URLSearchParams({ token: tok }),
+      });
+      expect(await res.json()).toEqual({ active: false });
+    }
+  });
+});
+
+describe('bounded client registration (RFC 7591)', () => {
+  test('metadata this server never uses is dropped, not stored, not echoed', async () => {
+    const r = await register({
+      contacts: ['a@example.com'],
+      jwks: { keys: [{ kty: 'oct', k: 'x'.repeat(1000) }] },
+      software_statement: 'x'.repeat(1000),
+      tos_uri: 'https://client.example/tos',
+      scope: 'mcp',
+    });
+    expect(r.status).toBe(201);
+    for (const field of ['contacts', 'jwks', 'software_statement', 'tos_uri']) expect(r.body[field]).toBeUndefined();
+    const stored = (await inspect.get(keys.oauth('client', r.body['client_id'] as string)))!;
+    expect(stored).not.toContain('software_statement');
+    expect(stored.length).toBeLessThan(1024);
+  });
+
+  test.each([
+    ['too many redirect URIs', { redirect_uris: Array.from({ length: 11 }, (_, i) => `http://127.0.0.1/cb${i}`) }, 'invalid_redirect_uri'],
+    ['a very long redirect URI', { redirect_uris: [`https://client.example/${'x'.repeat(3000)}`] }, 'invalid_redirect_uri'],
+    ['a very long client_name', { client_name: 'n'.repeat(500) }, 'invalid_client_metadata'],
+    ['repeated grant types', { grant_types: Array.from({ length: 50 }, () => 'authorization_code') }, 'invalid_client_metadata'],
+  ])('%s → 400', async (_name, meta, error) => {
+    const r = await register(meta);
+    expect(r.status).toBe(400);
+    expect(r.body['error']).toBe(error);
+  });
+
+  test('a body over the size limit → 413 OAuth JSON', async () => {
+    const res = await balanced(`${ISSUER}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT], filler: 'x'.repeat(64 * 1024) }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await res.json()) as Record<string, unknown>)['error']).toBe('invalid_client_metadata');
+  });
+});
+
+describe('errors answer in the OAuth shape, never HTML', () => {
+  test('malformed JSON to /register → 400 invalid_client_metadata JSON', async () => {
+    const res = await balanced(`${ISSUER}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toMatchObject({ error: 'invalid_client_metadata' });
+  });
+
+  test('wrong method on an OAuth endpoint → 405 OAuth JSON', async () => {
+    const res = await balanced(`${ISSUER}/register`);
+    expect(res.status).toBe(405);
+    expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
+  });
+});
+
+describe('client ID metadata document caching', () => {
+  test('the document’s max-age bounds how long it is reused', async () => {
+    const id = 'https://client.example/short-lived.json';
+    documents.set(id, { client_id: id, client_name: 'short', redirect_uris: [REDIRECT] });
+    cacheControl.set(id, 'max-age=120');
+    await authorize(id);
+    const ttl = await inspect.pttl(keys.oauth('cimd', createHash('sha256').update(id).digest('base64url')));
+    expect(ttl).toBeGreaterThan(100_000);
+    expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+
+  test('a failed fetch is remembered briefly: the second request does not fetch again', async () => {
+    const id = 'https://client.example/broken.json';
+    failing.add(id);
+    const before = fetchCount.get(id) ?? 0;
+    for (let i = 0; i < 2; i++) {
+      const { params } = await startParams(id);
+      const res = await balanced(authorizeUrl(params), { redirect: 'manual' });
+      expect(res.status).toBe(401);
+    }
+    expect((fetchCount.get(id) ?? 0) - before).toBe(1);
   });
 });

@@ -2,14 +2,17 @@
  * Client authentication at /token and /revoke (RFC 6749 §2.3.1): `client_secret_basic`,
  * `client_secret_post`, or `none` for public clients (client_id only).
  *
- * Why not the SDK's `authenticateClient`: it compares `client.client_secret` in plaintext (we keep
+ * Why not SDK 1.x's `authenticateClient` (v2 has none): it compares `client.client_secret` in plaintext (we keep
  * only hashes, so a Redis dump yields no usable secret), with a non-constant-time `!==`, and it does
  * not accept HTTP Basic, the method RFC 6749 says servers MUST support.
  */
-import { InvalidClientError, InvalidRequestError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { Request } from 'express';
 import { z } from 'zod';
+import { OAuthError, OAuthErrorCode } from '../oauthError.js';
 import { secretMatchesHash } from './secrets.js';
+
+const invalidClient = (message: string) => new OAuthError(OAuthErrorCode.InvalidClient, message);
+const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);
 import type { ClientStore, KnownClient } from './stores/clients.js';
 
 export interface PresentedCredentials {
@@ -31,17 +34,17 @@ function decodeFormComponent(s: string): string {
 
 export function presentedCredentials(req: Request): PresentedCredentials {
   const body = BodyCredentialsSchema.safeParse(req.body ?? {});
-  if (!body.success) throw new InvalidRequestError('client_id and client_secret must be single strings');
+  if (!body.success) throw invalidRequest('client_id and client_secret must be single strings');
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-    if (!m) throw new InvalidClientError('unsupported Authorization header for client authentication');
+    if (!m) throw invalidClient('unsupported Authorization header for client authentication');
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new InvalidClientError('malformed Basic credentials');
+    if (colon < 0) throw invalidClient('malformed Basic credentials');
     // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
     if (body.data.client_secret !== undefined) {
-      throw new InvalidRequestError('use either HTTP Basic or client_secret_post, not both');
+      throw invalidRequest('use either HTTP Basic or client_secret_post, not both');
     }
     let clientId: string;
     let clientSecret: string;
@@ -49,26 +52,26 @@ export function presentedCredentials(req: Request): PresentedCredentials {
       clientId = decodeFormComponent(decoded.slice(0, colon));
       clientSecret = decodeFormComponent(decoded.slice(colon + 1));
     } catch {
-      throw new InvalidClientError('malformed Basic credentials');
+      throw invalidClient('malformed Basic credentials');
     }
     if (body.data.client_id !== undefined && body.data.client_id !== clientId) {
-      throw new InvalidRequestError('client_id in the body differs from the Basic credentials');
+      throw invalidRequest('client_id in the body differs from the Basic credentials');
     }
     return { clientId, clientSecret, basic: true };
   }
-  if (!body.data.client_id) throw new InvalidClientError('client authentication required (client_id missing)');
+  if (!body.data.client_id) throw invalidClient('client authentication required (client_id missing)');
   return { clientId: body.data.client_id, clientSecret: body.data.client_secret, basic: false };
 }
 
 export async function authenticateClient(creds: PresentedCredentials, clients: ClientStore): Promise<KnownClient> {
   const client = await clients.get(creds.clientId);
-  if (!client) throw new InvalidClientError('unknown client');
+  if (!client) throw invalidClient('unknown client');
   if (client.secretHash !== undefined) {
-    if (creds.clientSecret === undefined) throw new InvalidClientError('client secret required');
-    if (!secretMatchesHash(creds.clientSecret, client.secretHash)) throw new InvalidClientError('invalid client secret');
+    if (creds.clientSecret === undefined) throw invalidClient('client secret required');
+    if (!secretMatchesHash(creds.clientSecret, client.secretHash)) throw invalidClient('invalid client secret');
     const exp = client.info.client_secret_expires_at;
     if (exp !== undefined && exp !== 0 && exp < Math.floor(Date.now() / 1000)) {
-      throw new InvalidClientError('client secret has expired');
+      throw invalidClient('client secret has expired');
     }
   }
   return client;

@@ -8,7 +8,9 @@ import { ConfigError, type Config } from '../../config.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Keyspace } from '../../redis/keys.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
+import type { LoginOptions } from './login/options.js';
 import type { IntrospectionClient, Lifetimes } from './options.js';
+import { publishAheadSeconds } from './signingKeys.js';
 
 /** OAUTH_RATE_LIMIT_RELAXED multiplies every auth-endpoint limit by this (test runs, demos). */
 const RELAXED_RATE_LIMIT_FACTOR = 1000;
@@ -21,16 +23,39 @@ export interface Deployment {
   keys: Keyspace;
   log: Logger;
   serviceName: string;
+  /** Whether the sign-in page is reachable from other machines (the dev-login warning). */
+  devLoginExposed: boolean;
 }
 
 export function authorizationServerFromConfig(c: Config, d: Deployment): AuthorizationServer {
+  const log = d.log.child({ component: 'oauth' });
+  const login = loginFromConfig(c);
+  if (login.provider === 'dev' && d.devLoginExposed) {
+    log.warn(
+      'LOGIN_PROVIDER=dev on a non-loopback address: ANYONE who reaches this server can sign in as ANY user id and ' +
+        'use that user\'s MCP sessions. For testing only; set LOGIN_PROVIDER=oidc for real sign-in (docs/oauth.md).',
+    );
+  }
+  // Defaults a deployment should know about (issue 11 changed them; docs/oauth.md).
+  log.info(
+    {
+      issuer: d.issuer,
+      loginProvider: login.provider,
+      ...(login.provider === 'oidc' ? { upstreamIssuer: login.issuer, userClaim: login.userClaim, allowedDomains: login.allowedDomains } : {}),
+      refreshTokens: 'only for clients registered for the refresh_token grant',
+      errorsBeforeSignIn: 'shown on the error page, never redirected',
+      maxClientsPerAddress: c.OAUTH_MAX_CLIENTS_PER_ADDRESS,
+      signingKeyPublishedAheadSeconds: publishAheadSeconds(c.OAUTH_SIGNING_KEY_TTL_SECONDS),
+    },
+    'authorization server settings',
+  );
   return createAuthorizationServer({
     issuer: d.issuer,
     resources: d.resources,
     scopes: c.OAUTH_SCOPES,
     redis: d.redis,
     keys: d.keys,
-    log: d.log.child({ component: 'oauth' }),
+    log,
     lifetimes: lifetimesFromConfig(c),
     rateLimit: {
       multiplier: c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1,
@@ -39,9 +64,26 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
       store: c.REDIS_URL ? 'redis' : 'memory',
     },
     trustProxyHops: c.TRUST_PROXY_HOPS,
-    introspectionClients: introspectionClientsFromConfig(c),
+    introspectionClients: introspectionClientsFromConfig(c, d.resources),
+    maxClientsPerAddress: c.OAUTH_MAX_CLIENTS_PER_ADDRESS * (c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1),
+    login,
     serviceName: d.serviceName,
   });
+}
+
+export function loginFromConfig(c: Config): LoginOptions {
+  if (c.loginProvider === 'dev') return { provider: 'dev' };
+  return {
+    provider: 'oidc',
+    // resolveLoginProvider (config.ts) made sure both are set.
+    issuer: c.LOGIN_OIDC_ISSUER!,
+    clientId: c.LOGIN_OIDC_CLIENT_ID!,
+    clientSecret: c.LOGIN_OIDC_CLIENT_SECRET,
+    scopes: c.LOGIN_OIDC_SCOPES,
+    userClaim: c.LOGIN_OIDC_USER_CLAIM,
+    allowedDomains: c.LOGIN_OIDC_ALLOWED_DOMAINS,
+    timeoutMs: c.LOGIN_OIDC_TIMEOUT_MS,
+  };
 }
 
 export function lifetimesFromConfig(c: Config): Lifetimes {
@@ -56,12 +98,21 @@ export function lifetimesFromConfig(c: Config): Lifetimes {
   };
 }
 
-export function introspectionClientsFromConfig(c: Config): IntrospectionClient[] {
-  return (c.OAUTH_INTROSPECTION_CLIENTS ?? []).map((pair) => {
-    const colon = pair.indexOf(':');
-    if (colon <= 0 || colon === pair.length - 1) {
-      throw new ConfigError('invalid configuration:\n  OAUTH_INTROSPECTION_CLIENTS: expected client_id:secret pairs');
-    }
-    return { clientId: pair.slice(0, colon), clientSecret: pair.slice(colon + 1) };
+/**
+ * `client_id:secret` or `client_id:secret@resource`: each resource server may introspect only
+ * tokens for its own resource; without `@resource` it is the one resource the server issues
+ * tokens for (refused when there are several: which one would be a guess).
+ */
+export function introspectionClientsFromConfig(c: Config, resources: string[]): IntrospectionClient[] {
+  const problem = (why: string) => new ConfigError(`invalid configuration:\n  OAUTH_INTROSPECTION_CLIENTS: ${why}`);
+  return (c.OAUTH_INTROSPECTION_CLIENTS ?? []).map((entry) => {
+    const colon = entry.indexOf(':');
+    if (colon <= 0 || colon === entry.length - 1) throw problem('expected client_id:secret or client_id:secret@resource entries');
+    const clientId = entry.slice(0, colon);
+    const rest = entry.slice(colon + 1);
+    const at = rest.lastIndexOf('@https://') >= 0 ? rest.lastIndexOf('@https://') : rest.lastIndexOf('@http://');
+    if (at > 0) return { clientId, clientSecret: rest.slice(0, at), resources: [rest.slice(at + 1)] };
+    if (resources.length !== 1) throw problem(`${clientId} must name its resource (client_id:secret@resource) when tokens are issued for several`);
+    return { clientId, clientSecret: rest, resources };
   });
 }

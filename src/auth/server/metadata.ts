@@ -1,9 +1,13 @@
 /**
- * RFC 8414 authorization server metadata, advertising exactly what is implemented. Built here
- * rather than with the SDK's `createOAuthMetadata`, which cannot express jwks_uri, introspection,
- * RFC 9207 `iss`, CIMD support or client_secret_basic.
+ * RFC 8414 authorization server metadata, advertising exactly what is implemented, and the route
+ * that serves it. Built here: SDK v2 has no authorization-server helpers (the frozen
+ * `server-legacy` package aside), and 1.x's `createOAuthMetadata` could not express jwks_uri,
+ * introspection, RFC 9207 `iss`, CIMD support or client_secret_basic.
  */
-import { SUPPORTED_CLIENT_AUTH_METHODS, SUPPORTED_GRANT_TYPES } from './stores/clients.js';
+import cors from 'cors';
+import { Router } from 'express';
+import { allowedMethods } from './allowedMethods.js';
+import { SUPPORTED_CLIENT_AUTH_METHODS, SUPPORTED_GRANT_TYPES } from './clientMetadata.js';
 import { SIGNING_ALG } from './signingKeys.js';
 
 export const ENDPOINTS = {
@@ -15,7 +19,11 @@ export const ENDPOINTS = {
   jwks: '/.well-known/jwks.json',
   login: '/oauth/login',
   consent: '/oauth/consent',
+  /** Where the upstream OpenID provider sends the browser back (LOGIN_PROVIDER=oidc). */
+  callback: '/oauth/callback',
 } as const;
+
+export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 export function authorizationServerMetadata(opts: { issuer: string; scopes: string[]; introspection: boolean }) {
   const at = (path: string) => `${opts.issuer}${path}`;
@@ -43,4 +51,17 @@ export function authorizationServerMetadata(opts: { issuer: string; scopes: stri
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
   };
+}
+
+export type AuthorizationServerMetadata = ReturnType<typeof authorizationServerMetadata>;
+
+/** GET /.well-known/oauth-authorization-server (RFC 8414 §3), readable cross-origin by browser clients. */
+export function metadataRouter(metadata: AuthorizationServerMetadata): Router {
+  const router = Router();
+  router.use(METADATA_PATH, cors(), allowedMethods(['GET', 'OPTIONS']));
+  router.get(METADATA_PATH, (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.json(metadata);
+  });
+  return router;
 }

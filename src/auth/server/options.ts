@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type { Keyspace } from '../../redis/keys.js';
 import type { ClientMetadataFetcher } from './cimd/fetchClientMetadata.js';
+import type { LoginOptions } from './login/options.js';
 
 /** Lifetimes in seconds. The hierarchy is checked by `checkLifetimes`. */
 export interface Lifetimes {
@@ -68,6 +69,8 @@ export interface RateLimitOptions {
 export interface IntrospectionClient {
   clientId: string;
   clientSecret: string;
+  /** The resource(s) this resource server serves; it may introspect only tokens issued for them. */
+  resources: string[];
 }
 
 export interface AuthorizationServerOptions {
@@ -86,6 +89,10 @@ export interface AuthorizationServerOptions {
   trustProxyHops: number;
   /** Resource servers allowed to call /introspect. */
   introspectionClients?: IntrospectionClient[];
+  /** Live dynamic registrations one client address may hold (default 200). */
+  maxClientsPerAddress?: number;
+  /** Who vouches for the user: the test page (default) or an upstream OpenID provider. */
+  login?: LoginOptions;
   /** Fetches Client ID Metadata Documents; defaults to the SSRF-guarded HTTPS fetcher. */
   fetchClientMetadata?: ClientMetadataFetcher;
   /** Human-readable name shown on the login and consent pages. */

@@ -15,7 +15,7 @@ const prefix = `t${randomBytes(5).toString('hex')}`;
 const connections: Redis[] = [];
 const servers: AuthorizationServer[] = [];
 
-function instance() {
+function instance(extra: Partial<Parameters<typeof createAuthorizationServer>[0]> = {}) {
   const redis = new Redis(REDIS_URL);
   connections.push(redis);
   const as = createAuthorizationServer({
@@ -28,6 +28,7 @@ function instance() {
     // register: 20/hour × 0.1 = 2 per hour for the whole deployment.
     rateLimit: { multiplier: 0.1, store: 'redis' },
     trustProxyHops: 0,
+    ...extra,
   });
   servers.push(as);
   const app = express();
@@ -50,4 +51,16 @@ test('the registration limit is shared by all instances and ignores a spoofed X-
   const third = await request(a).post('/register').set('X-Forwarded-For', '198.51.100.7').send(body).expect(429);
   expect(third.body.error).toBe('too_many_requests');
   await request(b).post('/register').send(body).expect(429);
+});
+
+test('live registrations per address are capped; another address still registers', async () => {
+  const app = instance({ rateLimit: { multiplier: 1000, store: 'redis' }, trustProxyHops: 1, maxClientsPerAddress: 2 });
+  const body = { redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' };
+  const from = (addr: string) => request(app).post('/register').set('X-Forwarded-For', addr).send(body);
+  expect((await from('198.51.100.20')).status).toBe(201);
+  expect((await from('198.51.100.20')).status).toBe(201);
+  const third = await from('198.51.100.20');
+  expect(third.status).toBe(429);
+  expect(third.body.error).toBe('too_many_requests');
+  expect((await from('198.51.100.21')).status).toBe(201);
 });

@@ -1,14 +1,14 @@
 /**
  * Rate limits on the authorization-server endpoints, counted in Redis so the limit holds for the
  * deployment rather than per instance (a round-robin balancer would otherwise multiply it by N).
- * Defaults follow the SDK's handlers; `multiplier` relaxes them for test runs.
+ * Defaults follow SDK 1.x's authorization-server handlers; `multiplier` relaxes them for test runs.
  */
-import { TooManyRequestsError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Keyspace } from '../../redis/keys.js';
+import { OAuthError, OAuthErrorCode } from '../oauthError.js';
 import { clientAddress } from './clientAddress.js';
 import type { RateLimitOptions } from './options.js';
 
@@ -32,7 +32,7 @@ export interface RateLimitDeps {
   options: RateLimitOptions;
 }
 
-/** Options for one endpoint's limiter (also accepted by the SDK handlers' `rateLimit`). */
+/** Options for one endpoint's limiter. */
 export function rateLimitOptions(endpoint: LimitedEndpoint, deps: RateLimitDeps): Partial<Options> {
   const d = DEFAULTS[endpoint];
   const store =
@@ -52,7 +52,7 @@ export function rateLimitOptions(endpoint: LimitedEndpoint, deps: RateLimitDeps)
     // We derive the address ourselves (trusted hop count); the library's X-Forwarded-For and
     // trust-proxy checks concern `req.ip`, which we do not use.
     validate: { xForwardedForHeader: false, trustProxy: false },
-    message: new TooManyRequestsError(`too many ${endpoint} requests; try again later`).toResponseObject(),
+    message: new OAuthError(OAuthErrorCode.TooManyRequests, `too many ${endpoint} requests; try again later`).toResponseObject(),
   };
 }
 

@@ -1,11 +1,15 @@
 /**
- * Drives the integrated authorization server's login and consent pages with plain HTTP form posts,
- * the way a browser would, so tests and scripts need no browser (docs/oauth.md, "Without a
- * browser"). Keeps the flow cookie the CSRF check needs. Returns the final redirect to the client
- * (carrying `code`, `state` and `iss`, or `error`).
+ * Drives the authorization server's pages with plain HTTP, the way a browser would, so tests and
+ * scripts need no browser (docs/oauth.md, "Without a browser"): follows redirects with a cookie
+ * jar per origin (the flow cookie the CSRF check needs, and an upstream identity provider's
+ * cookies), posts the dev login form as `userId`, and answers the consent form. With
+ * LOGIN_PROVIDER=oidc the login step is a detour through the upstream provider, whose sign-in the
+ * test fixture answers by redirects. Returns the final redirect to the client (carrying `code`,
+ * `state` and `iss`, or `error`).
  */
 export interface FormLoginOptions {
-  userId: string;
+  /** The user id typed on the dev login page (unused when the upstream provider signs in). */
+  userId?: string;
   decision?: 'approve' | 'deny';
   fetch?: typeof fetch;
 }
@@ -31,21 +35,24 @@ function hiddenFields(page: string): Record<string, string> {
   return fields;
 }
 
-function formAction(page: string): string {
+function formAction(page: string): string | undefined {
   const m = /<form method="post" action="([^"]+)">/.exec(page);
-  if (!m) throw new FormLoginError(200, undefined, 'no form on the page');
-  return unescape(m[1]!);
+  return m ? unescape(m[1]!) : undefined;
 }
 
 export async function authorizeByForms(authorizationUrl: string | URL, opts: FormLoginOptions): Promise<URL> {
   const doFetch = opts.fetch ?? fetch;
   const start = new URL(authorizationUrl);
-  const jar = new Map<string, string>();
-  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const redirectUri = start.searchParams.get('redirect_uri');
+  const jars = new Map<string, Map<string, string>>();
+  // Origins the flow may pass through: ours, and the provider our login step sends us to.
+  const trusted = new Set([start.origin]);
 
   const send = async (url: URL, init: RequestInit = {}): Promise<Response> => {
+    const jar = jars.get(url.origin) ?? new Map<string, string>();
+    jars.set(url.origin, jar);
     const headers = new Headers(init.headers);
-    if (jar.size > 0) headers.set('cookie', cookieHeader());
+    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await doFetch(url, { ...init, headers, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
@@ -63,23 +70,34 @@ export async function authorizeByForms(authorizationUrl: string | URL, opts: For
     const message = /<p class="error"><code>[a-z_]+<\/code>: ([^<]*)<\/p>/.exec(text)?.[1];
     throw new FormLoginError(res.status, code, unescape(message ?? `HTTP ${res.status}`));
   };
-  const location = async (res: Response, base: URL): Promise<URL> => {
-    if (res.status < 300 || res.status > 399) return fail(res);
-    return new URL(res.headers.get('location')!, base);
-  };
-  const post = (url: URL, fields: Record<string, string>) =>
-    send(url, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const backToClient = (u: URL) =>
+    redirectUri !== null ? `${u.origin}${u.pathname}` === redirectUri.replace(/\?.*$/, '') || u.href.startsWith(redirectUri) : !trusted.has(u.origin);
 
-  let next = await location(await send(start), start);
-  if (next.origin !== start.origin) return next; // error redirect straight back to the client
-  // Login page → choose the user.
-  let page = await send(next);
-  if (page.status !== 200) return fail(page);
-  let html = await page.text();
-  next = await location(await post(new URL(formAction(html), next), { ...hiddenFields(html), user_id: opts.userId }), next);
-  // Consent page → approve or deny.
-  page = await send(next);
-  if (page.status !== 200) return fail(page);
-  html = await page.text();
-  return location(await post(new URL(formAction(html), next), { ...hiddenFields(html), decision: opts.decision ?? 'approve' }), next);
+  let url = start;
+  let res = await send(url);
+  for (let hop = 0; hop < 30; hop++) {
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location')!, url);
+      if (backToClient(next)) return next;
+      if (url.origin === start.origin && url.pathname === '/oauth/login') trusted.add(next.origin);
+      if (!trusted.has(next.origin)) return next;
+      url = next;
+      res = await send(url);
+      continue;
+    }
+    if (res.status !== 200) return fail(res);
+    const page = await res.text();
+    const action = formAction(page);
+    if (!action) throw new FormLoginError(200, undefined, 'no form on the page');
+    const answer: Record<string, string> = page.includes('name="user_id"')
+      ? { user_id: opts.userId ?? 'alice' }
+      : { decision: opts.decision ?? 'approve' };
+    url = new URL(action, url);
+    res = await send(url, {
+      method: 'POST',
+      body: new URLSearchParams({ ...hiddenFields(page), ...answer }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  }
+  throw new FormLoginError(0, undefined, 'too many steps in the authorization flow');
 }

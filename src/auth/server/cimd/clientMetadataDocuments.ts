@@ -1,19 +1,30 @@
 /**
  * Client ID Metadata Documents: a client_id that is an https URL names a JSON document describing
  * the client (draft-ietf-oauth-client-id-metadata-document). The AS fetches it (SSRF-guarded),
- * requires its `client_id` to equal the URL exactly (§4.1), validates the redirect URIs with the
- * same policy as registration, and caches the result in-process and in Redis so N instances fetch
- * it once per cache period.
+ * requires its `client_id` to equal the URL exactly (§4.1), validates it with the same bounded
+ * schema and policy as registration, and caches the result in-process and in Redis so N instances
+ * fetch it once per cache period.
+ *
+ * Caching (§4.3: the AS SHOULD respect HTTP cache headers): the document's `Cache-Control`
+ * (`max-age`, or `no-store`/`no-cache`) sets the lifetime, bounded below so one sign-in does not
+ * fetch the same document four times and above so a change reaches us within a day; without the
+ * header the configured default applies. A failure (unreachable, refused address, invalid
+ * document) is remembered briefly, so a broken client cannot make every /authorize fetch again.
  */
-import { InvalidClientError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
-import { OAuthClientMetadataSchema, type OAuthClientInformationFull } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Keyspace } from '../../../redis/keys.js';
-import { redirectUriProblem } from '../redirectUris.js';
+import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
+import { ClientInfoSchema, ClientMetadataSchema, acceptClientMetadata, parseClientMetadata, type ClientInfo } from '../clientMetadata.js';
 import { hashSecret } from '../secrets.js';
 import { ClientMetadataFetchError, type ClientMetadataFetcher } from './fetchClientMetadata.js';
+
+/** Bounds on a document's own cache lifetime. */
+export const CIMD_MIN_CACHE_SECONDS = 30;
+export const CIMD_MAX_CACHE_SECONDS = 24 * 3600;
+/** How long a failed fetch or an invalid document is remembered. */
+export const CIMD_FAILURE_CACHE_SECONDS = 10;
 
 export function isClientIdMetadataUrl(clientId: string): boolean {
   return clientId.startsWith('https://');
@@ -21,6 +32,7 @@ export function isClientIdMetadataUrl(clientId: string): boolean {
 
 /** §3: https, with a path, no fragment, no credentials, no dot segments. */
 function urlProblem(clientId: string): string | undefined {
+  if (clientId.length > 2048) return 'is too long';
   let u: URL;
   try {
     u = new URL(clientId);
@@ -35,74 +47,109 @@ function urlProblem(clientId: string): string | undefined {
   return undefined;
 }
 
-const DocumentSchema = OAuthClientMetadataSchema.extend({
-  client_id: z.string(),
+const DocumentSchema = ClientMetadataSchema.extend({
+  client_id: z.string().max(2048),
   client_secret: z.undefined({ message: 'a metadata document must not contain client_secret' }).optional(),
 });
 
+/** What the caches hold: the validated client, or why the document was refused. */
+const CachedSchema = z.union([z.object({ client: ClientInfoSchema }), z.object({ error: z.string() })]);
+type Cached = z.infer<typeof CachedSchema>;
+
+function invalidClient(message: string): OAuthError {
+  return new OAuthError(OAuthErrorCode.InvalidClient, message);
+}
+
+/** Lifetime in seconds from a Cache-Control header, or undefined when it says nothing usable. */
+export function cacheSecondsFrom(cacheControl: string | undefined): number | undefined {
+  if (!cacheControl) return undefined;
+  const directives = cacheControl.toLowerCase().split(',').map((d) => d.trim());
+  if (directives.some((d) => d === 'no-store' || d === 'no-cache')) return 0;
+  const maxAge = directives.find((d) => d.startsWith('max-age='));
+  const seconds = maxAge === undefined ? NaN : Number(maxAge.slice('max-age='.length));
+  return Number.isInteger(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
 export class ClientMetadataDocuments {
-  private readonly memory: LRUCache<string, OAuthClientInformationFull> | undefined;
+  private readonly memory = new LRUCache<string, Cached>({ max: 1000, ttl: CIMD_MAX_CACHE_SECONDS * 1000 });
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
     private readonly fetchDocument: ClientMetadataFetcher,
-    private readonly cacheSeconds: number,
-  ) {
-    this.memory = cacheSeconds > 0 ? new LRUCache({ max: 1000, ttl: cacheSeconds * 1000 }) : undefined;
-  }
+    /** Lifetime for documents without cache headers; 0 turns caching off altogether. */
+    private readonly defaultCacheSeconds: number,
+  ) {}
 
   /** The client the document describes; throws `invalid_client` naming what is wrong. */
-  async resolve(clientId: string): Promise<OAuthClientInformationFull> {
+  async resolve(clientId: string): Promise<ClientInfo> {
     const problem = urlProblem(clientId);
-    if (problem) throw new InvalidClientError(`client_id metadata URL ${problem}`);
-    const cached = this.memory?.get(clientId);
-    if (cached) return cached;
-    const redisKey = this.keys.oauth('cimd', hashSecret(clientId));
-    if (this.cacheSeconds > 0) {
-      const raw = await this.redis.get(redisKey);
-      if (raw !== null) {
-        const info = OAuthClientMetadataSchema.extend({ client_id: z.string() }).parse(JSON.parse(raw));
-        this.memory?.set(clientId, info);
-        return info;
-      }
-    }
-    let doc: unknown;
+    if (problem) throw invalidClient(`client_id metadata URL ${problem}`);
+    const cached = await this.cached(clientId);
+    if (cached) return this.unwrap(cached);
+
+    let result: Cached;
+    let seconds: number;
     try {
-      doc = await this.fetchDocument(new URL(clientId));
+      const fetched = await this.fetchDocument(new URL(clientId));
+      result = { client: this.validate(clientId, fetched.document) };
+      const wanted = cacheSecondsFrom(fetched.cacheControl) ?? this.defaultCacheSeconds;
+      seconds = Math.min(CIMD_MAX_CACHE_SECONDS, Math.max(CIMD_MIN_CACHE_SECONDS, wanted));
     } catch (err) {
-      if (err instanceof ClientMetadataFetchError) throw new InvalidClientError(err.message);
-      throw new InvalidClientError('client metadata document could not be fetched');
+      if (err instanceof ClientMetadataFetchError || isOAuthError(err)) result = { error: err.message };
+      else result = { error: 'client metadata document could not be fetched' };
+      seconds = CIMD_FAILURE_CACHE_SECONDS;
     }
-    const info = this.validate(clientId, doc);
-    if (this.cacheSeconds > 0) {
-      await this.redis.set(redisKey, JSON.stringify(info), 'EX', this.cacheSeconds);
-      this.memory?.set(clientId, info);
-    }
-    return info;
+    await this.remember(clientId, result, seconds);
+    return this.unwrap(result);
   }
 
-  private validate(clientId: string, doc: unknown): OAuthClientInformationFull {
+  private unwrap(c: Cached): ClientInfo {
+    if ('error' in c) throw invalidClient(c.error);
+    return c.client;
+  }
+
+  private redisKey(clientId: string): string {
+    return this.keys.oauth('cimd', hashSecret(clientId));
+  }
+
+  private async cached(clientId: string): Promise<Cached | undefined> {
+    if (this.defaultCacheSeconds === 0) return undefined;
+    const local = this.memory.get(clientId);
+    if (local) return local;
+    const raw = await this.redis.get(this.redisKey(clientId));
+    if (raw === null) return undefined;
+    const parsed = CachedSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success) return undefined;
+    const ttl = await this.redis.pttl(this.redisKey(clientId));
+    if (ttl > 0) this.memory.set(clientId, parsed.data, { ttl });
+    return parsed.data;
+  }
+
+  private async remember(clientId: string, c: Cached, seconds: number): Promise<void> {
+    if (this.defaultCacheSeconds === 0) return;
+    await this.redis.set(this.redisKey(clientId), JSON.stringify(c), 'EX', seconds);
+    this.memory.set(clientId, c, { ttl: seconds * 1000 });
+  }
+
+  private validate(clientId: string, doc: unknown): ClientInfo {
     const parsed = DocumentSchema.safeParse(doc);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
-      throw new InvalidClientError(`invalid client metadata document: ${first?.path.join('.') || '(root)'}: ${first?.message}`);
+      throw invalidClient(`invalid client metadata document: ${first?.path.join('.') || '(root)'}: ${first?.message}`);
     }
     const d = parsed.data;
     // §4.1: prevents a document at one URL from impersonating another client.
-    if (d.client_id !== clientId) throw new InvalidClientError('client metadata document client_id does not match its URL');
+    if (d.client_id !== clientId) throw invalidClient('client metadata document client_id does not match its URL');
     // A document is public; anything it could use to authenticate would be public too. We support
     // only public clients (`none`) for metadata-document clients.
     const method = d.token_endpoint_auth_method ?? 'none';
-    if (method !== 'none') {
-      throw new InvalidClientError(`token_endpoint_auth_method ${method} is not supported for metadata-document clients`);
+    if (method !== 'none') throw invalidClient(`token_endpoint_auth_method ${method} is not supported for metadata-document clients`);
+    try {
+      return acceptClientMetadata(parseClientMetadata({ ...d, token_endpoint_auth_method: 'none' }), clientId);
+    } catch (err) {
+      if (isOAuthError(err)) throw invalidClient(`invalid client metadata document: ${err.message}`);
+      throw err;
     }
-    if (d.redirect_uris.length === 0) throw new InvalidClientError('client metadata document lists no redirect_uris');
-    for (const uri of d.redirect_uris) {
-      const p = redirectUriProblem(uri);
-      if (p) throw new InvalidClientError(`client metadata redirect_uri ${uri} ${p}`);
-    }
-    const { client_secret: _secret, ...rest } = d;
-    return { ...rest, token_endpoint_auth_method: 'none' };
   }
 }

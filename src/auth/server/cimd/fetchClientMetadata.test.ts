@@ -21,6 +21,11 @@ describe('forbiddenRange', () => {
     ['::ffff:127.0.0.1', 'loopback'],
     ['::ffff:169.254.169.254', 'linkLocal'],
     ['[::1]', 'loopback'],
+    // IPv4-compatible IPv6 (RFC 4291 §2.5.5.1, deprecated) carries an IPv4 address too.
+    ['::7f00:1', 'loopback'],
+    ['::127.0.0.1', 'loopback'],
+    ['::a9fe:a9fe', 'linkLocal'],
+    ['::a00:1', 'private'],
   ])('%s is forbidden (%s)', (addr, range) => {
     expect(forbiddenRange(addr)).toBe(range);
   });

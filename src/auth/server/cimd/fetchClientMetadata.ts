@@ -16,8 +16,15 @@ import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { forbiddenRange } from './addressPolicy.js';
 
+/** A fetched document and the cache policy its server sent with it. */
+export interface FetchedClientMetadata {
+  document: unknown;
+  /** The response's Cache-Control header, if any (honoured within bounds by the cache). */
+  cacheControl?: string;
+}
+
 /** Returns the parsed JSON document at `url`, or throws `ClientMetadataFetchError`. */
-export type ClientMetadataFetcher = (url: URL) => Promise<unknown>;
+export type ClientMetadataFetcher = (url: URL) => Promise<FetchedClientMetadata>;
 
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
@@ -117,8 +124,12 @@ export function createGuardedClientMetadataFetcher(opts: GuardedFetcherOptions =
       if (err instanceof ClientMetadataFetchError) throw err;
       throw new ClientMetadataFetchError(`cannot read client metadata: ${(err as Error).name}`);
     }
+    const cacheControl = res.headers['cache-control'];
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+      return {
+        document: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+        cacheControl: Array.isArray(cacheControl) ? cacheControl.join(', ') : cacheControl,
+      };
     } catch {
       throw new ClientMetadataFetchError('client metadata document is not JSON');
     }

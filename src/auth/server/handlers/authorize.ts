@@ -2,26 +2,30 @@
  * GET/POST /authorize (OAuth 2.1 §4.1.1): validates the request and starts a pending flow that the
  * login and consent pages finish.
  *
- * Why not the SDK's `authorizationHandler`: its error redirects carry no `iss` (RFC 9207 requires
- * it on error responses too), client errors come back as bare JSON instead of a page, and it has
- * no hook for CIMD fetch failures vs unknown clients. The checks themselves mirror it (including
- * its RFC 8252 loopback-port rule, which we import).
+ * Why not an SDK handler: SDK v2 has none (only the frozen `server-legacy` package), and 1.x's
+ * redirected errors without `iss` (RFC 9207) and answered client errors with bare JSON.
  *
- * Two error phases (RFC 6749 §4.1.2.1): until the client and redirect URI are known good, errors
- * are shown on our own page and never redirected; after that they go to the client's redirect URI
- * with `error`, `state` and `iss`.
+ * Every error here is shown on our own page, never redirected to the client:
+ * - about the client or the redirect URI, because the redirect URI is not trusted yet (RFC 6749
+ *   §4.1.2.1);
+ * - everything else too, because nobody has signed in yet and every client of this server is
+ *   dynamically registered or a metadata document, i.e. created by anyone at no cost. Redirecting
+ *   such a client's errors before authentication makes the server an open redirector (RFC 9700
+ *   §4.11.2; security review finding 1). Errors after sign-in (the user denies consent) do go back
+ *   to the client, with `state` and `iss` (consent.ts).
  */
-import { InvalidClientError, InvalidRequestError, InvalidScopeError, InvalidTargetError, OAuthError, UnauthorizedClientError, UnsupportedResponseTypeError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
+import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
 import { sendErrorPage } from '../errors.js';
 import { ENDPOINTS } from '../metadata.js';
 import { findMatchingRedirectUri } from '../redirectUris.js';
 import { matchResource } from '../resource.js';
 import type { ClientStore, KnownClient } from '../stores/clients.js';
 import { FlowStore } from '../stores/flows.js';
-import { authorizationRedirect } from './authorizationResponse.js';
+
+const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);
 
 const single = z.string().max(2048);
 
@@ -41,7 +45,6 @@ const RequestParamsSchema = z.object({
 });
 
 export interface AuthorizeDeps {
-  issuer: string;
   resources: string[];
   scopes: string[];
   clients: ClientStore;
@@ -60,61 +63,47 @@ export function authorizeHandler(deps: AuthorizeDeps): RequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     const params = paramsOf(req) ?? {};
 
-    // ---- Phase 1: client and redirect URI. Errors are shown here, never redirected. ----
-    let redirectUri: string;
-    let redirectUriGiven: boolean;
-    let clientId: string;
-    let client: KnownClient;
     try {
       const c = ClientParamsSchema.safeParse(params);
-      if (!c.success) throw new InvalidRequestError(c.error.issues[0]?.message ?? 'invalid client_id or redirect_uri');
-      clientId = c.data.client_id;
-      const found = await deps.clients.get(clientId);
-      if (!found) throw new InvalidClientError('unknown client_id (register first, or use a client metadata document URL)');
-      client = found;
+      if (!c.success) throw invalidRequest(c.error.issues[0]?.message ?? 'invalid client_id or redirect_uri');
+      const clientId = c.data.client_id;
+      const client = await deps.clients.get(clientId);
+      if (!client) throw new OAuthError(OAuthErrorCode.InvalidClient, 'unknown client_id (register first, or use a client metadata document URL)');
       const registered = client.info.redirect_uris;
+      let redirectUri: string;
+      let redirectUriGiven: boolean;
       if (c.data.redirect_uri !== undefined) {
-        if (!findMatchingRedirectUri(c.data.redirect_uri, registered)) {
-          throw new InvalidRequestError('redirect_uri does not match any registered redirect URI');
-        }
+        if (!findMatchingRedirectUri(c.data.redirect_uri, registered)) throw invalidRequest('redirect_uri does not match any registered redirect URI');
         redirectUri = c.data.redirect_uri;
         redirectUriGiven = true;
       } else if (registered.length === 1) {
         redirectUri = registered[0]!;
         redirectUriGiven = false;
       } else {
-        throw new InvalidRequestError('redirect_uri is required when the client registered several');
+        throw invalidRequest('redirect_uri is required when the client registered several');
       }
-    } catch (err) {
-      if (err instanceof OAuthError) deps.log.info({ error: err.errorCode }, 'authorization request refused');
-      sendErrorPage(res, err, deps.log, 'authorize');
-      return;
-    }
 
-    // ---- Phase 2: the rest. Errors go back to the (now validated) redirect URI. ----
-    const rawState = typeof params['state'] === 'string' ? params['state'] : undefined;
-    try {
       const p = RequestParamsSchema.safeParse(params);
-      if (!p.success) throw new InvalidRequestError(p.error.issues[0]?.message ?? 'invalid authorization request');
+      if (!p.success) throw invalidRequest(p.error.issues[0]?.message ?? 'invalid authorization request');
       const q = p.data;
-      if (q.response_type !== 'code') throw new UnsupportedResponseTypeError('only response_type=code is supported');
-      if (client.info.grant_types && !client.info.grant_types.includes('authorization_code')) {
-        throw new UnauthorizedClientError('client is not registered for the authorization_code grant');
+      if (q.response_type !== 'code') throw new OAuthError(OAuthErrorCode.UnsupportedResponseType, 'only response_type=code is supported');
+      if (!client.info.grant_types.includes('authorization_code')) {
+        throw new OAuthError(OAuthErrorCode.UnauthorizedClient, 'client is not registered for the authorization_code grant');
       }
       // OAuth 2.1 §4.1.1 / RFC 7636 §4.3: `plain` is not accepted.
-      if (q.code_challenge_method !== 'S256') throw new InvalidRequestError('code_challenge_method must be S256');
+      if (q.code_challenge_method !== 'S256') throw invalidRequest('code_challenge_method must be S256');
       if (!/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge)) {
-        throw new InvalidRequestError('code_challenge must be a base64url SHA-256 value (43 characters)');
+        throw invalidRequest('code_challenge must be a base64url SHA-256 value (43 characters)');
       }
       const requested = (q.scope ?? '').split(' ').filter((s) => s.length > 0);
       const unknown = requested.filter((s) => !deps.scopes.includes(s));
-      if (unknown.length > 0) throw new InvalidScopeError(`unsupported scope: ${unknown.join(' ')}`);
+      if (unknown.length > 0) throw new OAuthError(OAuthErrorCode.InvalidScope, `unsupported scope: ${unknown.join(' ')}`);
       const scopes = requested.length > 0 ? [...new Set(requested)] : deps.scopes;
       // RFC 8707 §2: the resource must be one this server issues tokens for; MCP clients always send
       // it. Without one, the default resource is assumed (pre-RFC 8707 clients).
-      if (Array.isArray(q.resource)) throw new InvalidTargetError('request tokens for one resource at a time');
+      if (Array.isArray(q.resource)) throw new OAuthError(OAuthErrorCode.InvalidTarget, 'request tokens for one resource at a time');
       const resource = q.resource === undefined ? deps.resources[0]! : matchResource(q.resource, deps.resources);
-      if (resource === undefined) throw new InvalidTargetError('resource is not served by this authorization server');
+      if (resource === undefined) throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is not served by this authorization server');
 
       const { flowId, flow } = await deps.flows.create({
         clientId,
@@ -134,12 +123,8 @@ export function authorizeHandler(deps: AuthorizeDeps): RequestHandler {
       });
       res.redirect(302, `${ENDPOINTS.login}?flow=${encodeURIComponent(flowId)}`);
     } catch (err) {
-      if (!(err instanceof OAuthError)) {
-        sendErrorPage(res, err, deps.log, 'authorize');
-        return;
-      }
-      deps.log.info({ error: err.errorCode }, 'authorization request refused');
-      res.redirect(302, authorizationRedirect(redirectUri, { error: err, state: rawState, issuer: deps.issuer }));
+      if (err instanceof OAuthError) deps.log.info({ error: err.code }, 'authorization request refused');
+      sendErrorPage(res, err, deps.log, 'authorize');
     }
   };
 }

@@ -4,9 +4,9 @@
  * approve → a code; deny → access_denied. Either way the flow is consumed and the browser is
  * sent to the client's redirect URI with `state` and `iss`.
  */
-import { AccessDeniedError, InvalidRequestError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../../observability/logger.js';
+import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
 import { sendErrorPage } from '../errors.js';
 import { ENDPOINTS } from '../metadata.js';
 import { html, sendPage } from '../pages/html.js';
@@ -16,6 +16,8 @@ import { FlowStore } from '../stores/flows.js';
 import type { GrantStore } from '../stores/grants.js';
 import { authorizationRedirect } from './authorizationResponse.js';
 import { flowFromRequest } from './interactionFlow.js';
+
+const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);
 
 export interface ConsentDeps {
   issuer: string;
@@ -31,15 +33,15 @@ export function consentPageHandler(deps: ConsentDeps): RequestHandler {
   return async (req, res) => {
     try {
       const { flowId, flow } = await flowFromRequest(req, deps.flows);
-      if (!flow.userId) throw new InvalidRequestError('sign in first');
+      if (!flow.userId) throw invalidRequest('sign in first');
       const client = await deps.clients.get(flow.clientId);
-      if (!client) throw new InvalidRequestError('the client registration has expired; start again from the application');
+      if (!client) throw invalidRequest('the client registration has expired; start again from the application');
       const redirect = new URL(flow.redirectUri);
       const loopbackOnly = client.info.redirect_uris.every((u) => isLoopbackUrl(new URL(u)));
       sendPage(res, {
         title: `Authorize ${client.info.client_name ?? 'application'}`,
         body: html`<h1>Authorize access</h1>
-<p>Signed in as <code>${flow.userId}</code>.</p>
+<p>Signed in as <code>${flow.userLabel ?? flow.userId}</code>.</p>
 <p><strong>${client.info.client_name ?? 'An unnamed application'}</strong> wants to access ${deps.serviceName} on your behalf.</p>
 <dl>
 <dt>Client id</dt><dd><code>${client.info.client_id}</code>${client.metadataDocument ? ' (client metadata document)' : ''}</dd>
@@ -72,17 +74,17 @@ export function consentSubmitHandler(deps: ConsentDeps): RequestHandler {
   return async (req, res) => {
     try {
       const { flowId, flow: seen } = await flowFromRequest(req, deps.flows);
-      if (!seen.userId) throw new InvalidRequestError('sign in first');
+      if (!seen.userId) throw invalidRequest('sign in first');
       const decision = (req.body as Record<string, unknown>)['decision'];
-      if (decision !== 'approve' && decision !== 'deny') throw new InvalidRequestError('decision must be approve or deny');
+      if (decision !== 'approve' && decision !== 'deny') throw invalidRequest('decision must be approve or deny');
       // Consume the flow: a second submission (or a race between two) finds nothing.
       const flow = await deps.flows.take(flowId);
-      if (!flow || !flow.userId) throw new InvalidRequestError('this authorization request was already answered');
+      if (!flow || !flow.userId) throw invalidRequest('this authorization request was already answered');
       res.clearCookie(FlowStore.cookieName(flowId), { path: '/oauth', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
       if (decision === 'deny') {
         deps.log.info({ clientId: flow.clientId }, 'authorization denied by user');
         res.redirect(303, authorizationRedirect(flow.redirectUri, {
-          error: new AccessDeniedError('the user denied the request'),
+          error: new OAuthError(OAuthErrorCode.AccessDenied, 'the user denied the request'),
           state: flow.state,
           issuer: deps.issuer,
         }));

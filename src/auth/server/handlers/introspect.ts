@@ -3,11 +3,15 @@
  * (separate mode with TOKEN_VALIDATION=introspection). Callers authenticate as one of the
  * configured resource servers (§2.1: the endpoint MUST require authorization, or it becomes a
  * token-scanning oracle). Anything invalid, expired or revoked is just `{active:false}` (§2.2).
+ *
+ * A caller learns only about tokens issued for its own resource(s) (RFC 7662 §4: the AS should
+ * tell a protected resource only what it needs; security review finding 8): a token for another
+ * resource is `{active:false}` to it, so one resource server cannot probe another's tokens.
  */
-import { InvalidClientError, InvalidRequestError, InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
+import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
 import type { AccessTokens } from '../accessTokens.js';
 import { presentedCredentials } from '../clientAuthentication.js';
 import { sendOAuthError } from '../errors.js';
@@ -22,7 +26,6 @@ const IntrospectionRequestSchema = z.object({
 
 export interface IntrospectDeps {
   issuer: string;
-  resources: string[];
   callers: IntrospectionClient[];
   grants: GrantStore;
   tokens: AccessTokens;
@@ -30,12 +33,12 @@ export interface IntrospectDeps {
 }
 
 export function introspectHandler(deps: IntrospectDeps): RequestHandler {
-  const callers = new Map(deps.callers.map((c) => [c.clientId, hashSecret(c.clientSecret)]));
+  const callers = new Map(deps.callers.map((c) => [c.clientId, { secretHash: hashSecret(c.clientSecret), resources: c.resources }]));
 
-  async function describe(token: string): Promise<Record<string, unknown>> {
+  async function describe(token: string, resources: readonly string[]): Promise<Record<string, unknown>> {
     if (token.includes('.')) {
       try {
-        const c = await deps.tokens.verify(token, deps.resources);
+        const c = await deps.tokens.verify(token, resources);
         if (!(await deps.grants.isLive(c.gid))) return { active: false };
         return {
           active: true,
@@ -50,12 +53,12 @@ export function introspectHandler(deps: IntrospectDeps): RequestHandler {
           jti: c.jti,
         };
       } catch (err) {
-        if (err instanceof InvalidTokenError) return { active: false };
+        if (isOAuthError(err, OAuthErrorCode.InvalidToken)) return { active: false };
         throw err;
       }
     }
     const g = await deps.grants.grantOfRefreshToken(token);
-    if (!g) return { active: false };
+    if (!g || !resources.includes(g.resource)) return { active: false };
     return {
       active: true,
       token_type: 'refresh_token',
@@ -74,13 +77,13 @@ export function introspectHandler(deps: IntrospectDeps): RequestHandler {
     try {
       const creds = presentedCredentials(req);
       basic = creds.basic;
-      const expected = callers.get(creds.clientId);
-      if (expected === undefined || creds.clientSecret === undefined || !secretMatchesHash(creds.clientSecret, expected)) {
-        throw new InvalidClientError('introspection is limited to authenticated resource servers');
+      const caller = callers.get(creds.clientId);
+      if (caller === undefined || creds.clientSecret === undefined || !secretMatchesHash(creds.clientSecret, caller.secretHash)) {
+        throw new OAuthError(OAuthErrorCode.InvalidClient, 'introspection is limited to authenticated resource servers');
       }
       const p = IntrospectionRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new InvalidRequestError(p.error.issues[0]?.message ?? 'invalid introspection request');
-      res.json(await describe(p.data.token));
+      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid introspection request');
+      res.json(await describe(p.data.token, caller.resources));
     } catch (err) {
       sendOAuthError(res, err, deps.log, 'introspect', basic);
     }

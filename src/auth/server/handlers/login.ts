@@ -4,11 +4,11 @@
  * There is no password: this server exists to exercise the OAuth flow, and the user id it yields
  * is what owns MCP sessions. A real deployment puts a real IdP here (docs/oauth.md).
  */
-import { InvalidRequestError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { Redis } from 'ioredis';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
+import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
 import type { Keyspace } from '../../../redis/keys.js';
 import { sendErrorPage } from '../errors.js';
 import { ENDPOINTS } from '../metadata.js';
@@ -67,8 +67,8 @@ export function loginSubmitHandler(deps: LoginDeps): RequestHandler {
       const body = req.body as Record<string, unknown>;
       const chosen = typeof body['pick'] === 'string' && body['pick'] !== '' ? body['pick'] : body['user_id'];
       const userId = UserIdSchema.safeParse(chosen);
-      if (!userId.success) throw new InvalidRequestError(userId.error.issues[0]?.message ?? 'invalid user id');
-      if (!(await deps.flows.setUser(flowId, flow, userId.data))) throw new InvalidRequestError('this authorization request has expired');
+      if (!userId.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, userId.error.issues[0]?.message ?? 'invalid user id');
+      if (!(await deps.flows.setUser(flowId, flow, userId.data))) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'this authorization request has expired');
       await deps.redis
         .multi()
         .zadd(recentKey, Date.now(), userId.data)

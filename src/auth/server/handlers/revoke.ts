@@ -8,10 +8,10 @@
  * The SDK's `revocationHandler` is not used for the client-authentication reasons given in
  * clientAuthentication.ts.
  */
-import { InvalidRequestError, InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
+import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
 import type { AccessTokens } from '../accessTokens.js';
 import { authenticateClient, presentedCredentials } from '../clientAuthentication.js';
 import { sendOAuthError } from '../errors.js';
@@ -42,7 +42,7 @@ export async function grantIdOfToken(
       const claims = await deps.tokens.verify(token, deps.resources, { ignoreExpiry: true });
       return clientId === undefined || claims.client_id === clientId ? claims.gid : undefined;
     } catch (err) {
-      if (err instanceof InvalidTokenError) return undefined;
+      if (isOAuthError(err, OAuthErrorCode.InvalidToken)) return undefined;
       throw err;
     }
   }
@@ -59,7 +59,7 @@ export function revokeHandler(deps: RevokeDeps): RequestHandler {
       basic = creds.basic;
       const client = await authenticateClient(creds, deps.clients);
       const p = RevocationRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new InvalidRequestError(p.error.issues[0]?.message ?? 'invalid revocation request');
+      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid revocation request');
       const gid = await grantIdOfToken(p.data.token, client.info.client_id, deps);
       if (gid !== undefined) {
         await deps.grants.revoke(gid);

@@ -1,23 +1,21 @@
 /**
  * POST /token (OAuth 2.1 §3.2): authorization_code and refresh_token grants.
  *
- * Why not the SDK's `tokenHandler`: its client authentication compares plaintext secrets (we store
- * hashes) and lacks client_secret_basic; and code-replay revocation needs the "already used"
- * decision before anything else, which its provider callbacks cannot express.
+ * Why not an SDK handler: SDK v2 has none (only the frozen `server-legacy` package), and 1.x's
+ * compared plaintext secrets (we store hashes), lacked client_secret_basic, and could not order
+ * the code checks as below.
+ *
+ * Order of the code checks (security review finding 5): client, redirect URI, PKCE and resource
+ * first, and only then is the code spent, atomically. Whoever merely learned a code (from a log, a
+ * Referer) cannot burn it or revoke the grant; a second redemption by the party that passes every
+ * check is a genuine replay and revokes what the first one produced (RFC 6749 §4.1.2).
  */
-import {
-  InvalidGrantError,
-  InvalidRequestError,
-  InvalidScopeError,
-  InvalidTargetError,
-  UnauthorizedClientError,
-  UnsupportedGrantTypeError,
-} from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { RequestHandler } from 'express';
 import { verifyChallenge } from 'pkce-challenge';
 import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
 import type { AccessTokens, IssuedAccessToken } from '../accessTokens.js';
+import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
 import { authenticateClient, presentedCredentials } from '../clientAuthentication.js';
 import { sendOAuthError } from '../errors.js';
 import { redirectUriMatches } from '../redirectUris.js';
@@ -55,52 +53,61 @@ function firstIssue(e: z.ZodError): string {
   return e.issues[0]?.message ?? 'invalid request';
 }
 
-function tokenResponse(access: IssuedAccessToken, refreshToken: string) {
+const invalidGrant = (message: string) => new OAuthError(OAuthErrorCode.InvalidGrant, message);
+const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);
+const invalidTarget = (message: string) => new OAuthError(OAuthErrorCode.InvalidTarget, message);
+
+function tokenResponse(access: IssuedAccessToken, refreshToken: string | undefined) {
   return {
     access_token: access.token,
     token_type: 'Bearer',
     expires_in: access.expiresIn,
-    refresh_token: refreshToken,
+    ...(refreshToken !== undefined ? { refresh_token: refreshToken } : {}),
     scope: access.scopes.join(' '),
   };
 }
 
+function registeredFor(client: KnownClient, grantType: string): boolean {
+  return (client.info.grant_types as readonly string[]).includes(grantType);
+}
+
 function requireGrantType(client: KnownClient, grantType: string): void {
-  const allowed = client.info.grant_types ?? ['authorization_code'];
-  if (!allowed.includes(grantType)) throw new UnauthorizedClientError(`client is not registered for the ${grantType} grant`);
+  if (!registeredFor(client, grantType)) {
+    throw new OAuthError(OAuthErrorCode.UnauthorizedClient, `client is not registered for the ${grantType} grant`);
+  }
 }
 
 export function tokenHandler(deps: TokenDeps): RequestHandler {
   async function authorizationCode(client: KnownClient, body: unknown) {
     const p = AuthorizationCodeSchema.safeParse(body);
-    if (!p.success) throw new InvalidRequestError(firstIssue(p.error));
+    if (!p.success) throw invalidRequest(firstIssue(p.error));
     const { code, code_verifier, redirect_uri, resource } = p.data;
-    const redemption = await deps.grants.redeemCode(code);
-    if (redemption.kind === 'unknown') throw new InvalidGrantError('authorization code is invalid or expired');
-    if (redemption.kind === 'replayed') {
+    const r = await deps.grants.codeRecord(code);
+    if (!r) throw invalidGrant('authorization code is invalid or expired');
+    // Bindings first: a failure here leaves the code and its grant untouched.
+    if (r.clientId !== client.info.client_id) throw invalidGrant('authorization code was issued to another client');
+    // OAuth 2.1 §4.1.3 / RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
+    if (r.redirectUriGiven && redirect_uri !== r.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+    if (!r.redirectUriGiven && redirect_uri !== undefined && !redirectUriMatches(redirect_uri, r.redirectUri)) {
+      throw invalidGrant('redirect_uri does not match the authorization request');
+    }
+    if (!(await verifyChallenge(code_verifier, r.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
+    if (resource !== undefined && matchResource(resource, [r.resource]) === undefined) {
+      throw invalidTarget('resource differs from the one authorized');
+    }
+    if ((await deps.grants.spendCode(code)) === 'replayed') {
       // RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: a code used twice was probably stolen; revoke what the
       // first use produced.
-      if (redemption.grantId) await deps.grants.revoke(redemption.grantId);
+      await deps.grants.revoke(r.grantId);
       deps.log.warn({ clientId: client.info.client_id }, 'authorization code replayed; grant revoked');
-      throw new InvalidGrantError('authorization code was already used; tokens issued from it are revoked');
+      throw invalidGrant('authorization code was already used; tokens issued from it are revoked');
     }
-    const r = redemption.record;
-    if (r.clientId !== client.info.client_id) throw new InvalidGrantError('authorization code was issued to another client');
-    // OAuth 2.1 §4.1.3 / RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
-    if (r.redirectUriGiven && redirect_uri !== r.redirectUri) {
-      throw new InvalidGrantError('redirect_uri does not match the authorization request');
-    }
-    if (!r.redirectUriGiven && redirect_uri !== undefined && !redirectUriMatches(redirect_uri, r.redirectUri)) {
-      throw new InvalidGrantError('redirect_uri does not match the authorization request');
-    }
-    if (!(await verifyChallenge(code_verifier, r.codeChallenge))) {
-      throw new InvalidGrantError('code_verifier does not match the code_challenge');
-    }
-    if (resource !== undefined && matchResource(resource, [r.resource]) === undefined) {
-      throw new InvalidTargetError('resource differs from the one authorized');
-    }
-    const activated = await deps.grants.activate(r.grantId);
-    if (!activated) throw new InvalidGrantError('the grant was revoked');
+    // Refresh tokens only for clients registered for that grant (RFC 7591 §2, `grant_types`).
+    const activated = await deps.grants.activate(r.grantId, {
+      refresh: registeredFor(client, 'refresh_token'),
+      accessTokenUntil: deps.tokens.now() + deps.tokens.lifetimeSeconds * 1000,
+    });
+    if (!activated) throw invalidGrant('the grant was revoked');
     const access = await deps.tokens.issue(activated.grant, activated.grant.scopes);
     deps.log.info({ clientId: r.clientId, userId: r.userId }, 'tokens issued (authorization_code)');
     return tokenResponse(access, activated.refreshToken);
@@ -108,26 +115,26 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
 
   async function refreshToken(client: KnownClient, body: unknown) {
     const p = RefreshTokenSchema.safeParse(body);
-    if (!p.success) throw new InvalidRequestError(firstIssue(p.error));
+    if (!p.success) throw invalidRequest(firstIssue(p.error));
     const requested = (p.data.scope ?? '').split(' ').filter((s) => s.length > 0);
     // Checked before rotation (inside it), so a refused request leaves the presented token current.
     const precheck = (grant: Grant) => {
       // RFC 6749 §6: a refresh may narrow the scope, never widen it.
       const extra = requested.filter((s) => !grant.scopes.includes(s));
-      if (extra.length > 0) throw new InvalidScopeError(`scope exceeds the grant: ${extra.join(' ')}`);
+      if (extra.length > 0) throw new OAuthError(OAuthErrorCode.InvalidScope, `scope exceeds the grant: ${extra.join(' ')}`);
       if (p.data.resource !== undefined && matchResource(p.data.resource, [grant.resource]) === undefined) {
-        throw new InvalidTargetError('resource differs from the one authorized');
+        throw invalidTarget('resource differs from the one authorized');
       }
     };
     const outcome = await deps.grants.rotateRefreshToken(p.data.refresh_token, client.info.client_id, precheck);
     switch (outcome.kind) {
       case 'unknown':
-        throw new InvalidGrantError('refresh token is invalid, expired or revoked');
+        throw invalidGrant('refresh token is invalid, expired or revoked');
       case 'wrong-client':
-        throw new InvalidGrantError('refresh token was issued to another client');
+        throw invalidGrant('refresh token was issued to another client');
       case 'reused':
         deps.log.warn({ clientId: client.info.client_id }, 'rotated refresh token reused; grant revoked');
-        throw new InvalidGrantError('refresh token was already used; the grant is revoked');
+        throw invalidGrant('refresh token was already used; the grant is revoked');
       case 'rotated':
         break;
     }
@@ -145,7 +152,7 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
       basic = creds.basic;
       const client = await authenticateClient(creds, deps.clients);
       const g = GrantTypeSchema.safeParse(req.body ?? {});
-      if (!g.success) throw new InvalidRequestError(firstIssue(g.error));
+      if (!g.success) throw invalidRequest(firstIssue(g.error));
       switch (g.data.grant_type) {
         case 'authorization_code':
           requireGrantType(client, 'authorization_code');
@@ -156,7 +163,7 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
           res.json(await refreshToken(client, req.body));
           return;
         default:
-          throw new UnsupportedGrantTypeError(`grant_type ${g.data.grant_type} is not supported`);
+          throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${g.data.grant_type} is not supported`);
       }
     } catch (err) {
       sendOAuthError(res, err, deps.log, 'token', basic);

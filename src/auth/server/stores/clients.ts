@@ -3,29 +3,19 @@
  * with a TTL of the registration lifetime; confidential clients' secrets are stored only as
  * SHA-256 hashes. A client_id that is an https URL is a Client ID Metadata Document client instead.
  *
- * `registrationStore` adapts this to the SDK's `OAuthRegisteredClientsStore` so its
- * `clientRegistrationHandler` (schema validation, id and secret generation) can be reused; our
- * `registerClient` adds the policy the SDK leaves to us and returns the plaintext secret once,
- * in the registration response.
+ * Registration is unauthenticated, so besides the per-address rate limit the number of live
+ * registrations per address is capped (`oauth:clients-by-address:<hash>`, a sorted set of client
+ * ids scored by their expiry): a registration costs storage for weeks, a request only a moment.
  */
-import { CustomOAuthError, InvalidClientMetadataError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
-import type { OAuthRegisteredClientsStore } from '@modelcontextprotocol/sdk/server/auth/clients.js';
-import {
-  OAuthClientInformationFullSchema,
-  type OAuthClientInformationFull,
-} from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Keyspace } from '../../../redis/keys.js';
 import { ClientMetadataDocuments, isClientIdMetadataUrl } from '../cimd/clientMetadataDocuments.js';
-import { redirectUriProblem } from '../redirectUris.js';
+import { ClientInfoSchema, type ClientInfo } from '../clientMetadata.js';
 import { hashSecret } from '../secrets.js';
 
-export const SUPPORTED_CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
-export const SUPPORTED_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
-
 export interface KnownClient {
-  info: OAuthClientInformationFull;
+  info: ClientInfo;
   /** SHA-256 of the client secret; absent for public clients. */
   secretHash?: string;
   /** Whether the client came from a metadata document (consent page shows a warning for loopback-only ones). */
@@ -33,11 +23,17 @@ export interface KnownClient {
 }
 
 const StoredClientSchema = z.object({
-  info: OAuthClientInformationFullSchema,
+  info: ClientInfoSchema,
   secretHash: z.string().optional(),
 });
 
-const MAX_REDIRECT_URIS = 10;
+// Prune expired entries, then admit the new id only below the cap. One key: safe on Redis Cluster.
+const RESERVE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1`;
 
 export class ClientStore {
   constructor(
@@ -51,6 +47,10 @@ export class ClientStore {
     return this.keys.oauth('client', clientId);
   }
 
+  get lifetimeSeconds(): number {
+    return this.registrationSeconds;
+  }
+
   /** Undefined for an unknown client; throws invalid_client for a broken metadata document. */
   async get(clientId: string): Promise<KnownClient | undefined> {
     if (isClientIdMetadataUrl(clientId)) {
@@ -59,53 +59,30 @@ export class ClientStore {
     if (clientId.length === 0 || clientId.length > 200) return undefined;
     const raw = await this.redis.get(this.key(clientId));
     if (raw === null) return undefined;
-    const stored = StoredClientSchema.parse(JSON.parse(raw));
-    return { info: stored.info, secretHash: stored.secretHash, metadataDocument: false };
+    const stored = StoredClientSchema.safeParse(JSON.parse(raw));
+    // A record this version cannot read is a client that must register again.
+    if (!stored.success) return undefined;
+    return { info: stored.data.info, secretHash: stored.data.secretHash, metadataDocument: false };
   }
 
-  get registrationStore(): OAuthRegisteredClientsStore {
-    return {
-      getClient: async (id) => (await this.get(id))?.info,
-      registerClient: (client) => this.register(client as OAuthClientInformationFull),
-    };
-  }
-
-  private async register(client: OAuthClientInformationFull): Promise<OAuthClientInformationFull> {
-    if (client.redirect_uris.length === 0) throw new CustomOAuthError('invalid_redirect_uri', 'at least one redirect_uri is required');
-    if (client.redirect_uris.length > MAX_REDIRECT_URIS) {
-      throw new CustomOAuthError('invalid_redirect_uri', `at most ${MAX_REDIRECT_URIS} redirect_uris`);
-    }
-    for (const uri of client.redirect_uris) {
-      const problem = redirectUriProblem(uri);
-      // RFC 7591 §3.2.2 names this error code.
-      if (problem) throw new CustomOAuthError('invalid_redirect_uri', `redirect_uri ${uri} ${problem}`);
-    }
-    // RFC 7591 §2: the default method is client_secret_basic; the SDK's handler issued a secret for it.
-    const method = client.token_endpoint_auth_method ?? 'client_secret_basic';
-    if (!(SUPPORTED_CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
-      throw new InvalidClientMetadataError(`token_endpoint_auth_method ${method} is not supported`);
-    }
-    const grantTypes = client.grant_types ?? ['authorization_code'];
-    for (const g of grantTypes) {
-      if (!(SUPPORTED_GRANT_TYPES as readonly string[]).includes(g)) throw new InvalidClientMetadataError(`grant type ${g} is not supported`);
-    }
-    for (const r of client.response_types ?? ['code']) {
-      if (r !== 'code') throw new InvalidClientMetadataError(`response type ${r} is not supported`);
-    }
-    if ((client.client_name?.length ?? 0) > 200) throw new InvalidClientMetadataError('client_name is too long');
-
-    const { client_secret: secret, ...rest } = client;
-    const info: OAuthClientInformationFull = {
-      ...rest,
-      token_endpoint_auth_method: method,
-      grant_types: grantTypes,
-      response_types: client.response_types ?? ['code'],
-    };
-    if (method === 'none') delete info.client_secret_expires_at;
-    else if (!secret) throw new InvalidClientMetadataError('a confidential client needs a secret');
-    const stored = { info, secretHash: method === 'none' || !secret ? undefined : hashSecret(secret) };
-    await this.redis.set(this.key(info.client_id), JSON.stringify(stored), 'EX', this.registrationSeconds);
-    // The plaintext secret leaves this server exactly once: in the registration response.
-    return method === 'none' ? info : { ...info, client_secret: secret };
+  /**
+   * Stores a registration unless `address` already holds `maxPerAddress` live ones; false then.
+   * The address is the rate-limit key of the registering request (proxy-aware, IPv6 by prefix).
+   */
+  async register(info: ClientInfo, secretHash: string | undefined, address: string, maxPerAddress: number): Promise<boolean> {
+    const now = Date.now();
+    const expiresAt = now + this.registrationSeconds * 1000;
+    const admitted = await this.redis.eval(
+      RESERVE,
+      1,
+      this.keys.oauth('clients-by-address', hashSecret(address)),
+      String(now),
+      String(maxPerAddress),
+      String(expiresAt),
+      info.client_id,
+    );
+    if (admitted !== 1) return false;
+    await this.redis.set(this.key(info.client_id), JSON.stringify({ info, secretHash }), 'EX', this.registrationSeconds);
+    return true;
   }
 }

@@ -23,6 +23,8 @@ export const FlowSchema = z.object({
   csrf: z.string(),
   /** Set by the login step. */
   userId: z.string().optional(),
+  /** How the consent page names the user (an upstream email or name); defaults to the user id. */
+  userLabel: z.string().optional(),
 });
 export type Flow = z.infer<typeof FlowSchema>;
 
@@ -37,7 +39,7 @@ export class FlowStore {
     return this.keys.oauth('flow', hashSecret(flowId));
   }
 
-  async create(input: Omit<Flow, 'csrf' | 'userId'>): Promise<{ flowId: string; flow: Flow }> {
+  async create(input: Omit<Flow, 'csrf' | 'userId' | 'userLabel'>): Promise<{ flowId: string; flow: Flow }> {
     const flowId = newOpaqueToken();
     const flow: Flow = { ...input, csrf: newOpaqueToken() };
     await this.redis.set(this.key(flowId), JSON.stringify(flow), 'EX', this.flowSeconds);
@@ -50,11 +52,11 @@ export class FlowStore {
   }
 
   /** Records the logged-in user without extending the flow's deadline. */
-  async setUser(flowId: string, flow: Flow, userId: string): Promise<boolean> {
+  async setUser(flowId: string, flow: Flow, userId: string, userLabel?: string): Promise<boolean> {
     // PTTL + PX rather than KEEPTTL: the embedded Redis stand-in ignores KEEPTTL.
     const ttl = await this.redis.pttl(this.key(flowId));
     if (ttl <= 0) return false;
-    const r = await this.redis.set(this.key(flowId), JSON.stringify({ ...flow, userId }), 'PX', ttl, 'XX');
+    const r = await this.redis.set(this.key(flowId), JSON.stringify({ ...flow, userId, ...(userLabel !== undefined ? { userLabel } : {}) }), 'PX', ttl, 'XX');
     return r === 'OK';
   }
 

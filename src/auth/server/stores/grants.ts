@@ -10,6 +10,7 @@
  * - `oauth:code:<sha256>`      JSON of the code's bindings; TTL = code lifetime. Kept after use so
  *                              a replay can find (and revoke) the grant it produced.
  * - `oauth:code-spent:<sha256>` marks a used code (SET NX makes first use atomic across instances).
+ *                              Set only after the code's bindings were checked (see token.ts).
  * - `oauth:refresh:<sha256>`   → gid, for every refresh token of the chain until the grant expires,
  *                              so a rotated-out token is recognised as reuse (OAuth 2.1 §4.3.1).
  */
@@ -42,11 +43,8 @@ export interface Grant {
   expiresAt: number;
 }
 
-export type CodeRedemption =
-  | { kind: 'ok'; record: CodeRecord }
-  | { kind: 'unknown' }
-  /** Second use of a code: the caller revokes what the first use produced (RFC 6749 §4.1.2). */
-  | { kind: 'replayed'; grantId: string | undefined };
+/** First use of a code, or a second one (the caller revokes what the first produced, RFC 6749 §4.1.2). */
+export type CodeSpend = 'first' | 'replayed';
 
 export type RefreshOutcome =
   | { kind: 'rotated'; grant: Grant; refreshToken: string }
@@ -56,7 +54,11 @@ export type RefreshOutcome =
   | { kind: 'reused'; grantId: string };
 
 // Activation is conditional so a replay that revoked the grant between "code spent" and
-// "tokens issued" wins: no tokens come out of a revoked grant.
+// "tokens issued" wins: no tokens come out of a revoked grant. `refresh` is the current refresh
+// token's hash, or NO_REFRESH for a client that gets none.
+/** Stored as the grant's refresh hash when no refresh token was issued; no token hashes to it. */
+const NO_REFRESH = '-';
+
 const ACTIVATE = `
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'refresh') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'refresh', ARGV[1])
@@ -108,26 +110,40 @@ export class GrantStore {
     return code;
   }
 
-  /** Marks the code used; only the first caller across all instances gets its bindings. */
-  async redeemCode(code: string): Promise<CodeRedemption> {
-    const h = hashSecret(code);
-    const raw = await this.redis.get(this.keys.oauth('code', h));
-    if (raw === null) return { kind: 'unknown' };
-    const record = CodeRecordSchema.parse(JSON.parse(raw));
-    const first = await this.redis.set(this.keys.oauth('code-spent', h), '1', 'EX', this.codeSeconds, 'NX');
-    if (first !== 'OK') return { kind: 'replayed', grantId: record.grantId };
-    return { kind: 'ok', record };
+  /** The bindings of a live code (used or not), without touching it. */
+  async codeRecord(code: string): Promise<CodeRecord | undefined> {
+    const raw = await this.redis.get(this.keys.oauth('code', hashSecret(code)));
+    if (raw === null) return undefined;
+    const parsed = CodeRecordSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
   }
 
-  /** After a successful code exchange: the grant's first refresh token. Undefined if revoked meanwhile. */
-  async activate(grantId: string): Promise<{ grant: Grant; refreshToken: string } | undefined> {
+  /**
+   * Marks the code used. Atomic across instances (SET NX): of any number of concurrent callers
+   * exactly one sees 'first'. Call it only once the caller proved it may redeem the code.
+   */
+  async spendCode(code: string): Promise<CodeSpend> {
+    const first = await this.redis.set(this.keys.oauth('code-spent', hashSecret(code)), '1', 'EX', this.codeSeconds, 'NX');
+    return first === 'OK' ? 'first' : 'replayed';
+  }
+
+  /**
+   * After a successful code exchange. With `refresh`, the grant lives its full lifetime and gets
+   * its first refresh token; without, it lives until `accessTokenUntil` (epoch ms), as long as the
+   * one access token that can come out of it. Undefined if the grant was revoked meanwhile.
+   */
+  async activate(
+    grantId: string,
+    opts: { refresh: boolean; accessTokenUntil: number },
+  ): Promise<{ grant: Grant; refreshToken: string | undefined } | undefined> {
     const grant = await this.get(grantId);
     if (!grant) return undefined;
-    const refreshToken = newOpaqueToken();
-    const h = hashSecret(refreshToken);
-    const ok = await this.redis.eval(ACTIVATE, 1, this.grantKey(grantId), h, String(grant.expiresAt));
+    const refreshToken = opts.refresh ? newOpaqueToken() : undefined;
+    const h = refreshToken === undefined ? NO_REFRESH : hashSecret(refreshToken);
+    const until = refreshToken === undefined ? Math.min(grant.expiresAt, opts.accessTokenUntil) : grant.expiresAt;
+    const ok = await this.redis.eval(ACTIVATE, 1, this.grantKey(grantId), h, String(until));
     if (ok !== 1) return undefined;
-    await this.redis.set(this.keys.oauth('refresh', h), grantId, 'PX', remainingMs(grant));
+    if (refreshToken !== undefined) await this.redis.set(this.keys.oauth('refresh', h), grantId, 'PX', remainingMs(grant));
     return { grant, refreshToken };
   }
 
