@@ -20,25 +20,36 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-test('the next key is published ahead of signing; old tokens keep verifying after the switch', async () => {
-  const start = Date.now();
-  let now = start;
-  const rotation = 4 * 3600;
-  const as = createAuthorizationServer({
+let servers = 0;
+/** Each test its own keyspace, so one test's keys never stand in for another's. */
+function authorizationServer(rotation: number, clock: () => number) {
+  servers += 1;
+  return createAuthorizationServer({
     issuer: 'http://localhost:3232',
     resources: ['http://localhost:3232/mcp'],
     scopes: ['mcp'],
     redis,
-    keys: createKeyspace(prefix),
+    keys: createKeyspace(`${prefix}:${servers}`),
     log: createLogger('silent'),
     rateLimit: false,
     trustProxyHops: 0,
     lifetimes: { signingKey: rotation, accessToken: 900 },
-    clock: () => now,
+    clock,
   });
+}
+
+async function seedGrant(as: ReturnType<typeof authorizationServer>, start: number) {
   const grant = { id: 'g1', clientId: 'c', userId: 'alice', scopes: ['mcp'], resource: 'http://localhost:3232/mcp', expiresAt: start + 30 * 86400_000 };
   await redis.hset(as.internals.grants.grantKey('g1'), { clientId: 'c', userId: 'alice', scopes: 'mcp', resource: grant.resource, expiresAt: String(grant.expiresAt) });
-  const sign = async () => (await as.internals.tokens.issue(grant, ['mcp'])).token;
+  return async () => (await as.internals.tokens.issue(grant, ['mcp'])).token;
+}
+
+test('the next key is published ahead of signing; old tokens keep verifying after the switch', async () => {
+  const start = Date.now();
+  let now = start;
+  const rotation = 4 * 3600;
+  const as = authorizationServer(rotation, () => now);
+  const sign = await seedGrant(as, start);
 
   const firstPublished = new Map<string, number>();
   const signers: string[] = [];
@@ -60,5 +71,27 @@ test('the next key is published ahead of signing; old tokens keep verifying afte
     previous = token;
   }
   expect(signers.length).toBeGreaterThanOrEqual(3);
+  await as.close();
+});
+
+test('after a quiet spell past the rotation time, the old key signs on until the next one has been published long enough', async () => {
+  const start = Date.now();
+  let now = start;
+  const rotation = 4 * 3600;
+  const as = authorizationServer(rotation, () => now);
+  const sign = await seedGrant(as, start);
+  const first = decodeProtectedHeader(await sign()).kid!;
+  // Nobody signs or fetches the JWKS for two rotation periods: nothing could publish the next key
+  // ahead of time. The next signature must still not use a key no resource server has seen.
+  now = start + 2 * rotation * 1000;
+  const afterQuiet = decodeProtectedHeader(await sign()).kid!;
+  expect(afterQuiet).toBe(first);
+  const published = (await as.internals.signingKeys.jwks()).keys.map((k) => k.kid);
+  expect(published).toContain(first);
+  expect(published.length).toBe(2);
+  const next = published.find((k) => k !== first)!;
+  // Once the next key has been in the JWKS for the publish-ahead period, it takes over.
+  now += 3600_000 + 1000;
+  expect(decodeProtectedHeader(await sign()).kid).toBe(next);
   await as.close();
 });

@@ -144,6 +144,12 @@ export class SigningKeys {
       const now = this.clock();
       const currentKid = (await this.redis.get(this.pointer('current'))) ?? '';
       let current = currentKid ? await this.dated(currentKid) : undefined;
+      if (current && now >= current.notAfter && !(await this.nextReady(now))) {
+        // Nothing published the next key ahead of time (no signature and no JWKS fetch during the
+        // publish-ahead window): the current key signs on while its successor gets published,
+        // rather than signing with a key no resource server has seen yet.
+        current = await this.extend(now, current);
+      }
       if (!current || now >= current.notAfter) {
         current = await this.advance(now, currentKid);
         if (!current) continue; // lost a race; read again
@@ -154,11 +160,36 @@ export class SigningKeys {
     throw new Error('signing keys: could not agree on a current key');
   }
 
+  /** Whether a published next key may sign at `now`. */
+  private async nextReady(now: number): Promise<boolean> {
+    const nextKid = await this.redis.get(this.pointer('next'));
+    const next = nextKid ? await this.dated(nextKid) : undefined;
+    return next !== undefined && next.notBefore <= now && now < next.notAfter;
+  }
+
+  /**
+   * Moves the end of `key`'s signing period to one publish-ahead period from now, and keeps it (and
+   * its tokens) verifiable accordingly. Concurrent instances may both extend; the periods they write
+   * differ by moments and either is safe, since the successor is published from now on.
+   */
+  private async extend(now: number, key: DatedKey): Promise<DatedKey> {
+    const extended: DatedKey = { ...key, notAfter: now + this.aheadMs };
+    const expiresAt = extended.notAfter + (this.accessTokenSeconds + 60) * 1000;
+    await this.redis
+      .multi()
+      .set(this.keyRecord(key.kid), JSON.stringify(extended), 'PX', expiresAt - now)
+      .set(this.pointer('current'), key.kid, 'PX', extended.notAfter - now)
+      .zadd(this.publishedSet(), expiresAt, key.kid)
+      .exec();
+    await this.keepPublishedSetUntilLastExpiry(now);
+    return extended;
+  }
+
   /** Makes the next key current (it was published ahead), or starts afresh when there is none. */
   private async advance(now: number, seenKid: string): Promise<DatedKey | undefined> {
     const nextKid = await this.redis.get(this.pointer('next'));
     const next = nextKid ? await this.dated(nextKid) : undefined;
-    // Without a pre-published key (first start, or no traffic during the publish-ahead window),
+    // Without a pre-published key (first start: there is no key to sign on with, see maintain()),
     // a fresh key has to sign at once; resource servers then find it by refetching the JWKS.
     const key = next && next.notBefore <= now && now < next.notAfter ? next : await this.create(now, now);
     const swapped = await this.redis.eval(SWAP_POINTER, 1, this.pointer('current'), seenKid, key.kid, String(key.notAfter - now));
@@ -193,10 +224,16 @@ export class SigningKeys {
       .multi()
       .set(this.keyRecord(kid), JSON.stringify(record), 'PX', expiresAt - now)
       .zadd(this.publishedSet(), expiresAt, kid)
-      .pexpire(this.publishedSet(), expiresAt - now)
       .exec();
+    await this.keepPublishedSetUntilLastExpiry(now);
     this.privateByKid.set(kid, privateKey as CryptoKey);
     return record;
+  }
+
+  /** The listing lives as long as its longest-lived key (a shorter TTL would unpublish keys early). */
+  private async keepPublishedSetUntilLastExpiry(now: number): Promise<void> {
+    const [, lastExpiry] = await this.redis.zrange(this.publishedSet(), -1, -1, 'WITHSCORES');
+    if (lastExpiry !== undefined) await this.redis.pexpire(this.publishedSet(), Math.max(1, Number(lastExpiry) - now));
   }
 
   private async discard(kid: string): Promise<void> {
