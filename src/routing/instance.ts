@@ -150,6 +150,7 @@ export class RoutingInstance {
    * taken over first by `deliver`, so its keys still go.
    */
   endSession(ref: SessionRef): Promise<EndSessionResult> {
+    // An unconditional delete is never answered `busy`.
     return this.sendDelete(ref, false) as Promise<EndSessionResult>;
   }
 
@@ -164,8 +165,7 @@ export class RoutingInstance {
         onReply: (header) => resolve(header.t === 'deleted' ? 'deleted' : header.t === 'error' ? IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable' : 'unavailable'),
         onTimeout: () => resolve('timeout'),
       });
-      const command = idle ? { t: 'delete', ri: this.instanceId, reply: relayId, idle } : { t: 'delete', ri: this.instanceId, reply: relayId };
-      this.deliver(ref, encode(command)).then(
+      this.deliver(ref, encode({ t: 'delete', ri: this.instanceId, reply: relayId, ...(idle ? { idle } : {}) })).then(
         (result) => {
           if (result === 'delivered') return;
           this.relay.release(relayId);

@@ -108,6 +108,8 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
   step('the switch on the card connects through our login and consent pages', async () => {
     await ui.toggleServer(SERVER_ID);
     await signIn(browser.page, USER);
+    await browser.page.getByRole('heading', { name: 'Authorize access' }).waitFor();
+    await docImage('inspector-consent.png', { x: 340, y: 20, width: 600, height: 430 });
     const page = await consent(browser.page, 'Approve');
     // What the consent page tells the user: who asks, where the code goes, what for.
     expect(page).toContain('MCP Inspector');

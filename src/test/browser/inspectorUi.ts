@@ -157,8 +157,8 @@ export class InspectorUi {
   }
 
   /**
-   * The log stream: on a wide window it is the monitoring sidebar's "Logs" view, on a narrow one the
-   * header's Logs screen.
+   * The log stream: the "Logs" view of the monitoring panel on the right, or, when that panel is
+   * hidden, the header's Logs screen.
    */
   async logStream(): Promise<Locator> {
     const sidebar = this.page.getByRole('radiogroup', { name: 'Monitoring screen' });
