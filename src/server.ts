@@ -61,6 +61,8 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       }),
     onMessage: (method) => metrics.mcpMessages.inc({ method }),
     onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
+    onSessionEvicted: () => metrics.sessionEvictions.inc(),
+    onSessionRefused: () => metrics.sessionLimitRefusals.inc(),
   });
   feed = new RedisResourceUpdateFeed(routing.bus, keys.resourceUpdates());
   await routing.start();

@@ -98,6 +98,10 @@ export class Metrics {
   readonly authFailures: Counter<'reason'>;
   /** Requests answered 429 by the /mcp rate limits. */
   readonly rateLimitRejections: Counter<'scope'>;
+  /** Idle sessions ended by this instance to make room under MAX_SESSIONS_PER_USER. */
+  readonly sessionEvictions: Counter;
+  /** New sessions refused by this instance because every session of the user was busy. */
+  readonly sessionLimitRefusals: Counter;
 
   private sources: ActiveSources = {};
 
@@ -167,6 +171,16 @@ export class Metrics {
       name: 'mcp_rate_limit_rejections_total',
       help: 'Requests rejected with 429 by the /mcp rate limits, by scope (address = before auth, user = after).',
       labelNames: ['scope'],
+      registers,
+    });
+    this.sessionEvictions = new Counter({
+      name: 'mcp_session_evictions_total',
+      help: 'Idle sessions ended to make room for a new one at the per-user session cap (MAX_SESSIONS_PER_USER).',
+      registers,
+    });
+    this.sessionLimitRefusals = new Counter({
+      name: 'mcp_session_limit_refusals_total',
+      help: 'New sessions refused (429) at the per-user session cap because every session of the user was busy.',
       registers,
     });
   }

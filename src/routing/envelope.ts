@@ -32,7 +32,9 @@ export const InboundHeaderSchema = z.discriminatedUnion('t', [
     caller: CallerSchema,
     rs: z.boolean().optional(),
   }),
-  z.object({ t: z.literal('delete'), ri: z.string(), reply: z.string(), rid: z.string().optional() }),
+  // Ends the session. `idle`: only if it is idle (src/routing/sessionCap.ts); a busy host answers
+  // with a 409 `error` instead.
+  z.object({ t: z.literal('delete'), ri: z.string(), reply: z.string(), rid: z.string().optional(), idle: z.boolean().optional() }),
   // Keeps an idle session alive while a GET stream is open on some instance.
   z.object({ t: z.literal('touch') }),
 ]);

@@ -17,6 +17,7 @@ import { Bus } from './bus.js';
 import { encode, type Caller } from './envelope.js';
 import { EventLog } from './eventLog.js';
 import { Relay } from './relay.js';
+import { SessionCap, type EvictionResult } from './sessionCap.js';
 import { SessionHost, type HostContext, type ServerFactory } from './sessionHost.js';
 import { SessionStore, type SessionMeta, type SessionRef } from './sessionStore.js';
 
@@ -31,6 +32,9 @@ export interface RoutingOptions {
   /** Metrics hooks. */
   onMessage?(method: string): void;
   onRoutingLatency?(ms: number): void;
+  /** An idle session was ended to make room under the per-user cap / a session was refused at the cap. */
+  onSessionEvicted?(): void;
+  onSessionRefused?(): void;
 }
 
 export type DeliveryResult = 'delivered' | 'gone' | 'unavailable';
@@ -49,6 +53,9 @@ export class SessionLimitError extends Error {
   override name = 'SessionLimitError';
 }
 
+/** How a host answers a delete made conditional on the session being idle (SessionHost.closeIfIdle). */
+const IDLE_DELETE_REFUSALS: Record<number, EvictionResult> = { 409: 'busy', 404: 'gone' };
+
 const INSTANCE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const LIVENESS_INTERVAL_MS = 2000;
 const LIVENESS_TTL_MS = 3 * LIVENESS_INTERVAL_MS;
@@ -62,6 +69,7 @@ export class RoutingInstance {
   private readonly hosts = new Map<string, SessionHost>();
   private readonly takeovers = new Map<string, Promise<'taken' | 'absent' | 'busy'>>();
   private readonly hostCtx: HostContext;
+  private readonly cap: SessionCap;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
 
@@ -92,6 +100,15 @@ export class RoutingInstance {
       maxPendingClientRequests: opts.maxPendingClientRequests,
       onMessage: opts.onMessage,
     };
+    this.cap = new SessionCap({
+      store: this.store,
+      max: opts.maxSessionsPerUser,
+      endIfIdle: (ref) => this.endSessionIfIdle(ref),
+      log,
+      instanceId: this.instanceId,
+      onEvicted: opts.onSessionEvicted,
+      onRefused: opts.onSessionRefused,
+    });
     // Redis forgets our subscriptions when the subscriber connection drops, and other instances
     // may then take our sessions over: stop serving them rather than risk two hosts per session.
     subscriber.on('reconnecting', () => {
@@ -116,8 +133,8 @@ export class RoutingInstance {
    */
   async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
     const ref = { u: sessionOwnerKey(caller.userId, caller.clientId), sessionId: randomUUID() };
-    if ((await this.store.countForUser(ref.u)) >= this.opts.maxSessionsPerUser) {
-      throw new SessionLimitError(`too many open sessions for this user (max ${this.opts.maxSessionsPerUser})`);
+    if (!(await this.cap.admit(ref))) {
+      throw new SessionLimitError(`too many open sessions for this user and client, all in use (max ${this.opts.maxSessionsPerUser})`);
     }
     const meta: Omit<SessionMeta, 'seen'> = { owner: caller.userId, host: this.instanceId, created: Date.now() };
     if (initRequest !== undefined) meta.init = initRequest;
@@ -133,12 +150,22 @@ export class RoutingInstance {
    * taken over first by `deliver`, so its keys still go.
    */
   endSession(ref: SessionRef): Promise<EndSessionResult> {
-    return new Promise<EndSessionResult>((resolve, reject) => {
+    // An unconditional delete is never answered `busy`.
+    return this.sendDelete(ref, false) as Promise<EndSessionResult>;
+  }
+
+  /** Ends a session only if its host finds it idle (the per-user cap, src/routing/sessionCap.ts). */
+  endSessionIfIdle(ref: SessionRef): Promise<EvictionResult> {
+    return this.sendDelete(ref, true);
+  }
+
+  private sendDelete(ref: SessionRef, idle: boolean): Promise<EvictionResult> {
+    return new Promise<EvictionResult>((resolve, reject) => {
       const relayId = this.relay.open({
-        onReply: (header) => resolve(header.t === 'deleted' ? 'deleted' : 'unavailable'),
+        onReply: (header) => resolve(header.t === 'deleted' ? 'deleted' : header.t === 'error' ? IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable' : 'unavailable'),
         onTimeout: () => resolve('timeout'),
       });
-      this.deliver(ref, encode({ t: 'delete', ri: this.instanceId, reply: relayId })).then(
+      this.deliver(ref, encode({ t: 'delete', ri: this.instanceId, reply: relayId, ...(idle ? { idle } : {}) })).then(
         (result) => {
           if (result === 'delivered') return;
           this.relay.release(relayId);

@@ -124,9 +124,12 @@ export class SessionHost {
     switch (header.t) {
       case 'touch':
         return;
-      case 'delete':
-        void this.close(true).then(() => this.ctx.bus.tryPublish(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'deleted' })));
+      case 'delete': {
+        const reply = this.ctx.keys.reply(header.ri, header.reply);
+        if (header.idle === true) return void this.closeIfIdle(reply);
+        void this.close(true).then(() => this.ctx.bus.tryPublish(reply, encode({ t: 'deleted' })));
         return;
+      }
       case 'msg':
         if (body === undefined) return;
         this.onMessage(
@@ -201,6 +204,30 @@ export class SessionHost {
     if (message.method === 'initialize') this.pendingInit = raw;
     this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
     this.transport.deliver(message, { authInfo });
+  }
+
+  /**
+   * Busy = the session is in use, so the per-user cap must not end it (src/routing/sessionCap.ts):
+   * a client request is in flight here (including one waiting for the client's answer to a
+   * sampling or elicitation request), or a standalone GET stream is open on any instance (its
+   * lease key exists), or it is an HTTP+SSE session (it lives exactly as long as its open stream).
+   */
+  private async isBusy(): Promise<boolean> {
+    if (this.legacy || this.transport.inflightCount > 0) return true;
+    const getStream = await this.ctx.redis.exists(this.ctx.keys.sessionGetStream(this.ref.u, this.ref.sessionId));
+    // Checked again after the round trip: a request may have arrived meanwhile.
+    return getStream === 1 || this.transport.inflightCount > 0;
+  }
+
+  private async closeIfIdle(reply: string): Promise<void> {
+    if (this.closing === undefined && (await this.isBusy())) {
+      this.ctx.bus.tryPublish(reply, encode({ t: 'error', status: 409, code: -32000, message: 'session busy' }));
+      return;
+    }
+    // Two instances may pick the same victim at once: only the command that ended it says so.
+    const first = this.closing === undefined;
+    await this.close(true);
+    this.ctx.bus.tryPublish(reply, encode(first ? { t: 'deleted' } : { t: 'error', status: 404, code: -32001, message: 'Session not found' }));
   }
 
   /**

@@ -43,6 +43,14 @@ if redis.call('HGET', KEYS[1], 'host') == ARGV[1] then
 end
 return 0`;
 
+/** Prunes expired entries of a user's session set, then adds the new session if below the cap. */
+const RESERVE_SLOT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
 /** Deletes / extends a lease only if it is still ours (a lapsed lease may belong to someone else). */
 const RELEASE_IF_OWNER = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -127,17 +135,20 @@ export class SessionStore {
     return r === 1;
   }
 
-  /** Live sessions of a user (stale entries of expired sessions are pruned first). */
+  /** Live sessions of a user, least recently used first (stale entries of expired sessions are pruned first). */
   async listForUser(u: string): Promise<string[]> {
     const k = this.keys.userSessions(u);
     await this.redis.zremrangebyscore(k, '-inf', Date.now() - this.ttlMs);
     return this.redis.zrange(k, 0, -1);
   }
 
-  async countForUser(u: string): Promise<number> {
-    const k = this.keys.userSessions(u);
-    await this.redis.zremrangebyscore(k, '-inf', Date.now() - this.ttlMs);
-    return this.redis.zcard(k);
+  /**
+   * Takes one of the user's `max` session slots for a new session, atomically (two instances
+   * creating sessions for one user at once cannot both take the last slot). False when full.
+   */
+  async reserve(ref: SessionRef, max: number, now: number): Promise<boolean> {
+    const r = await this.redis.eval(RESERVE_SLOT, 1, this.keys.userSessions(ref.u), now - this.ttlMs, max, now, ref.sessionId, this.ttlMs);
+    return r === 1;
   }
 
   // ---- leases (one standalone GET stream per session) ----

@@ -66,20 +66,12 @@ describe('operations across two instances', () => {
     expect(logs.A.lines.some((l) => l['reqId'] === 'trace-me-42' && l['method'] === 'tools/call')).toBe(true);
   });
 
-  test('caps: sessions per user and concurrent requests per session answer 429 with a JSON-RPC error', async () => {
+  // The per-user session cap (idle sessions evicted, busy ones refused) has its own suite: sessionCap.test.ts.
+  test('caps: concurrent requests per session answer 429 with a JSON-RPC error', async () => {
     const B = c.instances[1]!;
-    const sessions: string[] = [];
-    let refused: unknown;
-    for (let i = 0; i < 5 && !refused; i++) {
-      const r = await fetch(`${B.url}/mcp`, { method: 'POST', headers: { ...HEADERS, Authorization: `Bearer ${TOKENS.bob}` }, body: JSON.stringify(INIT) });
-      if (r.status === 429) refused = await r.json();
-      else {
-        sessions.push(r.headers.get('mcp-session-id')!);
-        await r.text();
-      }
-    }
-    expect(sessions).toHaveLength(3);
-    expect(refused).toMatchObject({ error: { code: -32000, message: expect.stringContaining('too many open sessions') } });
+    const r = await fetch(`${B.url}/mcp`, { method: 'POST', headers: { ...HEADERS, Authorization: `Bearer ${TOKENS.bob}` }, body: JSON.stringify(INIT) });
+    const sessions = [r.headers.get('mcp-session-id')!];
+    await r.text();
 
     // Two slow calls occupy the session (hosted on B, MAX_STREAMS_PER_SESSION=2); the third is refused.
     const sid = sessions[0]!;
