@@ -21,6 +21,7 @@ describe('prompts', () => {
       'test_prompt_with_arguments',
       'test_prompt_with_embedded_resource',
       'test_prompt_with_image',
+      'test_input_required_result_prompt',
     ]);
     for (const p of prompts) expect(p.description).toBeTruthy();
     expect(prompts.find((p) => p.name === 'complex_prompt')?.arguments).toEqual([
