@@ -10,9 +10,10 @@
  * first needs a key after `notAfter` rotates with a script (compare-and-set on `current`), so
  * concurrent instances agree on one key; the same script drops keys nothing can still verify with.
  *
- * Layout (`Keyspace.requestStateKeys`, one hash): `current` → kid; `<kid>` → JSON
- * `{secret, notAfter, verifyUntil}` (epoch ms). The hash expires when nobody rotated it for a
- * whole period plus a state lifetime, i.e. when no state sealed with it can still be valid.
+ * Layout (`Keyspace.requestStateKeys`, one hash): `current` → kid; per key `s:<kid>` → the
+ * secret (base64url), `n:<kid>` → end of its sealing period, `v:<kid>` → end of its
+ * verification window (epoch ms). The hash expires when nobody rotated it for a whole period
+ * plus a state lifetime, i.e. when no state sealed with it can still be valid.
  *
  * The secrets sit in Redis in plain form, like the signing keys (Redis is already the trust
  * anchor: it holds grants and sessions); production should derive them from a KMS.
@@ -23,33 +24,30 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { StateKey, StateKeySource } from '../mcp/requestState.js';
 
-const RecordSchema = z.object({
-  secret: z.string().min(43),
-  notAfter: z.number(),
-  verifyUntil: z.number(),
-});
-type KeyRecord = z.infer<typeof RecordSchema>;
+const Fields = z.record(z.string(), z.string());
+const Secret = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+const Millis = z.coerce.number().int();
 type Entry = StateKey & { notAfter: number; verifyUntil: number };
 
-// KEYS[1] = the hash; ARGV = now, new kid, new record JSON, hash lifetime (ms).
-// Installs the new key only when the current one is missing or past its sealing period; drops
-// every key whose verification window has closed. Returns 1 if it rotated.
+// KEYS[1] = the hash; ARGV = now, new kid, secret, notAfter, verifyUntil, hash lifetime (ms).
+// Installs the new key only when the current one is missing or past its sealing period, and
+// drops every key whose verification window has closed. Returns 1 if it rotated.
 const ROTATE = `
 local now = tonumber(ARGV[1])
 local cur = redis.call('HGET', KEYS[1], 'current')
 if cur then
-  local rec = redis.call('HGET', KEYS[1], cur)
-  if rec and tonumber(cjson.decode(rec)['notAfter']) > now then return 0 end
+  local notAfter = redis.call('HGET', KEYS[1], 'n:' .. cur)
+  if notAfter and tonumber(notAfter) > now then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'current', ARGV[2])
+redis.call('HSET', KEYS[1], 's:' .. ARGV[2], ARGV[3], 'n:' .. ARGV[2], ARGV[4], 'v:' .. ARGV[2], ARGV[5], 'current', ARGV[2])
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  local field = all[i]
-  if field ~= 'current' and tonumber(cjson.decode(all[i + 1])['verifyUntil']) <= now then
-    redis.call('HDEL', KEYS[1], field)
+  if string.sub(all[i], 1, 2) == 'v:' and tonumber(all[i + 1]) <= now then
+    local kid = string.sub(all[i], 3)
+    redis.call('HDEL', KEYS[1], 's:' .. kid, 'n:' .. kid, 'v:' .. kid)
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1`;
 
 /** A kid is 12 random bytes, base64url: no `~`, so it can prefix the sealed state unambiguously. */
@@ -101,23 +99,22 @@ export class RedisStateKeys implements StateKeySource {
   private async load(rotate: boolean): Promise<void> {
     if (rotate) {
       const now = this.clock();
-      const record: KeyRecord = {
-        secret: randomBytes(32).toString('base64url'),
-        notAfter: now + this.rotationMs,
-        verifyUntil: now + this.rotationMs + this.stateTtlMs,
-      };
       const kid = randomBytes(12).toString('base64url');
-      const lifetime = this.rotationMs + this.stateTtlMs + 60_000;
-      await this.redis.eval(ROTATE, 1, this.hashKey, String(now), kid, JSON.stringify(record), String(lifetime));
+      const notAfter = now + this.rotationMs;
+      const verifyUntil = notAfter + this.stateTtlMs;
+      const lifetime = verifyUntil - now + 60_000;
+      await this.redis.eval(ROTATE, 1, this.hashKey, String(now), kid, randomBytes(32).toString('base64url'), String(notAfter), String(verifyUntil), String(lifetime));
     }
-    const all = await this.redis.hgetall(this.hashKey);
+    const all = Fields.parse(await this.redis.hgetall(this.hashKey));
     this.keys.clear();
     for (const [field, value] of Object.entries(all)) {
-      if (field === 'current') continue;
-      const parsed = RecordSchema.safeParse(JSON.parse(value));
-      if (!parsed.success) continue;
-      const { secret, notAfter, verifyUntil } = parsed.data;
-      this.keys.set(field, { kid: field, secret: Buffer.from(secret, 'base64url'), notAfter, verifyUntil });
+      if (!field.startsWith('s:')) continue;
+      const kid = field.slice(2);
+      const secret = Secret.safeParse(value);
+      const notAfter = Millis.safeParse(all[`n:${kid}`]);
+      const verifyUntil = Millis.safeParse(all[`v:${kid}`]);
+      if (!secret.success || !notAfter.success || !verifyUntil.success) continue;
+      this.keys.set(kid, { kid, secret: Buffer.from(secret.data, 'base64url'), notAfter: notAfter.data, verifyUntil: verifyUntil.data });
     }
     this.currentKid = all['current'];
   }
