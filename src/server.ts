@@ -4,6 +4,7 @@
  * lane → Express app. `index.ts` runs it as a process; tests start several in one process.
  */
 import { createServer, type Server } from 'node:http';
+import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { setupAuth } from './auth/index.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
   url: string;
   config: Config;
   routing: RoutingInstance;
+  /** The change bus every instance shares (resource updates, list changes). */
+  events: ServerEventBus;
   redis: RedisConnections;
   metrics: Metrics;
   http: Server;
@@ -114,7 +117,11 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   });
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
-  metrics.trackActive({ sessions: () => routing.hostedCount, streams: () => sse.counts() });
+  metrics.trackActive({
+    sessions: () => routing.hostedCount,
+    streams: () => ({ ...sse.counts(), listen: modern.listenStreams }),
+    tasks: () => runner.runningCount,
+  });
   let draining = false;
   const app = createApp({
     config,
@@ -158,6 +165,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     url,
     config,
     routing,
+    events,
     redis,
     metrics,
     http,

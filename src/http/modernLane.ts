@@ -78,6 +78,11 @@ export class ModernLane {
     }
   }
 
+  /** Open `subscriptions/listen` streams on this instance (metrics). */
+  get listenStreams(): number {
+    return this.listens.size;
+  }
+
   /** Ends every open listen stream (shutdown): their clients see the stream end and listen elsewhere. */
   endListenStreams(): void {
     for (const abort of this.listens) abort.abort();
