@@ -115,8 +115,9 @@ async function writeResponse(res: Response, response: globalThis.Response, abort
     return;
   }
   if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
-    const body = await response.text();
-    res.setHeader('Content-Length', Buffer.byteLength(body));
+    // The bytes as they are (no decode and re-encode), with their length: one write, not chunked.
+    const body = Buffer.from(await response.arrayBuffer());
+    res.setHeader('Content-Length', body.length);
     res.end(body);
     return;
   }
