@@ -57,6 +57,23 @@ describe('prompts', () => {
   });
 });
 
+describe('a prompt that needs the client’s input (multi-round-trip, written once)', () => {
+  it('on a 2025 session, the SDK’s shim asks with a real elicitation/create, then renders the prompt', async () => {
+    const asked: string[] = [];
+    conn = await connectClient({
+      capabilities: { elicitation: { form: {} } },
+      setup: (client) =>
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked.push((req.params as { message: string }).message);
+          return { action: 'accept', content: { context: 'a quiet afternoon' } };
+        }),
+    });
+    const result = await conn.client.getPrompt({ name: 'test_input_required_result_prompt' });
+    expect(asked).toEqual(['What context should the prompt use?']);
+    expect(result.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Use the following context: a quiet afternoon' } }]);
+  });
+});
+
 describe('completion/complete', () => {
   async function complete(ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string }, name: string, value: string, context?: Record<string, string>) {
     const res = await conn!.client.complete({ ref, argument: { name, value }, ...(context ? { context: { arguments: context } } : {}) });

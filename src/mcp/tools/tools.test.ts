@@ -266,3 +266,16 @@ describe('pingClient', () => {
     expect(text(await conn.client.callTool({ name: 'pingClient' }))).toMatch(/^Client answered ping in \d+ ms\.$/);
   });
 });
+
+describe('the tasks extension’s tools on a 2025 session (which this server does not offer tasks)', () => {
+  it('runs an optional-task tool inside the call and refuses a task-only one with a tool error', async () => {
+    conn = await connectClient();
+    expect(text(await conn.client.callTool({ name: 'slow_compute', arguments: { seconds: 0, label: 'inline' } }))).toBe('Computed inline in 0 s');
+    const refused = await conn.client.callTool({ name: 'confirm_delete', arguments: { filename: 'x' } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain('runs only as a task');
+    // A protocol error inside the work becomes a tool error, as for any tool on this lane.
+    const failed = await conn.client.callTool({ name: 'protocol_error_job', arguments: {} });
+    expect(failed.isError).toBe(true);
+  });
+});
