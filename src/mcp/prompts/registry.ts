@@ -61,8 +61,16 @@ export function definePrompt<A extends StringArgs>(spec: PromptSpec<A>): Registe
 
 export const PROMPT_PAGE_SIZE = 50;
 
+// A 2026-07-28 request builds a server of its own, so the index is built once per prompt list, not per request.
+const indexes = new WeakMap<readonly RegisteredPrompt[], Map<string, RegisteredPrompt>>();
+function indexByName(prompts: readonly RegisteredPrompt[]): Map<string, RegisteredPrompt> {
+  let index = indexes.get(prompts);
+  if (!index) indexes.set(prompts, (index = new Map(prompts.map((p) => [p.definition.name, p]))));
+  return index;
+}
+
 export function installPrompts(server: Server, prompts: readonly RegisteredPrompt[]): void {
-  const byName = new Map(prompts.map((p) => [p.definition.name, p]));
+  const byName = indexByName(prompts);
   // listChanged: the list is fixed, but test_trigger_prompt_change announces a change (conformance).
   server.registerCapabilities({ prompts: { listChanged: true } });
 

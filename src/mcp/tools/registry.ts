@@ -177,8 +177,16 @@ export function structuredResult<T extends Record<string, unknown>>(data: T): Ca
 
 export const TOOL_PAGE_SIZE = 50;
 
+// A 2026-07-28 request builds a server of its own, so the index is built once per tool list, not per request.
+const indexes = new WeakMap<readonly RegisteredTool[], Map<string, RegisteredTool>>();
+function indexByName(tools: readonly RegisteredTool[]): Map<string, RegisteredTool> {
+  let index = indexes.get(tools);
+  if (!index) indexes.set(tools, (index = new Map(tools.map((t) => [t.definition.name, t]))));
+  return index;
+}
+
 export function installTools(server: Server, ctx: McpServerContext, tools: readonly RegisteredTool[]): void {
-  const byName = new Map(tools.map((t) => [t.definition.name, t]));
+  const byName = indexByName(tools);
   // listChanged: the list is fixed, but test_trigger_tool_change announces a change (conformance).
   server.registerCapabilities({ tools: { listChanged: true } });
 
