@@ -24,6 +24,7 @@ import { type SseStreams } from './http/sse.js';
 import { expressServerOptions, handlerChain } from './http/handlerChain.js';
 import { precomputedHeaders } from './http/staticHeaders.js';
 import { streamableHttpEndpoint } from './http/streamableHttp.js';
+import type { ModernLane } from './http/modernLane.js';
 import { legacySseRouters } from './http/legacySse.js';
 import { sessionAdminRouter } from './http/sessionAdmin.js';
 import type { Logger } from './observability/logger.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   routing: RoutingInstance;
+  /** The stateless 2026-07-28 lane of /mcp. */
+  modern: ModernLane;
   auth: AuthModeSetup;
   sse: SseStreams;
   metrics: Metrics;
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): AppListener {
 
   const endpoint = streamableHttpEndpoint({
     routing: deps.routing,
+    modern: deps.modern,
     sse: deps.sse,
     log: deps.log,
     maxBodyBytes: config.MAX_BODY_BYTES,

@@ -152,9 +152,10 @@ export const EnvSchema = z.object({
   SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
   /**
    * Demo resource-change simulator (src/mcp/resourceUpdates.ts): every this many ms one of
-   * test://static/resource/1..100 is announced as changed, and sessions subscribed to it get
-   * notifications/resources/updated. 0 = off. Run it on one instance (or accept one change per
-   * instance per tick: the feed fans out to all).
+   * test://static/resource/1..100 is announced as changed on the shared change bus: sessions
+   * subscribed to it get notifications/resources/updated, and so do `subscriptions/listen`
+   * streams that asked for it. 0 = off. Run it on one instance (or accept one change per instance
+   * per tick: the bus fans out to all).
    */
   RESOURCE_UPDATE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /**
@@ -162,6 +163,30 @@ export const EnvSchema = z.object({
    * logging/setLevel level). 0 = off: it costs one timer per session.
    */
   LOG_MESSAGE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(0),
+  // ---- the 2026-07-28 lane (docs/operations.md, "The 2026-07-28 lane") ----
+  /**
+   * How long multi-round-trip `requestState` stays valid after it is minted: a client that answers
+   * later (a person filling an elicitation) must start the call again.
+   */
+  MRTR_STATE_TTL_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(600),
+  /**
+   * How long one key seals new `requestState` before the next one takes over; a retired key still
+   * verifies for MRTR_STATE_TTL_SECONDS. The keys are shared by all instances through Redis.
+   */
+  MRTR_KEY_ROTATION_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(24 * 3600),
+  /** How long a task stays readable after its last change (its `ttlMs`; tasks extension). */
+  TASK_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  /** The polling interval suggested to clients for tasks/get (`pollIntervalMs`). */
+  TASK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  /**
+   * Lease of the instance running a task, renewed every third of it. If that instance dies, its
+   * tasks are reported `failed` (worker lost) once this much time has passed.
+   */
+  TASK_LEASE_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
+  /** Tasks one instance runs at once; a task-creating call beyond it is refused (-32000). */
+  MAX_TASKS_PER_INSTANCE: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Open `subscriptions/listen` streams one instance serves; more are refused in-band (-32603). */
+  MAX_LISTEN_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1024),
   /** Origins allowed to talk to /mcp (a present, disallowed Origin gets 403). */
   ALLOWED_ORIGINS: csv.optional(),
   /** Host header allow-list (DNS-rebinding defence); defaults to loopback names when bound to loopback. */

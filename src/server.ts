@@ -1,27 +1,39 @@
 /**
  * Builds one HTTP server instance from a config: Redis connections → auth mode → routing mesh →
- * Express app. `index.ts` runs it as a process; tests start several in one process.
+ * the services both protocol lanes share (change bus, requestState keys, tasks) → the 2026-07-28
+ * lane → Express app. `index.ts` runs it as a process; tests start several in one process.
  */
 import { createServer, type Server } from 'node:http';
+import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { setupAuth } from './auth/index.js';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
+import { ModernLane } from './http/modernLane.js';
 import { SseStreams } from './http/sse.js';
+import { ANONYMOUS_USER } from './auth/index.js';
+import { userIdOf } from './auth/types.js';
+import { createRequestStateSeal } from './mcp/requestState.js';
 import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
+import type { TaskServices } from './mcp/tasks/handlers.js';
+import { TaskRunner } from './mcp/tasks/runner.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { connectRedis, type RedisConnections } from './redis/connections.js';
-import { createKeyspace } from './redis/keys.js';
+import { createKeyspace, sessionOwnerKey } from './redis/keys.js';
 import { RoutingInstance } from './routing/instance.js';
-import { RedisResourceUpdateFeed } from './routing/resourceUpdateFeed.js';
+import { RedisStateKeys } from './routing/requestStateKeys.js';
+import { RedisServerEventBus } from './routing/serverEventBus.js';
+import { RedisTaskStore } from './routing/taskStore.js';
 
 export interface RunningServer {
   url: string;
   config: Config;
   routing: RoutingInstance;
+  /** The change bus every instance shares (resource updates, list changes). */
+  events: ServerEventBus;
   redis: RedisConnections;
   metrics: Metrics;
   http: Server;
@@ -44,7 +56,14 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const keys = createKeyspace(config.REDIS_PREFIX);
   const metrics = new Metrics({ defaultMetrics: !opts.auth });
   const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));
-  let feed: RedisResourceUpdateFeed | undefined;
+  // Shared by every server this instance builds, for either protocol era.
+  const requestState = createRequestStateSeal(
+    new RedisStateKeys(redis.command, keys.requestStateKeys(), config.MRTR_KEY_ROTATION_SECONDS * 1000, config.MRTR_STATE_TTL_SECONDS * 1000),
+    config.MRTR_STATE_TTL_SECONDS,
+  );
+  // The change bus rides the routing mesh's pub/sub connection, created with it below.
+  let events: RedisServerEventBus | undefined;
+  const changeBus = () => events!;
 
   const routing = new RoutingInstance(redis.command, redis.subscriber, keys, log, {
     instanceId: opts.instanceId,
@@ -57,28 +76,60 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       createMcpServer({
         userId,
         log: sessionLog,
-        session: { id: sessionId, state, resourceUpdates: feed, logMessageIntervalMs: config.LOG_MESSAGE_INTERVAL_MS },
+        events: changeBus(),
+        requestState,
+        session: { id: sessionId, state, logMessageIntervalMs: config.LOG_MESSAGE_INTERVAL_MS },
       }),
     onMessage: (method) => metrics.mcpMessages.inc({ method }),
     onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
     onSessionEvicted: () => metrics.sessionEvictions.inc(),
     onSessionRefused: () => metrics.sessionLimitRefusals.inc(),
   });
-  feed = new RedisResourceUpdateFeed(routing.bus, keys.resourceUpdates());
+  events = new RedisServerEventBus(routing.bus, keys.serverEvents(), log);
+  const taskStore = new RedisTaskStore(redis.command, routing.bus, keys, routing.instanceId, log);
+  const runner = new TaskRunner(
+    taskStore,
+    {
+      ttlMs: config.TASK_TTL_SECONDS * 1000,
+      pollIntervalMs: config.TASK_POLL_INTERVAL_MS,
+      leaseMs: config.TASK_LEASE_MS,
+      maxRunning: config.MAX_TASKS_PER_INSTANCE,
+    },
+    log,
+  );
+  const tasks: TaskServices = {
+    store: taskStore,
+    runner,
+    // Tasks belong to the user AND the OAuth client of the token, like sessions.
+    ownerOf: (sdk) => sessionOwnerKey(userIdOf(sdk.http?.authInfo) ?? ANONYMOUS_USER, sdk.http?.authInfo?.clientId ?? ''),
+  };
   await routing.start();
-  await feed.start();
-  // Every instance simulates changes; each change reaches every instance's subscribed sessions.
-  const stopSimulator = startResourceChangeSimulator((uri) => {
-    feed?.publish(uri).catch((err: Error) => log.warn({ err: err.message }, 'resource update publish failed'));
-  }, config.RESOURCE_UPDATE_INTERVAL_MS);
+  await events.start();
+  await taskStore.start();
+  // Every instance simulates changes; each change reaches every instance's sessions and listen streams.
+  const stopSimulator = startResourceChangeSimulator((uri) => events?.publish({ kind: 'resource_updated', uri }), config.RESOURCE_UPDATE_INTERVAL_MS);
+  const modern = new ModernLane({
+    factory: ({ authInfo }) => createMcpServer({ userId: userIdOf(authInfo) ?? ANONYMOUS_USER, log, events: changeBus(), requestState, tasks }),
+    bus: events,
+    log,
+    endpointUrl: `${config.BASE_URI}/mcp`,
+    maxSubscriptions: config.MAX_LISTEN_STREAMS,
+    keepAliveMs: config.SSE_KEEPALIVE_MS,
+    onMessage: (method) => metrics.mcpMessages.inc({ method }),
+  });
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
-  metrics.trackActive({ sessions: () => routing.hostedCount, streams: () => sse.counts() });
+  metrics.trackActive({
+    sessions: () => routing.hostedCount,
+    streams: () => ({ ...sse.counts(), listen: modern.listenStreams }),
+    tasks: () => runner.runningCount,
+  });
   let draining = false;
   const app = createApp({
     config,
     log,
     routing,
+    modern,
     auth,
     sse,
     metrics,
@@ -101,7 +152,11 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
 
   const release = async () => {
     stopSimulator();
-    await feed?.stop();
+    // Tasks still running here cannot move: they fail, saying why, before the instance goes.
+    await runner.stop();
+    await modern.close();
+    await taskStore.stop();
+    await events?.stop();
     await routing.stop();
     sse.close();
     await auth.close?.();
@@ -112,6 +167,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     url,
     config,
     routing,
+    events,
     redis,
     metrics,
     http,
@@ -124,6 +180,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       // Standalone streams never finish by themselves: end them so clients reconnect elsewhere.
       // POST streams carry in-flight requests and end with their answer, within the grace period.
       sse.endAll(['get', 'legacy_sse']);
+      modern.endListenStreams();
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
       await Promise.race([closed, grace]);
       clearInterval(reaper);
@@ -132,6 +189,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     },
     async kill() {
       stopSimulator();
+      runner.abandon();
       http.closeAllConnections();
       http.close();
       sse.close();

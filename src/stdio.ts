@@ -11,18 +11,22 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { pino } from 'pino';
 import { ConfigError, EnvSchema } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { LegacyWireTransport } from './mcp/legacyWire.js';
-import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from './mcp/resourceUpdates.js';
+import { createRequestStateSeal, InProcessStateKeys } from './mcp/requestState.js';
+import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import { InMemorySessionState } from './mcp/sessionState.js';
 
 export const STDIO_SESSION_ID = 'stdio';
 /** The local user owning the stdio session (the person who launched the process). */
 export const STDIO_USER_ID = 'local';
+/** Multi-round-trip state lives as long as on HTTP by default (MRTR_STATE_TTL_SECONDS). */
+const STDIO_STATE_TTL_SECONDS = 600;
 
 export interface StdioOptions {
   /** Defaults to a logger on fd 2 at LOG_LEVEL (from the environment, default info). */
@@ -47,19 +51,20 @@ export async function runStdio(options: StdioOptions = stdioOptionsFromEnv()): P
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
 
-  // Single process: resource-updated events stay in memory.
-  const resourceUpdates = new InProcessResourceUpdateFeed();
+  // Single process: change events and the requestState key stay in memory.
+  const events = new InMemoryServerEventBus();
   const stopSimulator = startResourceChangeSimulator(
-    (uri) => resourceUpdates.publish(uri),
+    (uri) => events.publish({ kind: 'resource_updated', uri }),
     options.resourceUpdateIntervalMs ?? 0,
   );
   const server = createMcpServer({
     userId: STDIO_USER_ID,
     log,
+    events,
+    requestState: createRequestStateSeal(new InProcessStateKeys(), STDIO_STATE_TTL_SECONDS),
     session: {
       id: STDIO_SESSION_ID,
       state: new InMemorySessionState(),
-      resourceUpdates,
       logMessageIntervalMs: options.logMessageIntervalMs,
     },
   });

@@ -1,10 +1,14 @@
 /**
  * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379),
- * sessions initialized on instance A, closed-loop `tools/call echo` driven at instance B, so every
- * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
- * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json,
- * --auth none|integrated (integrated: both instances are also the OAuth server; a token is obtained
- * through the real login/consent flow and every call carries it).
+ * closed-loop `tools/call echo` on each protocol lane:
+ *   - session (2025-11-25): sessions initialized on instance A, calls driven at instance B, so
+ *     every call crosses Redis twice (B → host A → B);
+ *   - modern (2026-07-28): stateless requests, no Redis hop; the clients are spread over both
+ *     instances (one client: on B; 16: 8 on A, 8 on B), since any instance answers any request.
+ * Prints req/s and latency percentiles for 1 and 16 concurrent clients per lane. Flags:
+ * --duration <s> (default 10), --sessions 1,16 (clients), --lane session|modern|both (default
+ * both), --json, --auth none|integrated (integrated: both instances are also the OAuth server; a
+ * token is obtained through the real login/consent flow and every call carries it).
  *
  * The instances run the compiled server (`npm run build`, then `dist/src/index.js`), which is what
  * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
@@ -25,8 +29,12 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     auth: { type: 'string', default: 'none' },
     tsx: { type: 'boolean', default: false },
+    lane: { type: 'string', default: 'both' },
   },
 });
+if (!['session', 'modern', 'both'].includes(values.lane!)) throw new Error('--lane must be session, modern or both');
+const lanes = (values.lane === 'both' ? ['session', 'modern'] : [values.lane]) as Lane[];
+type Lane = 'session' | 'modern';
 if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--auth must be none or integrated');
 const authMode = values.auth;
 const duration = Number(values.duration);
@@ -103,6 +111,7 @@ async function initSession(base: string): Promise<string> {
 }
 
 interface Row {
+  lane: Lane;
   sessions: number;
   rps: number;
   p50: number;
@@ -175,6 +184,7 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
       host === undefined || relay === undefined
         ? undefined
         : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+    lane: 'session',
     sessions,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -182,6 +192,57 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
     total: result.requests.total,
+  };
+}
+
+/** A 2026-07-28 `tools/call echo`: the per-request envelope and the standard headers, no session. */
+const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+
+/** Stateless calls spread over both instances: with n clients, half on each (one client: on B). */
+async function runModern(a: Instance, b: Instance, clients: number): Promise<Row> {
+  const rpid = redisPid();
+  const before = { a: cpuSeconds(a.child.pid), b: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  let lastId = 0;
+  const drive = (target: Instance, connections: number) =>
+    autocannon({
+      url: `${target.url}/mcp`,
+      connections,
+      duration,
+      pipelining: 1,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req: autocannon.Request) => ({
+            ...req,
+            headers: { ...HEADERS, ...MODERN_HEADERS },
+            body: JSON.stringify({ jsonrpc: '2.0', id: ++lastId, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' }, _meta: MODERN_META } }),
+          }),
+        },
+      ],
+    });
+  const onA = Math.floor(clients / 2);
+  const results = await Promise.all([drive(b, clients - onA), ...(onA > 0 ? [drive(a, onA)] : [])]);
+  const n = results.reduce((t, r) => t + r.requests.total, 0) || 1;
+  const errors = results.reduce((t, r) => t + r.errors + r.timeouts + r.non2xx, 0);
+  if (errors > 0) process.stderr.write(`errors in the ${clients}-client modern run: ${JSON.stringify(results.map((r) => r.statusCodeStats))}\n`);
+  const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
+  const loader = process.cpuUsage(before.loader);
+  const cpuA = per(before.a, cpuSeconds(a.child.pid));
+  const cpuB = per(before.b, cpuSeconds(b.child.pid));
+  // Latency percentiles of the busier half (B); with an even split both halves match.
+  const main = results[0]!;
+  return {
+    lane: 'modern',
+    sessions: clients,
+    // host/relay here: instance A and instance B, both serving.
+    cpu: cpuA === undefined || cpuB === undefined ? undefined : { host: cpuA, relay: cpuB, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+    rps: Math.round(results.reduce((t, r) => t + r.requests.average, 0)),
+    p50: main.latency.p50,
+    p90: main.latency.p90,
+    p99: main.latency.p99,
+    errors,
+    total: n,
   };
 }
 
@@ -194,8 +255,11 @@ async function main(): Promise<void> {
   if (authMode === 'integrated') HEADERS['authorization'] = `Bearer ${obtainToken(`${A.url}/mcp`)}`;
   const rows: Row[] = [];
   try {
-    await run(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
-    for (const n of sessionCounts) rows.push(await run(A, B, n));
+    for (const lane of lanes) {
+      const runLane = lane === 'session' ? run : runModern;
+      await runLane(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
+      for (const n of sessionCounts) rows.push(await runLane(A, B, n));
+    }
   } finally {
     for (const i of [A, B]) {
       i.child.kill('SIGTERM');
@@ -209,13 +273,15 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(
-    `tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n`,
+    `tools/call echo, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n` +
+      'session lane (2025-11-25): initialize on A, calls on B (CPU: host = A, relay = B)\n' +
+      'modern lane (2026-07-28): stateless calls, clients split over A and B (CPU: host = A, relay = B)\n',
   );
-  process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
+  process.stdout.write('lane     clients   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
     process.stdout.write(
-      `${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
+      `${r.lane.padEnd(8)} ${String(r.sessions).padStart(7)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
     );
   }
 }

@@ -3,12 +3,15 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { postLane, sessionOperationLane } from './lanes.js';
 
 const ping: JSONRPCMessage = { jsonrpc: '2.0', id: 1, method: 'ping' };
-const enveloped: JSONRPCMessage = {
+const initialize: JSONRPCMessage = {
   jsonrpc: '2.0',
-  id: 2,
-  method: 'tools/list',
-  params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
 };
+const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const enveloped: JSONRPCMessage = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta } };
+const modernHeaders = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' };
 
 describe('postLane', () => {
   test.each([{}, { 'mcp-protocol-version': '2025-11-25' }, { 'mcp-protocol-version': '2024-11-05' }])(
@@ -16,15 +19,26 @@ describe('postLane', () => {
     (headers) => expect(postLane(headers, ping)).toEqual({ lane: 'session' }),
   );
 
+  test('initialize opens a 2025 session', () => {
+    expect(postLane({}, initialize)).toEqual({ lane: 'session' });
+  });
+
   test('an unsupported 2025-era version is refused with 400 -32600', () => {
     const lane = postLane({ 'mcp-protocol-version': '1999-01-01' }, ping);
     expect(lane).toEqual({ lane: 'refused', refusal: { status: 400, code: -32600, message: expect.stringContaining('1999-01-01') } });
   });
 
-  test('2026-07-28 traffic, by header or by _meta claim, gets the legacy-only answer (400, plain -32600)', () => {
-    for (const lane of [postLane({ 'mcp-protocol-version': '2026-07-28' }, ping), postLane({}, enveloped)]) {
-      expect(lane).toEqual({ lane: 'refused', refusal: { status: 400, code: -32600, message: expect.stringContaining('2026-07-28') } });
-    }
+  test('a request with the per-request envelope belongs to the 2026-07-28 lane', () => {
+    expect(postLane(modernHeaders, enveloped)).toEqual({ lane: 'modern' });
+  });
+
+  test('malformed modern traffic goes to the modern lane too, which answers it in the spec’s terms', () => {
+    // A modern version header without the envelope, an envelope claiming an unknown version,
+    // and a header/body method mismatch: the SDK's classifier does not call any of them legacy.
+    expect(postLane({ 'mcp-protocol-version': '2026-07-28' }, ping)).toEqual({ lane: 'modern' });
+    const unknownVersion: JSONRPCMessage = { ...enveloped, params: { _meta: { ...meta, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } };
+    expect(postLane({ 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' }, unknownVersion)).toEqual({ lane: 'modern' });
+    expect(postLane({ ...modernHeaders, 'mcp-method': 'prompts/list' }, enveloped)).toEqual({ lane: 'modern' });
   });
 });
 

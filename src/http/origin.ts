@@ -39,6 +39,10 @@ export function mcpCors(allowedOrigins: string[]): RequestHandler {
       'Accept',
       'Mcp-Session-Id',
       'MCP-Protocol-Version',
+      // 2026-07-28 requests name their method (and tool, prompt, resource or task) in headers
+      // (SEP-2243); browser clients do not mirror Mcp-Param-* headers, so none are listed.
+      'Mcp-Method',
+      'Mcp-Name',
       'Last-Event-ID',
       'X-Request-Id',
     ],

@@ -1,9 +1,11 @@
 /**
  * Streamable HTTP on /mcp. Every request is first given its lane (lanes.ts: the one place where a
- * parsed POST body is classified); the 2025-11-25 session lane runs on the routing mesh, and
- * nothing here holds MCP protocol state: every message is handed to the session's host through
- * Redis, and the answer streams back through this instance's relay, whichever instance hosts the
- * session.
+ * parsed POST body is classified):
+ *   - a 2026-07-28 request is answered here, statelessly, by the SDK's per-request entry
+ *     (modernLane.ts), without any Redis hop;
+ *   - a 2025-11-25 session's message runs on the routing mesh, and nothing here holds MCP protocol
+ *     state: every message is handed to the session's host through Redis, and the answer streams
+ *     back through this instance's relay, whichever instance hosts the session.
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
@@ -16,12 +18,15 @@ import type { SessionRef } from '../routing/sessionStore.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
 import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
 import { postLane, sessionOperationLane, VERSION_HEADER, type Refusal } from './lanes.js';
+import type { ModernLane } from './modernLane.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
 import { ReplayGate, resumeRequestStream } from './resume.js';
 import { type SseStream, SseStreams } from './sse.js';
 
 export interface StreamableHttpDeps {
   routing: RoutingInstance;
+  /** The stateless 2026-07-28 lane. */
+  modern: ModernLane;
   sse: SseStreams;
   log: Logger;
   maxBodyBytes: number;
@@ -126,6 +131,8 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
   switch (lane.lane) {
     case 'refused':
       return refuse(res, lane.refusal, idOf(message));
+    case 'modern':
+      return deps.modern.serve(req, res, message);
     case 'session':
       return relayToSession(deps, req, res, message);
   }

@@ -59,3 +59,14 @@ export class InvalidCompletionRefError extends ProtocolError {
 export class ToolExecutionError extends Error {
   override name = 'ToolExecutionError';
 }
+
+/**
+ * Tasks extension (SEP-2663): an unknown task id is -32602, for tasks/get, tasks/update and
+ * tasks/cancel alike. A task owned by someone else is unknown too: nothing tells them apart.
+ */
+export class UnknownTaskError extends ProtocolError {
+  constructor(readonly taskId: string) {
+    super(ProtocolErrorCode.InvalidParams, 'Unknown task', { taskId });
+    this.name = 'UnknownTaskError';
+  }
+}

@@ -1,34 +1,11 @@
 /**
- * "A resource changed" events, decoupled from sessions: the HTTP deployment backs the feed with a
- * Redis channel that fans out to every instance; stdio and tests use the in-process feed. Each
- * session listens and sends `notifications/resources/updated` only for URIs it subscribed to
- * (MCP 2025-11-25 server/resources §Subscriptions).
+ * The demo's "a resource changed" events. Changes travel on the process-wide change bus
+ * (`McpServerContext.events`: in the HTTP deployment a Redis channel every instance listens to;
+ * in stdio and tests the SDK's in-process bus). 2025 sessions notify their client only for URIs
+ * it subscribed to (2025-11-25 server/resources §Subscriptions); 2026-07-28 clients get them on
+ * `subscriptions/listen` streams that name the URI.
  */
 import { staticResourceUri, STATIC_RESOURCE_COUNT } from './resources/catalog.js';
-
-export interface ResourceUpdateFeed {
-  /** Calls `listener` with the URI of each changed resource; returns the unsubscribe function. */
-  onUpdated(listener: (uri: string) => void): () => void;
-}
-
-export class InProcessResourceUpdateFeed implements ResourceUpdateFeed {
-  private readonly listeners = new Set<(uri: string) => void>();
-
-  onUpdated(listener: (uri: string) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
-  }
-
-  publish(uri: string): void {
-    for (const listener of this.listeners) listener(uri);
-  }
-
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
-}
 
 /**
  * Pretends the static resources change: every `intervalMs` the next one (round robin over

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Client, ProtocolError, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, InMemoryServerEventBus, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createRequestStateSeal, InProcessStateKeys } from './requestState.js';
 import { createMcpServer } from './server.js';
 import { captureLogs } from './testing/connectClient.js';
 
@@ -22,7 +23,9 @@ afterEach(async () => {
 
 async function connectModern(): Promise<Client> {
   const { log } = captureLogs();
-  handler = createMcpHandler(() => createMcpServer({ userId: 'test-user', log }), { legacy: 'reject' });
+  const events = new InMemoryServerEventBus();
+  const requestState = createRequestStateSeal(new InProcessStateKeys(), 600);
+  handler = createMcpHandler(() => createMcpServer({ userId: 'test-user', log, events, requestState }), { legacy: 'reject', bus: events });
   const h = handler;
   client = new Client(
     { name: 'test-client', version: '1.0.0' },

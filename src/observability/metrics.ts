@@ -77,7 +77,9 @@ export interface ActiveSources {
   /** Sessions hosted by this instance, read at scrape time. */
   sessions?: () => number;
   /** Open streams on this instance by kind, read at scrape time. */
-  streams?: () => Partial<Record<StreamKind, number>>;
+  streams?: () => Partial<Record<StreamKind | 'listen', number>>;
+  /** Tasks (tasks extension) running on this instance, read at scrape time. */
+  tasks?: () => number;
 }
 
 export class Metrics {
@@ -92,6 +94,8 @@ export class Metrics {
   readonly activeSessions: Gauge;
   /** Open SSE streams on this instance, by kind. */
   readonly activeStreams: Gauge<'kind'>;
+  /** Tasks of the tasks extension running on this instance. */
+  readonly runningTasks: Gauge;
   /** Seconds from publishing a client message on Redis to receiving the host's answer. */
   readonly routingLatency: Histogram;
   /** Rejected authentications by reason (e.g. missing_token, invalid_token, insufficient_scope). */
@@ -145,14 +149,23 @@ export class Metrics {
     });
     this.activeStreams = new Gauge({
       name: 'mcp_active_streams',
-      help: 'Open SSE streams on this instance by kind (get, post, legacy_sse).',
+      help: 'Open SSE streams on this instance by kind (get, post, legacy_sse; listen = 2026-07-28 subscriptions/listen).',
       labelNames: ['kind'],
       registers,
       collect() {
         const read = sources().streams;
         if (!read) return;
         const counts = read();
-        for (const kind of ['get', 'post', 'legacy_sse'] as const) this.set({ kind }, counts[kind] ?? 0);
+        for (const kind of ['get', 'post', 'legacy_sse', 'listen'] as const) this.set({ kind }, counts[kind] ?? 0);
+      },
+    });
+    this.runningTasks = new Gauge({
+      name: 'mcp_tasks_running',
+      help: 'Tasks (io.modelcontextprotocol/tasks extension) running on this instance.',
+      registers,
+      collect() {
+        const read = sources().tasks;
+        if (read) this.set(read());
       },
     });
     this.routingLatency = new Histogram({

@@ -65,8 +65,23 @@ export interface Keyspace {
   replyPattern(instanceId: string): string;
   /** String with TTL: an instance's liveness heartbeat. */
   instance(instanceId: string): string;
-  /** Channel: resource-updated events fanned out to every instance (subscriptions feature). */
-  resourceUpdates(): string;
+  /**
+   * Channel: change events (resource updated, tools/prompts/resources list changed) fanned out to
+   * every instance: 2025 sessions and 2026-07-28 `subscriptions/listen` streams (routing/serverEventBus.ts).
+   */
+  serverEvents(): string;
+  // ---- 2026-07-28 lane ----
+  /** Hash: the keys `requestState` is sealed with (kid → secret and validity), and `current` (routing/requestStateKeys.ts). */
+  requestStateKeys(): string;
+  /**
+   * Hash: one task of the tasks extension (status, timestamps, result or error, pending input);
+   * its keys share one hash tag, so scripts may touch them together on Redis Cluster.
+   */
+  task(u: string, taskId: string): string;
+  /** String with TTL: the lease of the instance running a task; gone = the worker was lost. */
+  taskLease(u: string, taskId: string): string;
+  /** Channel: cancellations and answered input for the tasks one instance runs. */
+  taskSignals(instanceId: string): string;
   // ---- OAuth authorization server (namespaced under `oauth:`) ----
   oauth(kind: string, id: string): string;
   /** Rate-limit counters. */
@@ -87,7 +102,11 @@ export function createKeyspace(prefix: string): Keyspace {
     reply: (i, r) => `${p}:ch:reply:${i}:${r}`,
     replyPattern: (i) => `${p}:ch:reply:${i}:*`,
     instance: (i) => `${p}:instance:${i}`,
-    resourceUpdates: () => `${p}:ch:resource-updates`,
+    serverEvents: () => `${p}:ch:server-events`,
+    requestStateKeys: () => `${p}:mrtr:keys`,
+    task: (u, t) => `${p}:task:{${u}.${t}}`,
+    taskLease: (u, t) => `${p}:task:{${u}.${t}}:lease`,
+    taskSignals: (i) => `${p}:ch:tasks:${i}`,
     oauth: (kind, id) => `${p}:oauth:${kind}:${id}`,
     rateLimit: (scope) => `${p}:ratelimit:${scope}:`,
   };

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   Client,
   StreamableHTTPClientTransport,
+  type ClientOptions,
   UnauthorizedError,
   type OAuthClientMetadata,
   type OAuthClientProvider,
@@ -104,10 +105,13 @@ export class HeadlessProvider implements OAuthClientProvider {
   }
 }
 
-/** The SDK's OAuth dance: connect → 401 → authorize → finishAuth (checks `iss`) → connect again. */
-export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: string, fetchVia: typeof fetch) {
+/**
+ * The SDK's OAuth dance: connect → 401 → authorize → finishAuth (checks `iss`) → connect again.
+ * `options` picks the client's protocol era (`versionNegotiation`; default: 2025 `initialize`).
+ */
+export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: string, fetchVia: typeof fetch, options: ClientOptions = {}) {
   const transport = () => new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, fetch: fetchVia });
-  const first = new Client({ name: 'e2e', version: '1.0.0' });
+  const first = new Client({ name: 'e2e', version: '1.0.0' }, options);
   const refused = await first.connect(transport()).then(
     () => undefined,
     (err: unknown) => err,
@@ -115,7 +119,7 @@ export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: strin
   if (!(refused instanceof UnauthorizedError)) throw new Error(`expected UnauthorizedError, got ${String(refused)}`);
   const t = transport();
   await t.finishAuth(provider.callbackParams());
-  const client = new Client({ name: 'e2e', version: '1.0.0' });
+  const client = new Client({ name: 'e2e', version: '1.0.0' }, options);
   const connected = transport();
   await client.connect(connected);
   return { client, transport: connected };

@@ -6,7 +6,7 @@
  * SDK, another user's session id (404), and revocation (401).
  */
 import { randomBytes } from 'node:crypto';
-import { auth } from '@modelcontextprotocol/client';
+import { auth, type ClientOptions } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { loadConfig } from '../config.js';
@@ -14,6 +14,7 @@ import { createLogger } from '../observability/logger.js';
 import { startServer, type RunningServer } from '../server.js';
 import { balancedFetch } from './mcpClient.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
+import { modernPost, TASKS } from './modernRequest.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** What clients see: the balancer's URL. Requests are rewritten onto the instances below. */
@@ -69,8 +70,8 @@ const providerFor = (userId: string) =>
     browser: (url) => authorizeByForms(url, { userId, fetch: fetchVia }),
   });
 
-async function connect(provider: HeadlessProvider) {
-  const conn = await connectWithOAuth(provider, MCP_URL, fetchVia);
+async function connect(provider: HeadlessProvider, options: ClientOptions = {}) {
+  const conn = await connectWithOAuth(provider, MCP_URL, fetchVia, options);
   // RFC 9207: the authorization response names its issuer.
   expect(provider.callback?.searchParams.get('iss')).toBe(BASE);
   return conn;
@@ -147,4 +148,37 @@ test('a session belongs to the user AND the client: another client of the same u
   // The owning client still drives its session.
   await client.callTool({ name: 'echo', arguments: { message: 'still mine' } });
   await Promise.all([client.close(), other.client.close()]);
+});
+
+test.each([
+  ['pinned to 2026-07-28', { pin: '2026-07-28' }],
+  ['auto', 'auto'],
+] as const)('the 2026-07-28 lane with OAuth (%s): the probe’s 401 starts the flow; the token’s user owns what it creates; revoked → 401', async (_mode, mode) => {
+  const carol = providerFor('carol');
+  const { client } = await connect(carol, { versionNegotiation: { mode } } as ClientOptions);
+  expect(client.getProtocolEra()).toBe('modern');
+  const echo = await client.callTool({ name: 'echo', arguments: { message: 'modern with a token' } });
+  expect(JSON.stringify(echo.content)).toContain('modern with a token');
+  const token = carol.tokens()!.access_token;
+
+  // A task created with Carol's token (on B) is not Dave's, though his token is valid too.
+  const viaB = (method: string, params: Record<string, unknown>, bearer: string) =>
+    modernPost(b.url, method, params, { token: bearer, capabilities: { extensions: { [TASKS]: {} } } });
+  const created = await viaB('tools/call', { name: 'slow_compute', arguments: { seconds: 30 } }, token);
+  const taskId = created.body.result!['taskId'] as string;
+  const dave = providerFor('dave');
+  const daveConn = await connect(dave, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  expect((await viaB('tasks/get', { taskId }, dave.tokens()!.access_token)).body.error).toMatchObject({ code: -32602 });
+  expect((await viaB('tasks/cancel', { taskId }, token)).body.result).toMatchObject({ resultType: 'complete' });
+
+  const revoked = await fetchVia(`${BASE}/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: String(carol.clientInformation()!.client_id), token }),
+  });
+  expect(revoked.status).toBe(200);
+  const denied = await modernPost(b.url, 'tools/list', {}, { token });
+  expect(denied.status).toBe(401);
+  expect(denied.headers.get('www-authenticate')).toContain(`resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`);
+  await Promise.all([client.close(), daveConn.client.close()]);
 });

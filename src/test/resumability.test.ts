@@ -235,7 +235,8 @@ describe('resuming the standalone GET stream', () => {
     expect(subscribe.status).toBe(200);
     await subscribe.text();
     const lock = `${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:get`;
-    const update = () => c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:resource-updates`, 'test://static/resource/3');
+    const update = () =>
+      c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:server-events`, JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
 
     const first = await openRawSse(`${B}/mcp`, headers(sid));
     await waitFor(async () => (await c.redis.exists(lock)) === 1);

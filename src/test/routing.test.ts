@@ -130,7 +130,7 @@ describe('two instances on one Redis', () => {
     await waitFor(async () => (await c.redis.exists(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:get`)) === 1);
     const second = await fetch(`${A}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });
     expect(second.status).toBe(409);
-    await c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:resource-updates`, 'test://static/resource/3');
+    await c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:server-events`, JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
     expect(await updated).toBe('test://static/resource/3');
     await client.close();
   });
@@ -173,18 +173,21 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     expect(accept.status).toBe(406);
   });
 
-  test('unsupported MCP-Protocol-Version → 400; a 2026-era probe gets the legacy fallback answers', async () => {
+  test('unsupported MCP-Protocol-Version → 400; 2026-era traffic is answered by the 2026-07-28 lane', async () => {
     const sid = await rawInit(A);
     const headers = { ...JSON_HEADERS, Authorization: `Bearer ${TOKENS.alice}`, 'Mcp-Session-Id': sid };
     const old = await fetch(`${A}/mcp`, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '1999-01-01' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
     expect(old.status).toBe(400);
-    const modern = { ...headers, 'MCP-Protocol-Version': '2026-07-28' };
-    const post = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }) });
-    expect(post.status).toBe(400);
-    // Not a modern UnsupportedProtocolVersion (-32022) error: era-detecting clients fall back.
-    const body = (await post.json()) as { id: unknown; error: { code: number } };
-    expect(body.error.code).toBe(-32600);
-    expect(body.id).toBe(3);
+    const modern = { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'server/discover' };
+    // A 2026-era header without the per-request envelope: the modern lane's -32602, with the id.
+    const bare = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }) });
+    expect(bare.status).toBe(400);
+    expect(await bare.json()).toMatchObject({ id: 3, error: { code: -32602 } });
+    // With the envelope, discovery works (the session id header is ignored by this lane).
+    const _meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const probe = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'server/discover', params: { _meta } }) });
+    expect(probe.status).toBe(200);
+    expect(await probe.json()).toMatchObject({ id: 4, result: { supportedVersions: ['2026-07-28'] } });
     expect((await fetch(`${A}/mcp`, { headers: { ...modern, Accept: 'text/event-stream' } })).status).toBe(405);
     expect((await fetch(`${A}/mcp`, { method: 'DELETE', headers: modern })).status).toBe(405);
   });
@@ -217,6 +220,9 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+    // A 2026-07-28 browser client names its method and target in headers (SEP-2243).
+    const allowed = (pre.headers.get('access-control-allow-headers') ?? '').toLowerCase();
+    for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
     const ok = await fetch(`${A}/mcp`, { method: 'POST', headers: { ...JSON_HEADERS, Origin: 'http://localhost:6274', Authorization: `Bearer ${TOKENS.alice}` }, body: JSON.stringify(INIT) });
     expect(ok.status).toBe(200);
     const exposed = ok.headers.get('access-control-expose-headers') ?? '';

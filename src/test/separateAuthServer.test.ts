@@ -105,4 +105,20 @@ describe.each([
       inspect.disconnect();
     }
   });
+
+  test('the 2026-07-28 lane: a pinned SDK client signs in through the same flow and calls tools on both instances', async () => {
+    const provider = new HeadlessProvider({
+      redirectUrl: 'http://127.0.0.1:6276/oauth/callback',
+      browser: (url) => authorizeByForms(url, { userId: 'alice' }),
+    });
+    const { client } = await connectWithOAuth(provider, MCP_URL, cluster.fetchVia, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    expect(client.getProtocolEra()).toBe('modern');
+    for (const message of ['a', 'b', 'c', 'd']) {
+      const res = await client.callTool({ name: 'echo', arguments: { message } });
+      expect(JSON.stringify(res.content)).toContain(message);
+    }
+    // The token never travels between instances, on this lane either.
+    expect(cluster.published.filter((m) => m.includes(provider.tokens()!.access_token))).toEqual([]);
+    await client.close();
+  });
 });

@@ -1,6 +1,8 @@
 /**
- * Fixture prompts named by the conformance suite's prompts-* and completion-complete scenarios.
+ * Fixture prompts named by the conformance suite's prompts-*, completion-complete and
+ * input-required-result-non-tool-request scenarios.
  */
+import { acceptedContent, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { TINY_PNG_BASE64 } from '../assets.js';
 import { definePrompt } from './registry.js';
@@ -62,4 +64,32 @@ export const testPromptWithImage = definePrompt({
   }),
 });
 
-export const CONFORMANCE_PROMPTS = [testSimplePrompt, testPromptWithArguments, testPromptWithEmbeddedResource, testPromptWithImage];
+/** A prompt that needs the user's input before it can render (multi-round-trip request, SEP-2322). */
+export const testInputRequiredPrompt = definePrompt({
+  name: 'test_input_required_result_prompt',
+  title: 'Test: prompt asking for input',
+  description: 'Asks the user (elicitation) which context to use, then renders a prompt with it.',
+  args: z.object({}),
+  get: (_args, responses) => {
+    const context = acceptedContent(responses, 'user_context', z.looseObject({ context: z.string() }))?.context;
+    if (context === undefined) {
+      return inputRequired({
+        inputRequests: {
+          user_context: inputRequired.elicit({
+            message: 'What context should the prompt use?',
+            requestedSchema: { type: 'object', properties: { context: { type: 'string' } }, required: ['context'] },
+          }),
+        },
+      });
+    }
+    return { messages: [{ role: 'user', content: { type: 'text', text: `Use the following context: ${context}` } }] };
+  },
+});
+
+export const CONFORMANCE_PROMPTS = [
+  testSimplePrompt,
+  testPromptWithArguments,
+  testPromptWithEmbeddedResource,
+  testPromptWithImage,
+  testInputRequiredPrompt,
+];

@@ -21,6 +21,7 @@ describe('prompts', () => {
       'test_prompt_with_arguments',
       'test_prompt_with_embedded_resource',
       'test_prompt_with_image',
+      'test_input_required_result_prompt',
     ]);
     for (const p of prompts) expect(p.description).toBeTruthy();
     expect(prompts.find((p) => p.name === 'complex_prompt')?.arguments).toEqual([
@@ -53,6 +54,23 @@ describe('prompts', () => {
     const err = await conn.client.getPrompt({ name, arguments: args }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
+  });
+});
+
+describe('a prompt that needs the client’s input (multi-round-trip, written once)', () => {
+  it('on a 2025 session, the SDK’s shim asks with a real elicitation/create, then renders the prompt', async () => {
+    const asked: string[] = [];
+    conn = await connectClient({
+      capabilities: { elicitation: { form: {} } },
+      setup: (client) =>
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked.push((req.params as { message: string }).message);
+          return { action: 'accept', content: { context: 'a quiet afternoon' } };
+        }),
+    });
+    const result = await conn.client.getPrompt({ name: 'test_input_required_result_prompt' });
+    expect(asked).toEqual(['What context should the prompt use?']);
+    expect(result.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Use the following context: a quiet afternoon' } }]);
   });
 });
 

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProtocolError, ProtocolErrorCode, type ListResourcesResult, type Resource } from '@modelcontextprotocol/client';
+import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
 import { RESOURCE_NOT_FOUND } from '../errors.js';
-import { InProcessResourceUpdateFeed, startResourceChangeSimulator } from '../resourceUpdates.js';
+import { startResourceChangeSimulator } from '../resourceUpdates.js';
 import { InMemorySessionState } from '../sessionState.js';
 import { connectClient, type Connected } from '../testing/connectClient.js';
 
@@ -87,9 +88,15 @@ describe('subscriptions', () => {
     return { uris, next: async () => ((await once(events, 'uri')) as [string])[0] };
   }
 
+  /** The change bus, publishing resource updates the way the simulator does. */
+  function changeBus() {
+    const events = new InMemoryServerEventBus();
+    return { events, publish: (uri: string) => events.publish({ kind: 'resource_updated', uri }) };
+  }
+
   it('notifies only subscribed URIs, stops after unsubscribe, and keeps subscriptions in the session state', async () => {
-    const feed = new InProcessResourceUpdateFeed();
-    const c = await connect({ capabilities: {}, session: { resourceUpdates: feed } });
+    const feed = changeBus();
+    const c = await connect({ capabilities: {}, events: feed.events });
     const updates = collectUpdates(c);
     const one = 'test://static/resource/1';
     const two = 'test://static/resource/2';
@@ -118,27 +125,41 @@ describe('subscriptions', () => {
   });
 
   it('a server rebuilt over the same session state (takeover) keeps notifying earlier subscriptions', async () => {
-    const feed = new InProcessResourceUpdateFeed();
+    const feed = changeBus();
     const state = new InMemorySessionState();
-    const first = await connect({ session: { resourceUpdates: feed, state } });
+    const first = await connect({ events: feed.events, session: { state } });
     await first.client.subscribeResource({ uri: 'test://watched-resource' });
     await first.close();
     opened.splice(opened.indexOf(first), 1);
 
-    const second = await connect({ session: { resourceUpdates: feed, state } });
+    const second = await connect({ events: feed.events, session: { state } });
     const updates = collectUpdates(second);
     const next = updates.next();
     feed.publish('test://watched-resource');
     expect(await next).toBe('test://watched-resource');
   });
 
-  it('unhooks its feed listener when the server closes', async () => {
-    const feed = new InProcessResourceUpdateFeed();
-    const c = await connect({ session: { resourceUpdates: feed } });
-    expect(feed.listenerCount).toBe(1);
+  it('unhooks its change-bus listener when the server closes', async () => {
+    const feed = changeBus();
+    const c = await connect({ events: feed.events });
+    expect(feed.events.listenerCount).toBe(1);
     await c.close();
     opened.splice(opened.indexOf(c), 1);
-    expect(feed.listenerCount).toBe(0);
+    expect(feed.events.listenerCount).toBe(0);
+  });
+
+  it('forwards tools and prompts list changes to the session', async () => {
+    const feed = changeBus();
+    const c = await connect({ events: feed.events });
+    const seen = new EventEmitter();
+    c.client.setNotificationHandler('notifications/tools/list_changed', () => void seen.emit('n', 'tools'));
+    c.client.setNotificationHandler('notifications/prompts/list_changed', () => void seen.emit('n', 'prompts'));
+    const first = once(seen, 'n');
+    feed.events.publish({ kind: 'tools_list_changed' });
+    expect(await first).toEqual(['tools']);
+    const second = once(seen, 'n');
+    feed.events.publish({ kind: 'prompts_list_changed' });
+    expect(await second).toEqual(['prompts']);
   });
 });
 

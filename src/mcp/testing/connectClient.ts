@@ -7,10 +7,11 @@ import { Writable } from 'node:stream';
 // Both halves of the linked pair come from the client package: each SDK package bundles its own
 // copy with private state.
 import { Client, InMemoryTransport, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/client';
-import type { McpServer } from '@modelcontextprotocol/server';
+import { InMemoryServerEventBus, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
 import { pino } from 'pino';
 import type { McpServerContext, McpSession } from '../context.js';
 import { LegacyWireTransport } from '../legacyWire.js';
+import { createRequestStateSeal, InProcessStateKeys } from '../requestState.js';
 import { createMcpServer } from '../server.js';
 import { InMemorySessionState } from '../sessionState.js';
 
@@ -66,13 +67,21 @@ export async function connectClient(
   opts: {
     capabilities?: ClientCapabilities;
     session?: Partial<McpSession>;
+    /** The change bus the session forwards from (default: a fresh in-process one). */
+    events?: ServerEventBus;
     /** Runs before connect: register the client's sampling/elicitation handlers here. */
     setup?: (client: Client) => void;
   } = {},
 ): Promise<Connected> {
   const logs = captureLogs();
   const session: McpSession = { id: 'test-session', state: new InMemorySessionState(), ...opts.session };
-  const ctx: McpServerContext = { userId: 'test-user', log: logs.log, session };
+  const ctx: McpServerContext = {
+    userId: 'test-user',
+    log: logs.log,
+    events: opts.events ?? new InMemoryServerEventBus(),
+    requestState: createRequestStateSeal(new InProcessStateKeys(), 600),
+    session,
+  };
   const server = createMcpServer(ctx);
   const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
   opts.setup?.(client);

@@ -31,6 +31,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { ICONS } from '../assets.js';
+import { declaredCapabilities } from '../envelope.js';
 import { ToolExecutionError } from '../errors.js';
 import { defineTool, type ToolCall } from './registry.js';
 
@@ -46,7 +47,13 @@ export type FormSchema = ElicitRequestFormParams['requestedSchema'];
  * spec's -32021 itself, so only sessions are checked here.
  */
 function refuseUnless(call: ToolCall, supported: (caps: ClientCapabilities) => boolean, refusal: string): void {
-  if (call.ctx.session && !supported(call.server.getClientCapabilities() ?? {})) throw new ToolExecutionError(refusal);
+  if (call.ctx.session && !supported(clientCapabilities(call))) throw new ToolExecutionError(refusal);
+}
+
+/** What the caller declared: at `initialize` on a 2025 session, in this request's `_meta` on 2026-07-28. */
+export function clientCapabilities(call: ToolCall): ClientCapabilities {
+  if (call.ctx.session) return call.server.getClientCapabilities() ?? {};
+  return declaredCapabilities(call.sdk);
 }
 
 function samplingText(result: CreateMessageResult | CreateMessageResultWithTools): string {

@@ -8,7 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { TINY_PNG_BASE64, TINY_WAV_BASE64 } from '../assets.js';
 import { askForm, askSampling, elicited, sampledText, type FormSchema } from './clientRequests.js';
-import { defineTool, toolError, type ToolCall, type ToolOutcome } from './registry.js';
+import type { Tool } from '@modelcontextprotocol/server';
+import { defineJsonSchemaTool, defineTool, toolError, type ToolCall, type ToolOutcome } from './registry.js';
 
 const FIXTURE = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 const ASKS_CLIENT = { ...FIXTURE, idempotentHint: false, openWorldHint: true };
@@ -240,19 +241,37 @@ export const testElicitationEnums = defineTool({
     ),
 });
 
-// JSON Schema 2020-12 (SEP-1613): `$defs` come from this local registry, so the published schema
-// keeps `$schema`, `$defs`/`$ref` and `additionalProperties: false` exactly as zod emits them.
-const schemaDefs = z.registry<{ id?: string }>();
-const Address = z.object({ street: z.string(), city: z.string() });
-schemaDefs.add(Address, { id: 'address' });
-
-export const jsonSchema202012Tool = defineTool({
+// JSON Schema 2020-12 (SEP-1613, SEP-2106): published exactly as written, with the vocabulary the
+// suite checks survives tools/list: `$schema`, `$defs` (with an `$anchor`), `$ref`,
+// `additionalProperties: false`, composition (`allOf`/`anyOf`) and conditionals (`if`/`then`/`else`).
+export const jsonSchema202012Tool = defineJsonSchemaTool({
   name: 'json_schema_2020_12_tool',
   title: 'Test: JSON Schema 2020-12',
-  description: 'Tool with JSON Schema 2020-12 features ($schema, $defs/$ref, additionalProperties:false).',
+  description: 'Tool with JSON Schema 2020-12 features ($schema, $defs/$anchor/$ref, allOf/anyOf, if/then/else, additionalProperties:false).',
   annotations: FIXTURE,
-  dialect: { declare: true, defs: schemaDefs },
-  input: z.strictObject({ name: z.string().optional(), address: Address.optional() }),
+  inputSchema: {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    $defs: {
+      address: {
+        $anchor: 'addressDef',
+        type: 'object',
+        properties: { street: { type: 'string' }, city: { type: 'string' } },
+      },
+    },
+    properties: {
+      name: { type: 'string' },
+      address: { $ref: '#/$defs/address' },
+      contactMethod: { type: 'string', enum: ['phone', 'email'] },
+      phone: { type: 'string' },
+      email: { type: 'string' },
+    },
+    allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+    if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+    then: { required: ['phone'] },
+    else: { required: ['email'] },
+    additionalProperties: false,
+  } as Tool['inputSchema'],
   run: async (args) => ({ content: [{ type: 'text', text: `Received: ${JSON.stringify(args)}` }] }),
 });
 

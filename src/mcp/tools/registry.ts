@@ -10,13 +10,23 @@
  * A tool that needs the client (sampling, elicitation) returns `inputRequired(...)` (2026-07-28
  * multi-round-trip requests) and is re-entered with the answers: the SDK's legacy shim turns that
  * into real server→client requests on a 2025 session, related to the call so they ride its stream.
+ *
+ * A task-capable tool (taskTool.ts; the tasks extension, SEP-2663) called by a 2026-07-28 request
+ * that declared the extension does not run inside the call: the call answers a CreateTaskResult
+ * and the tool runs as a task (tasks/runner.ts). Without the declaration an optional-task tool
+ * runs in the call as usual, and a task-only tool is refused with -32021.
  */
 import {
+  fromJsonSchema,
+  inputRequired,
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
   type CallToolResult,
+  type InputRequests,
   type InputRequiredResult,
+  type InputResponses,
+  type JsonSchemaType,
   type Server,
   type ServerContext,
   type Tool,
@@ -27,6 +37,9 @@ import type { McpServerContext } from '../context.js';
 import { ToolExecutionError, UnknownToolError } from '../errors.js';
 import { requestLogger, type RequestLogger } from '../logging.js';
 import { paginate } from '../pagination.js';
+import type { TaskServices } from '../tasks/handlers.js';
+import type { TaskWork } from '../tasks/runner.js';
+import { createTaskResult, declaresTasks, tasksExtensionRequired } from '../tasks/wire.js';
 
 /** What a running tool may use: who called, the request's SDK context, and the low-level server. */
 export interface ToolCall {
@@ -38,6 +51,8 @@ export interface ToolCall {
   log: RequestLogger;
   /** `notifications/progress` with the caller's token; a no-op when the caller sent none. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** Seals `payload` as `requestState` for this caller and method (read back with `sdk.mcpReq.requestState()`). */
+  mintState(payload: unknown): Promise<string>;
 }
 
 export type ToolOutcome = CallToolResult | InputRequiredResult;
@@ -64,6 +79,21 @@ export interface ToolSpec<I extends AnyObject, O extends AnyObject | undefined> 
 export interface RegisteredTool {
   definition: Tool;
   invoke(rawArgs: unknown, call: ToolCall): Promise<ToolOutcome>;
+  /** Present on tools that can run as a task (taskTool.ts). */
+  task?: TaskEntry;
+}
+
+/** How a task-capable tool starts when the caller declared the tasks extension. */
+export type TaskStart =
+  /** The arguments were refused: an isError result, and no task. */
+  | { kind: 'invalid'; result: CallToolResult }
+  /** The tool needs the client's input before it can start (answered multi-round-trip style). */
+  | { kind: 'input'; inputRequests: InputRequests }
+  | { kind: 'start'; work: TaskWork };
+
+export interface TaskEntry {
+  support: 'optional' | 'required';
+  begin(rawArgs: unknown, responses: InputResponses | undefined): TaskStart;
 }
 
 function jsonSchema(schema: AnyObject, io: 'input' | 'output', dialect?: ToolSpec<AnyObject, undefined>['dialect']) {
@@ -109,6 +139,33 @@ export function defineTool<I extends AnyObject, O extends AnyObject | undefined 
   };
 }
 
+/**
+ * A tool whose inputSchema is published exactly as written, for the JSON Schema 2020-12
+ * vocabulary zod cannot express (`$anchor`, `if`/`then`/`else`, composition at the root).
+ * Arguments are checked against the same schema by the SDK's JSON Schema validator.
+ */
+export function defineJsonSchemaTool(spec: Omit<ToolSpec<AnyObject, undefined>, 'input' | 'output' | 'dialect' | 'run'> & {
+  inputSchema: Tool['inputSchema'];
+  run(args: Record<string, unknown>, call: ToolCall): Promise<ToolOutcome>;
+}): RegisteredTool {
+  const validator = fromJsonSchema<Record<string, unknown>>(spec.inputSchema as JsonSchemaType);
+  return {
+    definition: {
+      name: spec.name,
+      title: spec.title,
+      description: spec.description,
+      inputSchema: spec.inputSchema,
+      annotations: { title: spec.title, ...spec.annotations },
+      ...(spec.icons ? { icons: spec.icons } : {}),
+    },
+    async invoke(rawArgs, call) {
+      const checked = await validator['~standard'].validate(rawArgs ?? {});
+      if (checked.issues) return toolError(`Invalid arguments for tool ${spec.name}: ${checked.issues.map((i) => i.message).join('; ')}`);
+      return spec.run(checked.value, call);
+    },
+  };
+}
+
 export function toolError(message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
@@ -120,9 +177,18 @@ export function structuredResult<T extends Record<string, unknown>>(data: T): Ca
 
 export const TOOL_PAGE_SIZE = 50;
 
+// A 2026-07-28 request builds a server of its own, so the index is built once per tool list, not per request.
+const indexes = new WeakMap<readonly RegisteredTool[], Map<string, RegisteredTool>>();
+function indexByName(tools: readonly RegisteredTool[]): Map<string, RegisteredTool> {
+  let index = indexes.get(tools);
+  if (!index) indexes.set(tools, (index = new Map(tools.map((t) => [t.definition.name, t]))));
+  return index;
+}
+
 export function installTools(server: Server, ctx: McpServerContext, tools: readonly RegisteredTool[]): void {
-  const byName = new Map(tools.map((t) => [t.definition.name, t]));
-  server.registerCapabilities({ tools: { listChanged: false } });
+  const byName = indexByName(tools);
+  // listChanged: the list is fixed, but test_trigger_tool_change announces a change (conformance).
+  server.registerCapabilities({ tools: { listChanged: true } });
 
   server.setRequestHandler('tools/list', async (request) => {
     const page = paginate('tools', tools, request.params?.cursor, TOOL_PAGE_SIZE);
@@ -132,6 +198,10 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
   server.setRequestHandler('tools/call', async (request, sdk): Promise<ToolOutcome> => {
     const tool = byName.get(request.params.name);
     if (!tool) throw new UnknownToolError(request.params.name);
+    if (tool.task && ctx.tasks) {
+      if (declaresTasks(sdk)) return startTask(tool.definition.name, tool.task, request.params.arguments, sdk, ctx.tasks);
+      if (tool.task.support === 'required') throw tasksExtensionRequired();
+    }
     const progressToken = request.params._meta?.progressToken;
     const call: ToolCall = {
       server,
@@ -145,6 +215,7 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
           params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
         });
       },
+      mintState: (payload) => ctx.requestState.mint(payload, sdk),
     };
     try {
       const outcome = await tool.invoke(request.params.arguments, call);
@@ -163,4 +234,19 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
       return toolError(`Tool ${request.params.name} failed unexpectedly`);
     }
   });
+}
+
+/** A task-capable tool called with the extension declared: a task, once it has what it needs. */
+async function startTask(name: string, task: TaskEntry, rawArgs: unknown, sdk: ServerContext, tasks: TaskServices): Promise<ToolOutcome> {
+  const begun = task.begin(rawArgs, sdk.mcpReq.inputResponses as InputResponses | undefined);
+  switch (begun.kind) {
+    case 'invalid':
+      return begun.result;
+    case 'input':
+      return inputRequired({ inputRequests: begun.inputRequests });
+    case 'start': {
+      const gathered = (sdk.mcpReq.inputResponses ?? {}) as InputResponses;
+      return createTaskResult(await tasks.runner.start(tasks.ownerOf(sdk), name, begun.work, gathered));
+    }
+  }
 }

@@ -33,7 +33,26 @@ describe('tools/list', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(schema.$defs).toHaveProperty('address');
     expect(schema.additionalProperties).toBe(false);
+    // SEP-2106: the wider 2020-12 vocabulary is published as written too.
+    expect(schema).toMatchObject({ allOf: [{ anyOf: expect.any(Array) }], if: expect.any(Object), then: expect.any(Object), else: expect.any(Object) });
+    expect((schema.$defs as Record<string, Record<string, unknown>>)['address']!.$anchor).toBe('addressDef');
     expect((byName.get('echo')!.inputSchema as Record<string, unknown>).$schema).toBeUndefined();
+  });
+});
+
+describe('a tool with a hand-written JSON Schema 2020-12 inputSchema', () => {
+  it('checks its arguments against that schema ($ref, if/then/else, additionalProperties)', async () => {
+    conn = await connectClient();
+    const call = (args: Record<string, unknown>) => conn!.client.callTool({ name: 'json_schema_2020_12_tool', arguments: args });
+    const ok = await call({ name: 'Ada', contactMethod: 'phone', phone: '555', address: { street: 's', city: 'c' } });
+    expect(ok.isError).toBeFalsy();
+    expect(text(ok)).toContain('"phone":"555"');
+    // contactMethod phone without a phone number, an unknown property, a mistyped $ref target.
+    for (const bad of [{ contactMethod: 'phone', email: 'a@b' }, { email: 'a@b', extra: 1 }, { email: 'a@b', address: { city: 3 } }]) {
+      const refused = await call(bad);
+      expect(refused.isError).toBe(true);
+      expect(text(refused)).toContain('Invalid arguments for tool json_schema_2020_12_tool');
+    }
   });
 });
 
@@ -245,5 +264,18 @@ describe('pingClient', () => {
   it('pings the client (server→client ping)', async () => {
     conn = await connectClient();
     expect(text(await conn.client.callTool({ name: 'pingClient' }))).toMatch(/^Client answered ping in \d+ ms\.$/);
+  });
+});
+
+describe('the tasks extension’s tools on a 2025 session (which this server does not offer tasks)', () => {
+  it('runs an optional-task tool inside the call and refuses a task-only one with a tool error', async () => {
+    conn = await connectClient();
+    expect(text(await conn.client.callTool({ name: 'slow_compute', arguments: { seconds: 0, label: 'inline' } }))).toBe('Computed inline in 0 s');
+    const refused = await conn.client.callTool({ name: 'confirm_delete', arguments: { filename: 'x' } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain('runs only as a task');
+    // A protocol error inside the work becomes a tool error, as for any tool on this lane.
+    const failed = await conn.client.callTool({ name: 'protocol_error_job', arguments: {} });
+    expect(failed.isError).toBe(true);
   });
 });
