@@ -9,6 +9,7 @@ import { setupAuth } from './auth/index.js';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { SseStreams } from './http/sse.js';
+import { WebSocketEndpoint } from './http/websocket.js';
 import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import type { Logger } from './observability/logger.js';
@@ -71,14 +72,25 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   }, config.RESOURCE_UPDATE_INTERVAL_MS);
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
-  metrics.trackActive({ sessions: () => routing.hostedCount, streams: () => sse.counts() });
   let draining = false;
+  const websockets = new WebSocketEndpoint({
+    routing,
+    log,
+    metrics,
+    maxSockets: config.MAX_WEBSOCKETS_PER_INSTANCE,
+    maxFrameBytes: config.MAX_BODY_BYTES,
+    sendBufferBytes: config.WEBSOCKET_SEND_BUFFER_BYTES,
+    pingIntervalMs: config.WEBSOCKET_PING_INTERVAL_MS,
+    isDraining: () => draining,
+  });
+  metrics.trackActive({ sessions: () => routing.hostedCount, streams: () => sse.counts(), websockets: () => websockets.size });
   const app = createApp({
     config,
     log,
     routing,
     auth,
     sse,
+    websockets,
     metrics,
     keys,
     rateLimitRedis: redis.embedded ? undefined : redis.command,
@@ -87,6 +99,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   });
 
   const http = createServer(app.serverOptions, app);
+  http.on('upgrade', app.upgrade);
   // Keep-alive sockets from a load balancer must outlive its own idle timeout.
   http.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -122,14 +135,18 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       // Standalone streams never finish by themselves: end them so clients reconnect elsewhere.
       // POST streams carry in-flight requests and end with their answer, within the grace period.
       sse.endAll(['get', 'legacy_sse']);
+      // WebSockets get 1001 "going away" and their sessions end (the client starts a new one elsewhere).
+      const socketsClosed = websockets.shutdown(config.SHUTDOWN_GRACE_MS);
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
       await Promise.race([closed, grace]);
+      await socketsClosed;
       clearInterval(reaper);
       http.closeAllConnections();
       await release();
     },
     async kill() {
       stopSimulator();
+      websockets.abandon();
       http.closeAllConnections();
       http.close();
       sse.close();

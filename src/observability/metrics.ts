@@ -46,6 +46,17 @@ export const MCP_METHODS = [
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(MCP_METHODS);
 
+const WEBSOCKET_CLOSE_REASONS = [
+  'client_closed',
+  'going_away',
+  'token_expired',
+  'session_ended',
+  'slow_consumer',
+  'ping_timeout',
+  'protocol_error',
+  'internal_error',
+] as const satisfies readonly WebSocketCloseReason[];
+
 /** Bounded label value for a JSON-RPC method taken from the wire. */
 export function mcpMethodLabel(method: string | undefined): string {
   if (method === undefined) return 'response';
@@ -59,6 +70,17 @@ export type McpDirection = 'in' | 'out';
 export type StreamKind = 'get' | 'post' | 'legacy_sse';
 
 export type RateLimitScope = 'address' | 'user';
+
+/** Why a WebSocket closed (src/http/websocketCloseCodes.ts holds the codes behind each). */
+export type WebSocketCloseReason =
+  | 'client_closed'
+  | 'going_away'
+  | 'token_expired'
+  | 'session_ended'
+  | 'slow_consumer'
+  | 'ping_timeout'
+  | 'protocol_error'
+  | 'internal_error';
 
 /** Counts MCP messages with the method label normalised (see `mcpMethodLabel`). */
 export interface McpMessageCounter {
@@ -78,6 +100,8 @@ export interface ActiveSources {
   sessions?: () => number;
   /** Open streams on this instance by kind, read at scrape time. */
   streams?: () => Partial<Record<StreamKind, number>>;
+  /** Open WebSockets on this instance, read at scrape time. */
+  websockets?: () => number;
 }
 
 export class Metrics {
@@ -98,6 +122,14 @@ export class Metrics {
   readonly authFailures: Counter<'reason'>;
   /** Requests answered 429 by the /mcp rate limits. */
   readonly rateLimitRejections: Counter<'scope'>;
+  /** Open WebSockets (/ws) on this instance. */
+  readonly activeWebsockets: Gauge;
+  /** WebSockets accepted (101) on this instance. */
+  readonly websocketsOpened: Counter;
+  /** WebSockets closed, by reason (slow_consumer: the bounded send buffer overflowed). */
+  readonly websocketsClosed: Counter<'reason'>;
+  /** WebSocket text frames (one JSON-RPC message each): `in` from the client, `out` to it. */
+  readonly websocketMessages: Counter<'direction'>;
 
   private sources: ActiveSources = {};
 
@@ -167,6 +199,35 @@ export class Metrics {
       name: 'mcp_rate_limit_rejections_total',
       help: 'Requests rejected with 429 by the /mcp rate limits, by scope (address = before auth, user = after).',
       labelNames: ['scope'],
+      registers,
+    });
+    this.activeWebsockets = new Gauge({
+      name: 'mcp_active_websockets',
+      help: 'Open WebSockets (/ws) on this instance.',
+      registers,
+      collect() {
+        const read = sources().websockets;
+        if (read) this.set(read());
+      },
+    });
+    this.websocketsOpened = new Counter({
+      name: 'mcp_websockets_opened_total',
+      help: 'WebSockets accepted (101 Switching Protocols) on /ws.',
+      registers,
+    });
+    const closed = new Counter({
+      name: 'mcp_websockets_closed_total',
+      help: 'WebSockets closed, by reason (client_closed, going_away, token_expired, session_ended, slow_consumer, ping_timeout, protocol_error, internal_error).',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason exported from the start, so rate() over a first slow-consumer close works.
+    for (const reason of WEBSOCKET_CLOSE_REASONS) closed.inc({ reason }, 0);
+    this.websocketsClosed = closed;
+    this.websocketMessages = new Counter({
+      name: 'mcp_websocket_messages_total',
+      help: 'WebSocket text frames, one JSON-RPC message each: in = from the client, out = to the client.',
+      labelNames: ['direction'],
       registers,
     });
   }

@@ -128,6 +128,14 @@ export class RoutingInstance {
   }
 
   /**
+   * Whether `createSession` would accept one more session of this caller now (the per-user cap).
+   * For transports that must answer before the session exists (the WebSocket upgrade, src/http/websocket.ts).
+   */
+  async canCreateSession(caller: Caller): Promise<boolean> {
+    return (await this.store.countForUser(sessionOwnerKey(caller.userId, caller.clientId))) < this.opts.maxSessionsPerUser;
+  }
+
+  /**
    * Ends a session for good, wherever it is hosted (DELETE /mcp, the session admin, a closed /sse
    * stream): the host deletes its keys, tells its streams, and confirms. A dead host's session is
    * taken over first by `deliver`, so its keys still go.
