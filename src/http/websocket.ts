@@ -94,16 +94,22 @@ export class WebSocketEndpoint {
    */
   upgradeListener(chain: Listener, ordinary: Listener, Res: ResponseClass): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
     return (req, socket, head) => {
-      const res = responseOnSocket(req, socket, Res);
-      if (isWebSocketPath(req.url)) {
-        this.upgrades.set(req, { socket, head, headers: [] });
-        return chain(req, res);
+      try {
+        const res = responseOnSocket(req, socket, Res);
+        if (isWebSocketPath(req.url)) {
+          this.upgrades.set(req, { socket, head, headers: [] });
+          return chain(req, res);
+        }
+        if (hasBody(req)) {
+          // The body is beyond the HTTP parser now; answering properly is all that is left.
+          return sendJsonRpcError(res as Response, 400, JsonRpcCode.InvalidRequest, 'Bad Request: protocol upgrade is only offered on /ws; resend without Upgrade');
+        }
+        ordinary(req, res);
+      } catch (err) {
+        // An event listener of the HTTP server: a throw here would take the process down.
+        this.opts.log.error({ err }, 'upgrade request failed');
+        socket.destroy();
       }
-      if (hasBody(req)) {
-        // The body is beyond the HTTP parser now; answering properly is all that is left.
-        return sendJsonRpcError(res as Response, 400, JsonRpcCode.InvalidRequest, 'Bad Request: protocol upgrade is only offered on /ws; resend without Upgrade');
-      }
-      ordinary(req, res);
     };
   }
 
@@ -184,6 +190,7 @@ export class WebSocketEndpoint {
         routing: this.opts.routing,
         sendBufferBytes: this.opts.sendBufferBytes,
         onFrame: (direction) => metrics.websocketMessages.inc({ direction }),
+        onSlowConsumer: () => metrics.websocketSlowConsumers.inc(),
       },
       callerOf(req),
       rid,
@@ -237,6 +244,8 @@ function hasBody(req: IncomingMessage): boolean {
  */
 function responseOnSocket(req: IncomingMessage, socket: Duplex, Res: ResponseClass): ServerResponse {
   const res = new Res(req);
+  // Express's response methods read the request through `req.res` (as `app.handle` links them).
+  (req as IncomingMessage & { res?: ServerResponse }).res = res;
   res.shouldKeepAlive = false;
   res.assignSocket(socket as never);
   res.on('finish', () => {

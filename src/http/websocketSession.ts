@@ -32,6 +32,8 @@ export interface WebSocketSessionDeps {
   sendBufferBytes: number;
   /** Counts one text frame received (`in`) or sent (`out`). */
   onFrame?(direction: 'in' | 'out'): void;
+  /** A slow consumer was detected (the socket is being closed with 4008). */
+  onSlowConsumer?(): void;
 }
 
 /** How a socket ended, for the endpoint's metrics and log line. */
@@ -188,7 +190,7 @@ export class WebSocketSession {
     const create = async () => {
       let ref: SessionRef;
       try {
-        ref = await routing.createSession(this.caller, raw);
+        ref = await routing.createSession(this.caller, raw, { websocket: true });
       } catch (err) {
         if (err instanceof SessionLimitError) return this.sendError(JsonRpcCode.ServerError, err.message, message.id);
         throw err;
@@ -312,7 +314,8 @@ export class WebSocketSession {
   private send(raw: string): void {
     if (this.end) return;
     if (this.ws.bufferedAmount > this.deps.sendBufferBytes) {
-      this.log.warn({ session: this.ref?.sessionId, buffered: this.ws.bufferedAmount }, 'websocket consumer too slow: closing');
+      this.log.warn({ session: this.sessionId, buffered: this.ws.bufferedAmount }, 'websocket consumer too slow: closing');
+      this.deps.onSlowConsumer?.();
       return this.close(SERVER_CLOSES.slowConsumer);
     }
     this.ws.send(raw);

@@ -130,6 +130,8 @@ export class Metrics {
   readonly websocketsClosed: Counter<'reason'>;
   /** WebSocket text frames (one JSON-RPC message each): `in` from the client, `out` to it. */
   readonly websocketMessages: Counter<'direction'>;
+  /** Slow consumers cut off, counted when detected (the close itself may take a while to complete). */
+  readonly websocketSlowConsumers: Counter;
 
   private sources: ActiveSources = {};
 
@@ -228,6 +230,11 @@ export class Metrics {
       name: 'mcp_websocket_messages_total',
       help: 'WebSocket text frames, one JSON-RPC message each: in = from the client, out = to the client.',
       labelNames: ['direction'],
+      registers,
+    });
+    this.websocketSlowConsumers = new Counter({
+      name: 'mcp_websocket_slow_consumers_total',
+      help: 'WebSockets cut off because more than WEBSOCKET_SEND_BUFFER_BYTES were unsent (close code 4008), counted when detected.',
       registers,
     });
   }

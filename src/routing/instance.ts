@@ -43,6 +43,8 @@ export interface CreateSessionOptions {
    * goes to that stream, and the initialize request arrives later through POST /message.
    */
   legacySse?: boolean;
+  /** WebSocket session whose socket is held by this instance (recorded as `ws` in the session record). */
+  websocket?: boolean;
 }
 
 export class SessionLimitError extends Error {
@@ -122,6 +124,7 @@ export class RoutingInstance {
     const meta: Omit<SessionMeta, 'seen'> = { owner: caller.userId, host: this.instanceId, created: Date.now() };
     if (initRequest !== undefined) meta.init = initRequest;
     if (opts.legacySse) meta.sse = this.instanceId;
+    if (opts.websocket) meta.ws = this.instanceId;
     await this.store.create(ref, meta);
     await this.host(ref, caller.userId, undefined, opts.legacySse === true);
     return ref;
@@ -227,12 +230,14 @@ export class RoutingInstance {
     if (this.hosts.has(hostKey(ref))) return 'taken';
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
-    if (meta.sse !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
-      // A legacy session lives only as long as its /sse stream. Nobody listens on its outbound
-      // channel, so the stream is gone (its instance died: Redis drops a dead connection's
-      // subscriptions at once) and nothing could ever reach the client again: 404, keys gone.
+    const stream = meta.sse ?? meta.ws;
+    if (stream !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
+      // A legacy (or WebSocket) session lives only as long as its /sse stream (socket). Nobody
+      // listens on its outbound channel, so the stream is gone (its instance died: Redis drops a
+      // dead connection's subscriptions at once) and nothing could ever reach the client again:
+      // 404, keys gone.
       await this.store.delete(ref);
-      this.log.info({ session: ref.sessionId, stream: meta.sse }, 'legacy session ended: its /sse stream is gone');
+      this.log.info({ session: ref.sessionId, stream }, 'session ended: its /sse stream or WebSocket is gone');
       return 'absent';
     }
     // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
