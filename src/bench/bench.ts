@@ -4,7 +4,9 @@
  * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
  * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json,
  * --auth none|integrated (integrated: both instances are also the OAuth server; a token is obtained
- * through the real login/consent flow and every call carries it).
+ * through the real login/consent flow and every call carries it), --transport http|ws|both (ws:
+ * one WebSocket per session on instance B's /ws, which hosts its sessions itself, so every call
+ * crosses Redis twice within B; both: the HTTP rows, then the WebSocket rows).
  *
  * The instances run the compiled server (`npm run build`, then `dist/src/index.js`), which is what
  * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
@@ -17,6 +19,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import { openSession, percentile, runClosedLoop } from './wsLoad.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +28,11 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     auth: { type: 'string', default: 'none' },
     tsx: { type: 'boolean', default: false },
+    transport: { type: 'string', default: 'http' },
   },
 });
+if (!['http', 'ws', 'both'].includes(values.transport!)) throw new Error('--transport must be http, ws or both');
+const transports = values.transport === 'both' ? (['http', 'ws'] as const) : [values.transport as 'http' | 'ws'];
 if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--auth must be none or integrated');
 const authMode = values.auth;
 const duration = Number(values.duration);
@@ -103,6 +109,7 @@ async function initSession(base: string): Promise<string> {
 }
 
 interface Row {
+  transport: 'http' | 'ws';
   sessions: number;
   rps: number;
   p50: number;
@@ -171,6 +178,7 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
   const host = per(before.host, cpuSeconds(a.child.pid));
   const relay = per(before.relay, cpuSeconds(b.child.pid));
   return {
+    transport: 'http',
     cpu:
       host === undefined || relay === undefined
         ? undefined
@@ -185,6 +193,39 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
   };
 }
 
+/**
+ * The same closed loop over WebSockets: one socket per session on B. B hosts the sessions of its
+ * own sockets, so A idles; each call still crosses Redis twice (B → host B → B).
+ */
+async function runWs(a: Instance, b: Instance, sessions: number): Promise<Row> {
+  const headers: Record<string, string> = HEADERS['authorization'] ? { authorization: HEADERS['authorization'] } : {};
+  const sockets = await Promise.all(Array.from({ length: sessions }, () => openSession(b.url, headers)));
+  const rpid = redisPid();
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const result = await runClosedLoop(sockets, duration);
+  const n = result.total || 1;
+  const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
+  const loader = process.cpuUsage(before.loader);
+  const host = per(before.host, cpuSeconds(a.child.pid));
+  const relay = per(before.relay, cpuSeconds(b.child.pid));
+  for (const ws of sockets) ws.close();
+  if (result.errors > 0) process.stderr.write(`errors in the ${sessions}-session WebSocket run: ${result.errors}\n`);
+  return {
+    transport: 'ws',
+    cpu:
+      host === undefined || relay === undefined
+        ? undefined
+        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+    sessions,
+    rps: Math.round(result.total / duration),
+    p50: Math.round(percentile(result.latencies, 50)),
+    p90: Math.round(percentile(result.latencies, 90)),
+    p99: Math.round(percentile(result.latencies, 99)),
+    errors: result.errors,
+    total: result.total,
+  };
+}
+
 async function main(): Promise<void> {
   // The same build as `npm run build` (which the Docker image runs).
   if (!values.tsx) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
@@ -194,8 +235,11 @@ async function main(): Promise<void> {
   if (authMode === 'integrated') HEADERS['authorization'] = `Bearer ${obtainToken(`${A.url}/mcp`)}`;
   const rows: Row[] = [];
   try {
-    await run(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
-    for (const n of sessionCounts) rows.push(await run(A, B, n));
+    for (const transport of transports) {
+      const runRow = transport === 'ws' ? runWs : run;
+      await runRow(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
+      for (const n of sessionCounts) rows.push(await runRow(A, B, n));
+    }
   } finally {
     for (const i of [A, B]) {
       i.child.kill('SIGTERM');
@@ -209,13 +253,14 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(
-    `tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n`,
+    `tools/call echo, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n` +
+      'http: initialize on A, calls on B (host A, relay B); ws: one socket per session on B (B hosts and relays, A idles)\n',
   );
-  process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
+  process.stdout.write('transport sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: A B redis loader\n');
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
     process.stdout.write(
-      `${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
+      `${r.transport.padEnd(9)} ${String(r.sessions).padStart(8)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
     );
   }
 }
