@@ -187,14 +187,15 @@ export class WebSocketSession {
   private startSession(message: JSONRPCRequest, raw: string): void {
     const { routing } = this.deps;
     this.creating = true;
+    let created: SessionRef | undefined;
     const create = async () => {
-      let ref: SessionRef;
       try {
-        ref = await routing.createSession(this.caller, raw, { websocket: true });
+        created = await routing.createSession(this.caller, raw, { websocket: true });
       } catch (err) {
         if (err instanceof SessionLimitError) return this.sendError(JsonRpcCode.ServerError, err.message, message.id);
         throw err;
       }
+      const ref = created;
       // Subscribed before the initialize is delivered: nothing the host sends can be missed.
       const unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (p) => this.onOutbound(p));
       if (this.end) {
@@ -212,6 +213,8 @@ export class WebSocketSession {
     create()
       .catch((err: unknown) => {
         this.log.error({ err }, 'websocket session could not be created');
+        // A session created before the failure must not outlive the socket.
+        if (created && !this.ref) this.ending = routing.endSession(created).catch(() => undefined);
         this.close(SERVER_CLOSES.internalError);
       })
       .finally(() => {
