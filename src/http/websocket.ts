@@ -10,7 +10,8 @@
  * handler (`accept`) check the handshake and the caps and hand the socket to the `ws` library.
  *
  * Limits: MAX_WEBSOCKETS_PER_INSTANCE open sockets (503 beyond it, so the client retries through the
- * load balancer), MAX_SESSIONS_PER_USER (429, checked before the 101), frames of at most
+ * load balancer), MAX_SESSIONS_PER_USER (the socket's session is created before the 101, so the
+ * cap answers 429 as on /mcp's initialize), frames of at most
  * MAX_BODY_BYTES (1009), a bounded send buffer per socket (4008), a ping every
  * WEBSOCKET_PING_INTERVAL_MS (a peer that misses one is dropped).
  */
@@ -20,7 +21,8 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { RoutingInstance } from '../routing/instance.js';
+import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
+import type { SessionRef } from '../routing/sessionStore.js';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 import { callerOf } from './sessionIdentity.js';
 import { SERVER_CLOSES } from './websocketCloseCodes.js';
@@ -61,6 +63,8 @@ export class WebSocketEndpoint {
   /** The raw socket and first bytes of each upgrade request on its way through the guards. */
   private readonly upgrades = new WeakMap<IncomingMessage, { socket: Duplex; head: Buffer; headers: string[] }>();
   private readonly timer: NodeJS.Timeout;
+  /** Upgrades past the socket cap check that are still creating their session. */
+  private reserved = 0;
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -159,31 +163,65 @@ export class WebSocketEndpoint {
       return sendJsonRpcError(res, refusal.status, JsonRpcCode.InvalidRequest, refusal.message);
     }
     if (this.opts.isDraining()) return unavailable(res, 'Service Unavailable: this instance is shutting down');
-    const caller = callerOf(req);
-    // The per-user (and client) cap, answered before the 101 as on /mcp; `initialize` checks it again.
-    if (!(await routing.canCreateSession(caller))) {
-      return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, 'too many open sessions for this user');
-    }
-    // Checked last, right before the synchronous upgrade below: nothing can open a socket in between.
-    if (this.sessions.size >= this.opts.maxSockets) {
+    if (this.sessions.size + this.reserved >= this.opts.maxSockets) {
       log.warn({ max: this.opts.maxSockets }, 'websocket refused: MAX_WEBSOCKETS_PER_INSTANCE reached');
       return unavailable(res, 'Service Unavailable: too many WebSocket connections on this instance');
     }
-    if (socket.destroyed) return;
-    // The guards' headers the client should also see on the 101 (request id, rate-limit state).
-    for (const name of CARRIED_HEADERS) {
-      const value = res.getHeader(name);
-      if (typeof value === 'string' || typeof value === 'number') upgrade.headers.push(`${name}: ${value}`);
+    // A slot is held from here on, so concurrent upgrades cannot overshoot the cap while this one awaits.
+    this.reserved++;
+    try {
+      await this.openSession(req, res, socket, head);
+    } finally {
+      this.reserved--;
     }
-    res.detachSocket(socket as never);
-    const rid = req.id ?? '';
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, req, rid));
-    this.upgrades.delete(req);
   }
 
-  private open(ws: WebSocket, req: Request, rid: string): void {
+  /**
+   * Creates the socket's session before the 101, so the per-user cap (the same `createSession`
+   * as /mcp's initialize, whatever its policy) answers as plain HTTP; then completes the handshake.
+   */
+  private async openSession(req: Request, res: Response, socket: Duplex, head: Buffer): Promise<void> {
+    const { routing } = this.opts;
+    const caller = callerOf(req);
+    let ref: SessionRef;
+    try {
+      ref = await routing.createSession(caller, undefined, { websocket: true });
+    } catch (err) {
+      if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message);
+      throw err;
+    }
+    // Listening before the 101: nothing the host sends can be missed. The session object exists
+    // once the handshake is done; the host sends nothing before the client's initialize.
+    const box: { session?: WebSocketSession } = {};
+    let unsubscribe: (() => Promise<void>) | undefined;
+    try {
+      unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (p) => box.session?.onOutbound(p));
+    } catch (err) {
+      void routing.endSession(ref).catch(() => undefined);
+      throw err;
+    }
+    if (!socket.destroyed) {
+      // The guards' headers the client should also see on the 101 (request id, rate-limit state).
+      const extra = this.upgrades.get(req)!.headers;
+      for (const name of CARRIED_HEADERS) {
+        const value = res.getHeader(name);
+        if (typeof value === 'string' || typeof value === 'number') extra.push(`${name}: ${value}`);
+      }
+      res.detachSocket(socket as never);
+      // Synchronous: the callback runs before handleUpgrade returns, or never (a handshake `ws` refused).
+      this.wss.handleUpgrade(req, socket, head, (ws) => (box.session = this.open(ws, req, ref, unsubscribe)));
+    }
+    this.upgrades.delete(req);
+    if (!box.session) {
+      // The client left during the checks: its session goes with it.
+      void unsubscribe();
+      void routing.endSession(ref).catch(() => undefined);
+    }
+  }
+
+  private open(ws: WebSocket, req: Request, ref: SessionRef, unsubscribe: () => Promise<void>): WebSocketSession {
     const { metrics } = this.opts;
-    const log = (req.log ?? this.opts.log).child({ transport: 'websocket' });
+    const log = (req.log ?? this.opts.log).child({ transport: 'websocket', session: ref.sessionId });
     const session = new WebSocketSession(
       ws,
       {
@@ -192,8 +230,10 @@ export class WebSocketEndpoint {
         onFrame: (direction) => metrics.websocketMessages.inc({ direction }),
         onSlowConsumer: () => metrics.websocketSlowConsumers.inc(),
       },
+      ref,
+      unsubscribe,
       callerOf(req),
-      rid,
+      req.id ?? '',
       log,
       (s, end) => this.onEnded(s, end, log),
     );
@@ -202,6 +242,7 @@ export class WebSocketEndpoint {
     // The access log never sees a 101 (the response object is detached): count and log it here.
     metrics.httpRequests.inc({ method: 'GET', route: WEBSOCKET_PATH, status: '101' });
     log.info({ remoteAddress: req.ip, user: callerOf(req).userId }, 'websocket opened');
+    return session;
   }
 
   private onEnded(session: WebSocketSession, end: SocketEnd, log: Logger): void {
@@ -209,7 +250,6 @@ export class WebSocketEndpoint {
     this.opts.metrics.websocketsClosed.inc({ reason: end.reason });
     log.info(
       {
-        session: session.sessionId,
         closeCode: end.code,
         reason: end.reason,
         durationMs: Date.now() - session.opened,

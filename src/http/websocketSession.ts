@@ -3,9 +3,10 @@
  * host, wherever that runs. It is the legacy /sse stream's sibling (one long-lived connection
  * carries all of the session's server→client traffic) with Streamable HTTP's per-request routing
  * underneath, so a socket gets the same guarantees as a POST:
- *   - `initialize` creates a 2025-11-25 session hosted on this instance (its request is stored for
- *     takeover replay, as on /mcp); the socket subscribes to the session's outbound channel first,
- *     so notifications and server→client requests unrelated to any call reach it;
+ *   - the session exists from the upgrade on (created before the 101, so the per-user cap answers
+ *     as plain HTTP), hosted on this instance; the socket listens on its outbound channel, so
+ *     notifications and server→client requests unrelated to any call reach it; the first frame
+ *     must be `initialize` (the host stores it for takeover replay once it succeeds);
  *   - each client request opens a relay (reply channel): its answer and everything related to it
  *     (progress, logs, sampling, elicitation) come back there and go out as text frames; a host
  *     that stays silent for RELAY_TIMEOUT_MS yields a JSON-RPC error with the request's id instead
@@ -21,7 +22,7 @@ import { isSpecType, PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type JSONRP
 import type { WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import { decode, encode, OutboundHeaderSchema, type Caller, type ReplyHeader } from '../routing/envelope.js';
-import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
+import type { RoutingInstance } from '../routing/instance.js';
 import type { SessionRef } from '../routing/sessionStore.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 import { reasonOfPeerClose, SERVER_CLOSES, type CloseReason, type ServerClose } from './websocketCloseCodes.js';
@@ -52,12 +53,11 @@ export class WebSocketSession {
   readonly opened = Date.now();
   messagesIn = 0;
   messagesOut = 0;
+  /** Undefined once released: the socket is closing and its session ended or being ended. */
   private ref: SessionRef | undefined;
-  /** `initialize` is creating the session: frames wait here so none overtakes it. */
-  private creating = false;
-  private queued: string[] = [];
+  /** The client sent `initialize` (one per socket). */
+  private initialized = false;
   private readonly relays = new Set<string>();
-  private unsubscribe: (() => Promise<void>) | undefined;
   /** Set once the socket is closing; the first cause wins. */
   private end: SocketEnd | undefined;
   /** The peer answered the last ping (RFC 6455 §5.5.2–3). */
@@ -65,7 +65,7 @@ export class WebSocketSession {
   private expiry: NodeJS.Timeout | undefined;
   private protocolError = false;
   /** The session's id, kept for the close log line after the session is released. */
-  sessionId: string | undefined;
+  readonly sessionId: string;
   /** The session's end on the mesh, once started (awaited by a graceful shutdown). */
   ending: Promise<unknown> | undefined;
   /** Resolves when the socket has closed. */
@@ -75,12 +75,17 @@ export class WebSocketSession {
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: WebSocketSessionDeps,
+    session: SessionRef,
+    /** Stops listening on the session's outbound channel (subscribed before the 101). */
+    private unsubscribe: (() => Promise<void>) | undefined,
     private readonly caller: Caller,
     /** Request id of the upgrade: travels with every message, so the host logs the same `reqId`. */
     private readonly rid: string,
     private readonly log: Logger,
     private readonly onEnded: (session: WebSocketSession, end: SocketEnd) => void,
   ) {
+    this.ref = session;
+    this.sessionId = session.sessionId;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.close(SERVER_CLOSES.binaryFrame);
@@ -139,11 +144,8 @@ export class WebSocketSession {
   }
 
   private onFrame(raw: string): void {
-    if (this.end) return;
-    if (this.creating) {
-      this.queued.push(raw);
-      return;
-    }
+    const ref = this.ref;
+    if (this.end || !ref) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -170,59 +172,16 @@ export class WebSocketSession {
       return;
     }
     if (isRequest && message.method === 'initialize') {
-      if (this.ref) return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: this socket already has an initialized session', message.id);
-      return this.startSession(message, raw);
-    }
-    if (!this.ref) {
+      if (this.initialized) return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: this socket already has an initialized session', message.id);
+      this.initialized = true;
+    } else if (!this.initialized) {
       // Lifecycle (2025-11-25): nothing but pings before initialize.
       if (!isRequest) return;
       if (message.method === 'ping') return this.send(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: {} }));
       return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: send initialize first', message.id);
     }
-    if (isRequest) this.relayRequest(this.ref, message, raw);
-    else this.deliverOneWay(this.ref, raw);
-  }
-
-  /** Creates the session for this socket's `initialize`, hosted on this instance. */
-  private startSession(message: JSONRPCRequest, raw: string): void {
-    const { routing } = this.deps;
-    this.creating = true;
-    let created: SessionRef | undefined;
-    const create = async () => {
-      try {
-        created = await routing.createSession(this.caller, raw, { websocket: true });
-      } catch (err) {
-        if (err instanceof SessionLimitError) return this.sendError(JsonRpcCode.ServerError, err.message, message.id);
-        throw err;
-      }
-      const ref = created;
-      // Subscribed before the initialize is delivered: nothing the host sends can be missed.
-      const unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (p) => this.onOutbound(p));
-      if (this.end) {
-        // The socket closed while the session was being set up: it ends with it.
-        void unsubscribe();
-        this.ending = routing.endSession(ref);
-        return;
-      }
-      this.ref = ref;
-      this.sessionId = ref.sessionId;
-      this.unsubscribe = unsubscribe;
-      this.log.debug({ session: ref.sessionId }, 'websocket session created');
-      this.relayRequest(ref, message, raw);
-    };
-    create()
-      .catch((err: unknown) => {
-        this.log.error({ err }, 'websocket session could not be created');
-        // A session created before the failure must not outlive the socket.
-        if (created && !this.ref) this.ending = routing.endSession(created).catch(() => undefined);
-        this.close(SERVER_CLOSES.internalError);
-      })
-      .finally(() => {
-        this.creating = false;
-        const queued = this.queued;
-        this.queued = [];
-        for (const frame of queued) this.onFrame(frame);
-      });
+    if (isRequest) this.relayRequest(ref, message, raw);
+    else this.deliverOneWay(ref, raw);
   }
 
   /** A client request: its answer and related messages come back on a reply channel of this instance. */
@@ -290,7 +249,7 @@ export class WebSocketSession {
   }
 
   /** The session's outbound channel: server messages unrelated to a request, and the session's end. */
-  private onOutbound(payload: string): void {
+  onOutbound(payload: string): void {
     let env;
     try {
       env = decode(OutboundHeaderSchema, payload);

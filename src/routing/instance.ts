@@ -43,7 +43,10 @@ export interface CreateSessionOptions {
    * goes to that stream, and the initialize request arrives later through POST /message.
    */
   legacySse?: boolean;
-  /** WebSocket session whose socket is held by this instance (recorded as `ws` in the session record). */
+  /**
+   * WebSocket session whose socket is held by this instance (recorded as `ws` in the session record).
+   * It is created at the upgrade, before its initialize request arrives on the socket.
+   */
   websocket?: boolean;
 }
 
@@ -114,7 +117,7 @@ export class RoutingInstance {
 
   /**
    * Creates a session hosted here, owned by the caller. `initRequest` (the raw initialize request,
-   * kept for takeover replay) is required for Streamable HTTP; a legacy session has none yet.
+   * kept for takeover replay) is required for Streamable HTTP; a legacy or WebSocket session has none yet.
    */
   async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
     const ref = { u: sessionOwnerKey(caller.userId, caller.clientId), sessionId: randomUUID() };
@@ -126,16 +129,8 @@ export class RoutingInstance {
     if (opts.legacySse) meta.sse = this.instanceId;
     if (opts.websocket) meta.ws = this.instanceId;
     await this.store.create(ref, meta);
-    await this.host(ref, caller.userId, undefined, opts.legacySse === true);
+    await this.host(ref, caller.userId, undefined, opts.legacySse === true, opts.websocket === true);
     return ref;
-  }
-
-  /**
-   * Whether `createSession` would accept one more session of this caller now (the per-user cap).
-   * For transports that must answer before the session exists (the WebSocket upgrade, src/http/websocket.ts).
-   */
-  async canCreateSession(caller: Caller): Promise<boolean> {
-    return (await this.store.countForUser(sessionOwnerKey(caller.userId, caller.clientId))) < this.opts.maxSessionsPerUser;
   }
 
   /**
@@ -244,16 +239,16 @@ export class RoutingInstance {
     // connection drops gives up its sessions at once (see constructor), so this is safe to take.
     if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
     const level = isSpecType.LoggingLevel(meta.level) ? meta.level : undefined;
-    const host = await this.host(ref, meta.owner, level, meta.sse !== undefined);
+    const host = await this.host(ref, meta.owner, level, meta.sse !== undefined, meta.ws !== undefined);
     // A legacy session taken over before its initialize arrived has nothing to replay.
     if (meta.init !== undefined) host.replay(meta.init);
     this.log.info({ session: ref.sessionId, from: meta.host }, 'took over session from a departed instance');
     return 'taken';
   }
 
-  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean): Promise<SessionHost> {
+  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean, websocket: boolean): Promise<SessionHost> {
     const k = hostKey(ref);
-    const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, (h) => {
+    const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, websocket, (h) => {
       if (this.hosts.get(k) === h) this.hosts.delete(k);
     });
     this.hosts.set(k, host);

@@ -237,6 +237,14 @@ describe('WebSocket sessions across two instances', () => {
     expect(await s.closed).toEqual({ code: 1003, reason: 'binary frames are not supported' });
   });
 
+  test('a failed initialize ends the session, as on /mcp: the error answer, then 4404', async () => {
+    const s = new RawSocket(A.url);
+    await s.opened();
+    s.send({ jsonrpc: '2.0', id: 'bad', method: 'initialize', params: { protocolVersion: '2025-11-25' } });
+    expect(await s.next()).toMatchObject({ id: 'bad', error: { code: -32602 } });
+    expect(await s.closed).toEqual({ code: 4404, reason: 'session ended' });
+  });
+
   test('a frame larger than MAX_BODY_BYTES closes the socket with 1009', async () => {
     const small = await c.start({ MAX_BODY_BYTES: '2048' });
     const s = new RawSocket(small.url);
@@ -265,7 +273,7 @@ describe('WebSocket sessions across two instances', () => {
     const first = await connectWs(capped.url, {}, { headers: auth(TOKENS.bob) });
     const second = await refusal(capped.url, { headers: auth(TOKENS.bob) });
     expect(second.status).toBe(429);
-    expect(JSON.parse(second.body)).toMatchObject({ error: { code: -32000, message: 'too many open sessions for this user' } });
+    expect(JSON.parse(second.body)).toMatchObject({ error: { code: -32000, message: expect.stringContaining('too many open sessions') } });
     await first.client.close();
   });
 
