@@ -56,7 +56,12 @@ class RawSocket {
       this.inbox.push(JSON.parse((data as Buffer).toString('utf8')));
       this.waiter?.();
     });
-    this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      this.ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        this.waiter?.();
+      }),
+    );
   }
 
   opened(): Promise<void> {
@@ -70,8 +75,12 @@ class RawSocket {
     this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
+  /** The next message; fails (instead of waiting forever) once the socket closed with nothing left. */
   async next(): Promise<Record<string, unknown>> {
-    while (this.inbox.length === 0) await new Promise<void>((r) => (this.waiter = r));
+    while (this.inbox.length === 0) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed: ${JSON.stringify(await this.closed)}`);
+      await new Promise<void>((r) => (this.waiter = r));
+    }
     return this.inbox.shift() as Record<string, unknown>;
   }
 
@@ -308,8 +317,9 @@ describe('WebSocket sessions across two instances', () => {
     (s.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await s.closed).toEqual({ code: 4008, reason: 'slow consumer: send buffer full' });
     await waitFor(() => tight.routing.hostedCount === 0);
+    // Counted when the server's side of the socket has closed too.
+    await waitFor(async () => metric(await metricsOf(tight), 'mcp_websockets_closed_total{reason="slow_consumer"}') === 1);
     const body = await metricsOf(tight);
-    expect(metric(body, 'mcp_websockets_closed_total{reason="slow_consumer"}')).toBe(1);
     // It stopped sending at the bound: far from every answer went out (1 initialize result + 80 echoes).
     expect(metric(body, 'mcp_websocket_messages_total{direction="out"}')).toBeLessThan(81);
   });
@@ -514,14 +524,15 @@ describe('WebSocket sessions and token expiry', () => {
       },
     );
     try {
-      expiresAt = Math.floor(Date.now() / 1000) + 1;
+      // At least a second left (expiresAt is in whole seconds): the socket opens and initializes first.
+      expiresAt = Math.floor(Date.now() / 1000) + 2;
       const s = new RawSocket(server.url, { Authorization: 'Bearer short-lived' });
       await s.initialize();
       const u = sessionOwnerKey('carol', 'test-client');
       expect(await server.routing.store.listForUser(u)).toHaveLength(1);
       expect(await s.closed).toEqual({ code: 4401, reason: 'access token expired' });
       await waitFor(async () => (await server.routing.store.listForUser(u)).length === 0 && server.routing.hostedCount === 0);
-      expect(metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}')).toBe(1);
+      await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}') === 1);
       // An expired token cannot open a new socket either.
       const again = await refusal(server.url, { headers: { Authorization: 'Bearer short-lived' } });
       expect(again.status).toBe(401);
