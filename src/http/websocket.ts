@@ -75,7 +75,7 @@ export class WebSocketEndpoint {
       maxPayload: opts.maxFrameBytes,
       perMessageDeflate: false,
       handleProtocols: (offered) => (offered.has(MCP_SUBPROTOCOL) ? MCP_SUBPROTOCOL : false),
-      // Accepted by ws 8.18+ (missing from its type definitions): bounds a close handshake the peer never answers.
+      // A ws option (8.23) its type definitions lack: bounds a close handshake the peer never answers.
       ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
     });
     this.wss.on('headers', (headers, req) => {
