@@ -172,9 +172,19 @@ describe('WebSocket sessions across two instances', () => {
     await client.close();
   });
 
-  test('a session ended elsewhere (DELETE /sessions/<id> on B) closes the socket with 4404', async () => {
-    const { transport } = await connectWs(A.url);
+  test('the session is bound to its user and client; ended by its owner elsewhere (DELETE /sessions/<id> on B), the socket closes with 4404', async () => {
+    const { client, transport } = await connectWs(A.url);
     const [sid] = await A.routing.store.listForUser(ALICE);
+    // Another user neither sees nor reaches it: the same 404 as an unknown session.
+    expect(((await (await fetch(`${B.url}/sessions`, { headers: auth(TOKENS.bob) })).json()) as { sessions: unknown[] }).sessions).toEqual([]);
+    expect((await fetch(`${B.url}/sessions/${sid}`, { method: 'DELETE', headers: auth(TOKENS.bob) })).status).toBe(404);
+    const asBob = await fetch(`${B.url}/mcp`, {
+      method: 'POST',
+      headers: { ...auth(TOKENS.bob), 'Content-Type': 'application/json', Accept: 'application/json', 'Mcp-Session-Id': sid! },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(asBob.status).toBe(404);
+    expect(text(await client.callTool({ name: 'echo', arguments: { message: 'untouched' } }))).toBe('Echo: untouched');
     const res = await fetch(`${B.url}/sessions/${sid}`, { method: 'DELETE', headers: auth() });
     expect(res.status).toBe(200);
     expect(await transport.closed).toEqual({ code: 4404, reason: 'session ended' });
@@ -357,6 +367,20 @@ describe('WebSocket sessions across two instances', () => {
     body = await metricsOf(m);
     expect(metric(body, 'mcp_active_websockets')).toBe(0);
     expect(metric(body, 'mcp_websockets_closed_total{reason="slow_consumer"}')).toBe(0);
+  });
+
+  test('fifty sockets share the instance\'s two Redis connections, and leave nothing behind when they close', async () => {
+    const connections = async () => ((await c.redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${c.prefix}-`)).length;
+    const before = { connections: await connections(), channels: A.routing.bus.channelCount };
+    const clients = await Promise.all(Array.from({ length: 50 }, () => connectWs(A.url)));
+    await Promise.all(clients.map(({ client }, i) => client.callTool({ name: 'echo', arguments: { message: String(i) } })));
+    expect(await connections()).toBe(before.connections);
+    // One inbound (host) and one outbound (socket) channel per session.
+    expect(A.routing.bus.channelCount).toBe(before.channels + 100);
+    await Promise.all(clients.map(({ client }) => client.close()));
+    await waitFor(async () => A.routing.hostedCount === 0 && A.routing.bus.channelCount === before.channels && (await c.keys()).every((k) => !k.includes(':session:')));
+    expect(A.routing.relay.size).toBe(0);
+    expect(metric(await metricsOf(A), 'mcp_active_websockets')).toBe(0);
   });
 
   test('graceful stop (what SIGTERM runs) closes sockets with 1001 "going away" and ends their sessions', async () => {
