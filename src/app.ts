@@ -126,7 +126,13 @@ export function createApp(deps: AppDeps): AppListener {
   app.use(finalErrorHandler(deps.log, (req) => (isJsonRpcPath(req.path) ? 'json-rpc' : 'problem')));
 
   const listener = (req: IncomingMessage, res: ServerResponse) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
-  const upgrade = deps.websockets.upgradeListener(ws, listener, expressMessageClasses(app).response, limits.countUserMessage);
+  const upgrade = deps.websockets.upgradeListener({
+    chain: ws,
+    ordinary: listener,
+    responseClass: expressMessageClasses(app).response,
+    authenticate: deps.auth.authenticate,
+    countUserMessage: limits.countUserMessage,
+  });
   // `shouldUpgradeCallback` (Node ≥ 22.21; ignored by Node 20) keeps any other Upgrade on the ordinary path.
   const serverOptions = { ...expressServerOptions(app), shouldUpgradeCallback: shouldUpgrade } as ServerOptions;
   return Object.assign(listener, { serverOptions, upgrade });

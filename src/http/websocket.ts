@@ -47,7 +47,23 @@ export interface WebSocketEndpointOptions {
 
 /** What an HTTP request listener looks like (the app's). */
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
-type ResponseClass = new (req: IncomingMessage) => ServerResponse;
+
+/** What the app hands the endpoint: its handler chains and guard instances (src/app.ts). */
+export interface UpgradeWiring {
+  /** The guards, then `accept`. */
+  chain: Listener;
+  /** The app itself, for upgrade requests to other paths (Node 20). */
+  ordinary: Listener;
+  /** Express's response class (`expressMessageClasses`), for the upgrade request's response. */
+  responseClass: new (req: IncomingMessage) => ServerResponse;
+  /** The bearer middleware of the chain, run again on open sockets (revocation). */
+  authenticate: RequestHandler;
+  /** Counts a message against the user's rate limit (McpRateLimits.countUserMessage); absent = no limit. */
+  countUserMessage?: (userId: string) => Promise<number | undefined>;
+}
+
+/** Whether the token a socket was opened with is still accepted. */
+export type TokenVerdict = 'ok' | 'refused' | 'unavailable';
 
 /** RFC 6455 §4.1: a base64-encoded 16-byte nonce. */
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -67,6 +83,7 @@ export class WebSocketEndpoint {
   /** Upgrades past the socket cap check that are still creating their session. */
   private reserved = 0;
   private countUserMessage: ((userId: string) => Promise<number | undefined>) | undefined;
+  private reauthenticate: ((authorization: string | undefined) => Promise<TokenVerdict>) | undefined;
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -98,14 +115,10 @@ export class WebSocketEndpoint {
    * an ordinary request when it has no body. Node ≥ 22.21 never sends those here (see
    * `shouldUpgrade`); Node 20 sends every request that carries an Upgrade header.
    */
-  upgradeListener(
-    chain: Listener,
-    ordinary: Listener,
-    Res: ResponseClass,
-    /** Counts a message against the user's rate limit (McpRateLimits.countUserMessage); absent = no limit. */
-    countUserMessage?: (userId: string) => Promise<number | undefined>,
-  ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-    this.countUserMessage = countUserMessage;
+  upgradeListener(wiring: UpgradeWiring): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    const { chain, ordinary, responseClass: Res } = wiring;
+    this.countUserMessage = wiring.countUserMessage;
+    this.reauthenticate = reauthenticator(wiring.authenticate);
     return (req, socket, head) => {
       try {
         const res = responseOnSocket(req, socket, Res);
@@ -233,6 +246,9 @@ export class WebSocketEndpoint {
     const log = (req.log ?? this.opts.log).child({ transport: 'websocket', session: ref.sessionId });
     const caller = callerOf(req);
     const count = this.countUserMessage;
+    const reauthenticate = this.reauthenticate;
+    // Kept in this closure only (never logged, never sent to Redis), to ask the verifier again.
+    const authorization = req.headers.authorization;
     const session = new WebSocketSession(
       ws,
       {
@@ -241,6 +257,7 @@ export class WebSocketEndpoint {
         onFrame: (direction) => metrics.websocketMessages.inc({ direction }),
         onSlowConsumer: () => metrics.websocketSlowConsumers.inc(),
         countMessage: count && (() => count(caller.userId)),
+        reauthenticate: reauthenticate && (() => reauthenticate(authorization)),
       },
       ref,
       unsubscribe,
@@ -274,6 +291,40 @@ export class WebSocketEndpoint {
 }
 
 /**
+ * Runs the app's bearer middleware again for an open socket: the token it was opened with may have
+ * been revoked since (integrated mode deletes the grant; an introspecting resource server learns
+ * it within INTROSPECTION_CACHE_TTL_SECONDS). The middleware reads the method and the
+ * Authorization header and answers a refusal through `set`/`status`/`json`, so a stand-in
+ * request and response are all it needs. An unreachable authorization server (503) or a failure
+ * is `unavailable`: the socket serves on, as HTTP clients would retry.
+ */
+function reauthenticator(authenticate: RequestHandler): (authorization: string | undefined) => Promise<TokenVerdict> {
+  return (authorization) =>
+    new Promise<TokenVerdict>((resolve) => {
+      const req = { method: 'GET', headers: authorization === undefined ? {} : { authorization } } as Request;
+      let status = 200;
+      const res = {
+        set: () => res,
+        setHeader: () => res,
+        status: (code: number) => {
+          status = code;
+          return res;
+        },
+        json: () => {
+          resolve(status >= 500 ? 'unavailable' : 'refused');
+          return res;
+        },
+      } as unknown as Response;
+      try {
+        const pending: unknown = authenticate(req, res, (err?: unknown) => resolve(err ? 'unavailable' : 'ok'));
+        if (pending instanceof Promise) pending.catch(() => resolve('unavailable'));
+      } catch {
+        resolve('unavailable');
+      }
+    });
+}
+
+/**
  * Node ≥ 22.21 (`shouldUpgradeCallback` server option): only a WebSocket upgrade of /ws leaves the
  * ordinary request path; any other Upgrade header is ignored (RFC 9110 §7.8), body and all.
  */
@@ -294,7 +345,7 @@ function hasBody(req: IncomingMessage): boolean {
  * (and their refusals) work unchanged. The connection closes after the answer: nothing else will
  * parse HTTP on this socket.
  */
-function responseOnSocket(req: IncomingMessage, socket: Duplex, Res: ResponseClass): ServerResponse {
+function responseOnSocket(req: IncomingMessage, socket: Duplex, Res: UpgradeWiring['responseClass']): ServerResponse {
   const res = new Res(req);
   // Express's response methods read the request through `req.res` (as `app.handle` links them).
   (req as IncomingMessage & { res?: ServerResponse }).res = res;

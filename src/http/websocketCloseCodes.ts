@@ -22,7 +22,10 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** RFC 6455: the server failed unexpectedly (e.g. Redis unreachable while creating the session). */
   InternalError: 1011,
-  /** Private: the access token the socket was opened with has expired; reconnect with a fresh one (new session). */
+  /**
+   * Private: the access token the socket was opened with has expired, or is no longer accepted
+   * (revoked); reconnect with a fresh one (new session).
+   */
   TokenExpired: 4401,
   /** Private: the session no longer exists (ended through DELETE /sessions/<id>, expired, or lost with its state). */
   SessionEnded: 4404,
@@ -48,6 +51,7 @@ export interface ServerClose {
 export const SERVER_CLOSES = {
   goingAway: { code: CloseCode.GoingAway, reason: 'going_away', text: 'server shutting down' },
   tokenExpired: { code: CloseCode.TokenExpired, reason: 'token_expired', text: 'access token expired' },
+  tokenRevoked: { code: CloseCode.TokenExpired, reason: 'token_revoked', text: 'access token no longer valid' },
   sessionEnded: { code: CloseCode.SessionEnded, reason: 'session_ended', text: 'session ended' },
   slowConsumer: { code: CloseCode.SlowConsumer, reason: 'slow_consumer', text: 'slow consumer: send buffer full' },
   binaryFrame: { code: CloseCode.UnsupportedData, reason: 'protocol_error', text: 'binary frames are not supported' },

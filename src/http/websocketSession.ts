@@ -40,6 +40,8 @@ export interface WebSocketSessionDeps {
    * until the window resets when the budget is spent. Absent when rate limits are off.
    */
   countMessage?(): Promise<number | undefined>;
+  /** Asks the token verifier again whether the socket's token is still accepted (each keep-alive tick). */
+  reauthenticate?(): Promise<'ok' | 'refused' | 'unavailable'>;
 }
 
 /** How a socket ended, for the endpoint's metrics and log line. */
@@ -69,6 +71,8 @@ export class WebSocketSession {
   private alive = true;
   private expiry: NodeJS.Timeout | undefined;
   private protocolError = false;
+  /** A re-authentication is under way (one at a time, however slow the verifier). */
+  private reauthenticating = false;
   /** Frames wait here for their rate-limit verdict, in arrival order (the counts run concurrently). */
   private verdicts: Promise<unknown> = Promise.resolve();
   /** The session's id, kept for the close log line after the session is released. */
@@ -112,9 +116,9 @@ export class WebSocketSession {
 
   /**
    * One keep-alive tick: a peer that did not answer the previous ping is gone (its TCP connection
-   * may stay half-open for a long time); otherwise ping again and tell the host the client is
-   * still there, so the session does not idle out (and a dead host is replaced now, not at the
-   * next request).
+   * may stay half-open for a long time); otherwise ping again, check that the token is still
+   * accepted (revocation), and tell the host the client is still there, so the session does not
+   * idle out (and a dead host is replaced now, not at the next request).
    */
   keepAlive(): void {
     if (this.end) return;
@@ -125,6 +129,7 @@ export class WebSocketSession {
     }
     this.alive = false;
     this.ws.ping();
+    this.checkToken();
     const ref = this.ref;
     if (!ref) return;
     this.deps.routing.deliver(ref, encode({ t: 'touch' })).then(
@@ -133,6 +138,19 @@ export class WebSocketSession {
       },
       (err: Error) => this.log.debug({ err: err.message }, 'websocket keep-alive touch failed'),
     );
+  }
+
+  /** A revoked token ends the socket as an expired one does; an unreachable verifier does not. */
+  private checkToken(): void {
+    const reauthenticate = this.deps.reauthenticate;
+    if (!reauthenticate || this.reauthenticating) return;
+    this.reauthenticating = true;
+    reauthenticate()
+      .then((verdict) => {
+        if (verdict === 'refused') this.close(SERVER_CLOSES.tokenRevoked);
+        else if (verdict === 'unavailable') this.log.debug('websocket token check inconclusive: serving on');
+      })
+      .finally(() => (this.reauthenticating = false));
   }
 
   /** Closes the socket with one of the server's close codes and ends the session on the mesh. */

@@ -50,6 +50,7 @@ const WEBSOCKET_CLOSE_REASONS = [
   'client_closed',
   'going_away',
   'token_expired',
+  'token_revoked',
   'session_ended',
   'slow_consumer',
   'ping_timeout',
@@ -76,6 +77,7 @@ export type WebSocketCloseReason =
   | 'client_closed'
   | 'going_away'
   | 'token_expired'
+  | 'token_revoked'
   | 'session_ended'
   | 'slow_consumer'
   | 'ping_timeout'
@@ -219,7 +221,7 @@ export class Metrics {
     });
     const closed = new Counter({
       name: 'mcp_websockets_closed_total',
-      help: 'WebSockets closed, by reason (client_closed, going_away, token_expired, session_ended, slow_consumer, ping_timeout, protocol_error, internal_error).',
+      help: 'WebSockets closed, by reason (client_closed, going_away, token_expired, token_revoked, session_ended, slow_consumer, ping_timeout, protocol_error, internal_error).',
       labelNames: ['reason'],
       registers,
     });

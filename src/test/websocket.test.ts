@@ -527,19 +527,32 @@ describe('the process', () => {
   });
 });
 
-describe('WebSocket sessions and token expiry', () => {
-  test('a token that expires while the socket is open ends the session with 4401', async () => {
-    const prefix = `t${randomBytes(5).toString('hex')}`;
-    let expiresAt = 0;
-    const server = await startServer(
-      loadConfig({ REDIS_URL, REDIS_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', AUTH_MODE: 'none', LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false' }),
+describe('WebSocket sessions and their token', () => {
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  /** Accepted tokens and their expiry (epoch seconds); a token removed from here is revoked. */
+  const tokens = new Map<string, number>();
+  let server: RunningServer;
+  const carol = sessionOwnerKey('carol', 'test-client');
+  beforeAll(async () => {
+    server = await startServer(
+      loadConfig({
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        AUTH_MODE: 'none',
+        LOG_LEVEL: 'silent',
+        RATE_LIMIT_ENABLED: 'false',
+        WEBSOCKET_PING_INTERVAL_MS: '100',
+      }),
       createLogger('silent'),
       {
         auth: {
           authenticate: bearerAuth({
             verifier: {
               async verifyAccessToken(token) {
-                if (token !== 'short-lived') throw invalidToken('unknown test token');
+                const expiresAt = tokens.get(token);
+                if (expiresAt === undefined) throw invalidToken('unknown or revoked test token');
                 return { token, clientId: 'test-client', scopes: [], expiresAt, extra: { userId: 'carol' } };
               },
             },
@@ -547,22 +560,36 @@ describe('WebSocket sessions and token expiry', () => {
         },
       },
     );
-    try {
-      // At least a second left (expiresAt is in whole seconds): the socket opens and initializes first.
-      expiresAt = Math.floor(Date.now() / 1000) + 2;
-      const s = new RawSocket(server.url, { Authorization: 'Bearer short-lived' });
-      await s.initialize();
-      const u = sessionOwnerKey('carol', 'test-client');
-      expect(await server.routing.store.listForUser(u)).toHaveLength(1);
-      expect(await s.closed).toEqual({ code: 4401, reason: 'access token expired' });
-      await waitFor(async () => (await server.routing.store.listForUser(u)).length === 0 && server.routing.hostedCount === 0);
-      await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}') === 1);
-      // An expired token cannot open a new socket either.
-      const again = await refusal(server.url, { headers: { Authorization: 'Bearer short-lived' } });
-      expect(again.status).toBe(401);
-    } finally {
-      await server.stop();
-      await removeKeysWithPrefix(REDIS_URL, prefix);
-    }
+  });
+  afterAll(async () => {
+    await server.stop();
+    await removeKeysWithPrefix(REDIS_URL, prefix);
+  });
+  afterEach(() => waitFor(async () => (await server.routing.store.listForUser(carol)).length === 0 && server.routing.hostedCount === 0));
+
+  test('a token that expires while the socket is open ends the session with 4401', async () => {
+    // At least a second left (expiresAt is in whole seconds): the socket opens and initializes first.
+    tokens.set('short-lived', Math.floor(Date.now() / 1000) + 2);
+    const s = new RawSocket(server.url, { Authorization: 'Bearer short-lived' });
+    await s.initialize();
+    expect(await server.routing.store.listForUser(carol)).toHaveLength(1);
+    expect(await s.closed).toEqual({ code: 4401, reason: 'access token expired' });
+    await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}') === 1);
+    // An expired token cannot open a new socket either.
+    const again = await refusal(server.url, { headers: { Authorization: 'Bearer short-lived' } });
+    expect(again.status).toBe(401);
+  });
+
+  test('a token revoked while the socket is open ends the session with 4401 at the next keep-alive', async () => {
+    tokens.set('revocable', Math.floor(Date.now() / 1000) + 3600);
+    const s = new RawSocket(server.url, { Authorization: 'Bearer revocable' });
+    await s.initialize();
+    // Several keep-alive ticks pass: the token is asked about again each time, and still accepted.
+    await new Promise((r) => setTimeout(r, 350));
+    s.send({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 2, result: {} });
+    tokens.delete('revocable');
+    expect(await s.closed).toEqual({ code: 4401, reason: 'access token no longer valid' });
+    await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_revoked"}') === 1);
   });
 });
