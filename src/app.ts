@@ -3,7 +3,8 @@
  *   1. access log with request id, HTTP metrics, security headers (helmet) on every response
  *   2. /mcp, /sse, /message, /sessions, each behind the same `protectedChain`: Host/Origin guard →
  *      CORS (answers preflights before auth) → per-address rate limit → bearer auth (failures
- *      counted) → per-user rate limit → the endpoint (Streamable HTTP, legacy HTTP+SSE, admin)
+ *      counted) → per-user rate limit → the endpoint (Streamable HTTP, legacy HTTP+SSE, admin);
+ *      the WebSocket upgrade of /ws runs steps 1 and 2 on the upgrade request, before the 101
  *   3. operator endpoints that need no auth (health, metrics)
  *   4. the auth mode's own routes (OAuth metadata, authorization server, login pages); they answer
  *      their own errors in the OAuth shape
@@ -15,13 +16,16 @@
  * middleware instances, defined once below.
  */
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { mcpCors, originGuard } from './http/origin.js';
 import { type SseStreams } from './http/sse.js';
-import { expressServerOptions, handlerChain } from './http/handlerChain.js';
+import { expressMessageClasses, expressServerOptions, handlerChain } from './http/handlerChain.js';
+import { shouldUpgrade, WEBSOCKET_PATH, type WebSocketEndpoint } from './http/websocket.js';
+import { JsonRpcCode, sendJsonRpcError } from './http/jsonRpcError.js';
 import { precomputedHeaders } from './http/staticHeaders.js';
 import { streamableHttpEndpoint } from './http/streamableHttp.js';
 import type { ModernLane } from './http/modernLane.js';
@@ -48,6 +52,8 @@ export interface AppDeps {
   modern: ModernLane;
   auth: AuthModeSetup;
   sse: SseStreams;
+  /** The /ws endpoint (its sockets belong to the server's lifecycle). */
+  websockets: WebSocketEndpoint;
   metrics: Metrics;
   isDraining: () => boolean;
   redisPing: () => Promise<unknown>;
@@ -56,8 +62,14 @@ export interface AppDeps {
   rateLimitRedis: Redis | undefined;
 }
 
-/** The request listener, with the `http.createServer` options it is fastest with. */
-export type AppListener = ((req: IncomingMessage, res: ServerResponse) => void) & { serverOptions: ServerOptions };
+/**
+ * The request listener, with the `http.createServer` options it is fastest with, and the listener
+ * for the server's `upgrade` event (/ws).
+ */
+export type AppListener = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  serverOptions: ServerOptions;
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+};
 
 export function createApp(deps: AppDeps): AppListener {
   const { config } = deps;
@@ -89,6 +101,8 @@ export function createApp(deps: AppDeps): AppListener {
     maxBodyBytes: config.MAX_BODY_BYTES,
   });
   const mcp = handlerChain(app, '/mcp', [...everyResponse, ...guarded, endpoint.handle], endpoint.onError);
+  // The WebSocket upgrade: the same middleware instances on the upgrade request, then the upgrade.
+  const ws = handlerChain(app, WEBSOCKET_PATH, [...everyResponse, ...guarded, deps.websockets.accept], deps.websockets.onError);
 
   app.use(everyResponse);
   const legacy = legacySseRouters({
@@ -101,6 +115,11 @@ export function createApp(deps: AppDeps): AppListener {
   app.use('/sse', guarded, legacy.stream);
   app.use('/message', guarded, legacy.message);
   app.use('/sessions', guarded, sessionAdminRouter({ routing: deps.routing, log: deps.log }));
+  // A plain GET without the upgrade handshake.
+  app.use(WEBSOCKET_PATH, (_req, res) => {
+    res.setHeader('Upgrade', 'websocket');
+    sendJsonRpcError(res, 426, JsonRpcCode.InvalidRequest, 'Upgrade Required: open a WebSocket (subprotocol "mcp") on /ws');
+  });
 
   app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
   app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
@@ -111,12 +130,21 @@ export function createApp(deps: AppDeps): AppListener {
   app.use(finalErrorHandler(deps.log, (req) => (isJsonRpcPath(req.path) ? 'json-rpc' : 'problem')));
 
   const listener = (req: IncomingMessage, res: ServerResponse) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
-  return Object.assign(listener, { serverOptions: expressServerOptions(app) });
+  const upgrade = deps.websockets.upgradeListener({
+    chain: ws,
+    ordinary: listener,
+    responseClass: expressMessageClasses(app).response,
+    authenticate: deps.auth.authenticate,
+    countUserMessage: limits.countUserMessage,
+  });
+  // `shouldUpgradeCallback` (Node ≥ 22.21; ignored by Node 20) keeps any other Upgrade on the ordinary path.
+  const serverOptions = { ...expressServerOptions(app), shouldUpgradeCallback: shouldUpgrade } as ServerOptions;
+  return Object.assign(listener, { serverOptions, upgrade });
 }
 
 /** The MCP transports, whose clients expect JSON-RPC error bodies. */
 function isJsonRpcPath(path: string): boolean {
-  return path === '/mcp' || path === '/sse' || path === '/message';
+  return path === '/mcp' || path === '/sse' || path === '/message' || path === WEBSOCKET_PATH;
 }
 
 function isMcpPath(url: string | undefined): boolean {

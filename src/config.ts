@@ -203,6 +203,16 @@ export const EnvSchema = z.object({
   MAX_STREAMS_PER_SESSION: z.coerce.number().int().min(1).max(1000).default(32),
   /** Server→client requests (sampling, elicitation, roots) awaiting an answer, per session. */
   MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(32),
+  // ---- WebSocket transport (/ws; docs/operations.md, "/ws") ----
+  /** Open WebSockets one instance accepts; beyond it the upgrade gets 503 (the client retries, elsewhere). */
+  MAX_WEBSOCKETS_PER_INSTANCE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Ping period of every open WebSocket; a peer that has not answered the previous ping is dropped. */
+  WEBSOCKET_PING_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  /**
+   * Bound on a socket's unsent data: a client that leaves more than this unread when the next
+   * message is due is disconnected (close code 4008) instead of growing the server's memory.
+   */
+  WEBSOCKET_SEND_BUFFER_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Master switch for the /mcp rate limits below (counters shared by all instances in Redis). */
   RATE_LIMIT_ENABLED: bool.default(true),
   /** Fixed window over which the rate limits count requests. */

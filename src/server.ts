@@ -15,6 +15,7 @@ import { SseStreams } from './http/sse.js';
 import { ANONYMOUS_USER } from './auth/index.js';
 import { userIdOf } from './auth/types.js';
 import { createRequestStateSeal } from './mcp/requestState.js';
+import { WebSocketEndpoint } from './http/websocket.js';
 import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
 import { createMcpServer } from './mcp/server.js';
 import type { TaskServices } from './mcp/tasks/handlers.js';
@@ -119,12 +120,23 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   });
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
+  let draining = false;
+  const websockets = new WebSocketEndpoint({
+    routing,
+    log,
+    metrics,
+    maxSockets: config.MAX_WEBSOCKETS_PER_INSTANCE,
+    maxFrameBytes: config.MAX_BODY_BYTES,
+    sendBufferBytes: config.WEBSOCKET_SEND_BUFFER_BYTES,
+    pingIntervalMs: config.WEBSOCKET_PING_INTERVAL_MS,
+    isDraining: () => draining,
+  });
   metrics.trackActive({
     sessions: () => routing.hostedCount,
     streams: () => ({ ...sse.counts(), listen: modern.listenStreams }),
     tasks: () => runner.runningCount,
+    websockets: () => websockets.size,
   });
-  let draining = false;
   const app = createApp({
     config,
     log,
@@ -132,6 +144,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     modern,
     auth,
     sse,
+    websockets,
     metrics,
     keys,
     rateLimitRedis: redis.embedded ? undefined : redis.command,
@@ -140,6 +153,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   });
 
   const http = createServer(app.serverOptions, app);
+  http.on('upgrade', app.upgrade);
   // Keep-alive sockets from a load balancer must outlive its own idle timeout.
   http.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -181,8 +195,11 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       // POST streams carry in-flight requests and end with their answer, within the grace period.
       sse.endAll(['get', 'legacy_sse']);
       modern.endListenStreams();
+      // WebSockets get 1001 "going away" and their sessions end (the client starts a new one elsewhere).
+      const socketsClosed = websockets.shutdown(config.SHUTDOWN_GRACE_MS);
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_MS).unref());
       await Promise.race([closed, grace]);
+      await socketsClosed;
       clearInterval(reaper);
       http.closeAllConnections();
       await release();
@@ -190,6 +207,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     async kill() {
       stopSimulator();
       runner.abandon();
+      websockets.abandon();
       http.closeAllConnections();
       http.close();
       sse.close();

@@ -4,11 +4,14 @@
  *   - session (2025-11-25): sessions initialized on instance A, calls driven at instance B, so
  *     every call crosses Redis twice (B → host A → B);
  *   - modern (2026-07-28): stateless requests, no Redis hop; the clients are spread over both
- *     instances (one client: on B; 16: 8 on A, 8 on B), since any instance answers any request.
+ *     instances (one client: on B; 16: 8 on A, 8 on B), since any instance answers any request;
+ *   - ws (2025-11-25 over WebSocket): one socket per session on B's /ws; B hosts the sessions of its
+ *     own sockets, so A idles and each call crosses Redis twice within B.
  * Prints req/s and latency percentiles for 1 and 16 concurrent clients per lane. Flags:
- * --duration <s> (default 10), --sessions 1,16 (clients), --lane session|modern|both (default
- * both), --json, --auth none|integrated (integrated: both instances are also the OAuth server; a
- * token is obtained through the real login/consent flow and every call carries it).
+ * --duration <s> (default 10), --sessions 1,16 (clients), --lane session|modern|ws|both|all
+ * (comma-separated; default both = session,modern), --json, --auth none|integrated (integrated: both
+ * instances are also the OAuth server; a token is obtained through the real login/consent flow and
+ * every call carries it).
  *
  * The instances run the compiled server (`npm run build`, then `dist/src/index.js`), which is what
  * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
@@ -21,6 +24,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import { openSession, percentile, runClosedLoop } from './wsLoad.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,9 +36,14 @@ const { values } = parseArgs({
     lane: { type: 'string', default: 'both' },
   },
 });
-if (!['session', 'modern', 'both'].includes(values.lane!)) throw new Error('--lane must be session, modern or both');
-const lanes = (values.lane === 'both' ? ['session', 'modern'] : [values.lane]) as Lane[];
-type Lane = 'session' | 'modern';
+type Lane = 'session' | 'modern' | 'ws';
+const LANES: readonly Lane[] = ['session', 'modern', 'ws'];
+const lanes = [
+  ...new Set(
+    values.lane!.split(',').flatMap((l) => (l === 'both' ? ['session', 'modern'] : l === 'all' ? [...LANES] : [l])),
+  ),
+] as Lane[];
+if (lanes.length === 0 || lanes.some((l) => !LANES.includes(l))) throw new Error('--lane takes session, modern, ws, both or all (comma-separated)');
 if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--auth must be none or integrated');
 const authMode = values.auth;
 const duration = Number(values.duration);
@@ -246,6 +255,39 @@ async function runModern(a: Instance, b: Instance, clients: number): Promise<Row
   };
 }
 
+/**
+ * The same closed loop over WebSockets: one socket per session on B. B hosts the sessions of its
+ * own sockets, so A idles; each call still crosses Redis twice (B → host B → B).
+ */
+async function runWs(a: Instance, b: Instance, sessions: number): Promise<Row> {
+  const headers: Record<string, string> = HEADERS['authorization'] ? { authorization: HEADERS['authorization'] } : {};
+  const sockets = await Promise.all(Array.from({ length: sessions }, () => openSession(b.url, headers)));
+  const rpid = redisPid();
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const result = await runClosedLoop(sockets, duration);
+  const n = result.total || 1;
+  const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
+  const loader = process.cpuUsage(before.loader);
+  const host = per(before.host, cpuSeconds(a.child.pid));
+  const relay = per(before.relay, cpuSeconds(b.child.pid));
+  for (const ws of sockets) ws.close();
+  if (result.errors > 0) process.stderr.write(`errors in the ${sessions}-session WebSocket run: ${result.errors}\n`);
+  return {
+    lane: 'ws',
+    cpu:
+      host === undefined || relay === undefined
+        ? undefined
+        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+    sessions,
+    rps: Math.round(result.total / duration),
+    p50: Math.round(percentile(result.latencies, 50)),
+    p90: Math.round(percentile(result.latencies, 90)),
+    p99: Math.round(percentile(result.latencies, 99)),
+    errors: result.errors,
+    total: result.total,
+  };
+}
+
 async function main(): Promise<void> {
   // The same build as `npm run build` (which the Docker image runs).
   if (!values.tsx) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
@@ -256,7 +298,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const lane of lanes) {
-      const runLane = lane === 'session' ? run : runModern;
+      const runLane = lane === 'session' ? run : lane === 'modern' ? runModern : runWs;
       await runLane(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
       for (const n of sessionCounts) rows.push(await runLane(A, B, n));
     }
@@ -275,7 +317,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `tools/call echo, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n` +
       'session lane (2025-11-25): initialize on A, calls on B (CPU: host = A, relay = B)\n' +
-      'modern lane (2026-07-28): stateless calls, clients split over A and B (CPU: host = A, relay = B)\n',
+      'modern lane (2026-07-28): stateless calls, clients split over A and B (CPU: host = A, relay = B)\n' +
+      'ws lane (2025-11-25 over /ws): one socket per session on B, which hosts them (CPU: host = A, idle; relay = B)\n',
   );
   process.stdout.write('lane     clients   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {

@@ -15,7 +15,7 @@
  * headers, and a JSON-RPC error body, because MCP clients parse JSON-RPC from /mcp responses.
  */
 import type { RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { userIdOf } from '../auth/types.js';
@@ -48,6 +48,12 @@ export interface McpRateLimits {
   perAddress: RequestHandler;
   /** After authentication: per verified user. */
   perUser: RequestHandler;
+  /**
+   * Counts one message of an open WebSocket against the user's budget, on the very counter
+   * `perUser` uses (a socket must not be a way around the limit). Resolves to the seconds until the
+   * window resets when the budget is spent, else undefined. Absent when rate limits are off.
+   */
+  countUserMessage?: (userId: string) => Promise<number | undefined>;
 }
 
 /** `perUser` ran before authentication set a user: a wiring bug, surfaced as a 500, never a bypass. */
@@ -70,8 +76,9 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
   );
 
   // The hashed form, as in every other Redis key: user ids stay out of the keyspace. The wrapper
-  // below guarantees a user is present.
-  const perUserLimiter = limiter(deps, 'user', config.RATE_LIMIT_PER_USER, (req) => userKey(userIdOf(req.auth) ?? ''));
+  // below guarantees a user is present. The store is kept: WebSocket messages count on it too.
+  const userStore = store(deps, 'user');
+  const perUserLimiter = limiter(deps, 'user', config.RATE_LIMIT_PER_USER, (req) => userKey(userIdOf(req.auth) ?? ''), userStore);
   const perUser: RequestHandler = (req, res, next) => {
     if (userIdOf(req.auth) === undefined) {
       next(new RateLimitWiringError('per-user rate limit ran before authentication'));
@@ -80,7 +87,38 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
     return perUserLimiter(req, res, next);
   };
 
-  return { perAddress, perUser };
+  const windowMs = config.RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const countUserMessage = async (userId: string): Promise<number | undefined> => {
+    let hits;
+    try {
+      hits = await userStore.increment(userKey(userId));
+    } catch (err) {
+      // As for requests (passOnStoreError): an unreachable store lets the message through.
+      deps.log?.error({ err }, 'rate limiter error');
+      return undefined;
+    }
+    if (hits.totalHits <= config.RATE_LIMIT_PER_USER) return undefined;
+    deps.metrics?.rateLimitRejections.inc({ scope: 'user' });
+    const resetAt = hits.resetTime?.getTime() ?? Date.now() + windowMs;
+    return Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+  };
+
+  return { perAddress, perUser, countUserMessage };
+}
+
+/**
+ * The counter store of one limiter: shared through Redis, or in process memory with the embedded
+ * stand-in. One store per limiter (express-rate-limit refuses a shared one); separate key prefixes
+ * keep an address and a user hash from ever sharing a counter.
+ */
+function store(deps: RateLimitDeps, scope: RateLimitScope): Store {
+  const redis = deps.redis;
+  return redis
+    ? new RedisStore({
+        prefix: deps.keys.rateLimit(`mcp-${scope}`),
+        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+      })
+    : new MemoryStore();
 }
 
 function limiter(
@@ -88,9 +126,9 @@ function limiter(
   scope: RateLimitScope,
   limit: number,
   keyGenerator: Options['keyGenerator'],
+  counters: Store = store(deps, scope),
 ): RequestHandler {
   const windowMs = deps.config.RATE_LIMIT_WINDOW_SECONDS * 1000;
-  const redis = deps.redis;
   return rateLimit({
     windowMs,
     limit,
@@ -98,14 +136,7 @@ function limiter(
     identifier: `mcp-${scope}`,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    // One store per limiter (express-rate-limit refuses a shared one); separate key prefixes keep
-    // an address and a user hash from ever sharing a counter.
-    store: redis
-      ? new RedisStore({
-          prefix: deps.keys.rateLimit(`mcp-${scope}`),
-          sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-        })
-      : undefined,
+    store: counters,
     // If Redis is unreachable the request itself cannot be routed either; let it through to fail
     // there with the routing error instead of answering a misleading 429/500 here.
     passOnStoreError: true,

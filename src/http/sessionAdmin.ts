@@ -19,7 +19,7 @@ export interface SessionAdminDeps {
   log: Logger;
 }
 
-export type TransportKind = 'streamable-http' | 'sse';
+export type TransportKind = 'streamable-http' | 'sse' | 'websocket';
 
 /** One entry of `GET /sessions`. Times are ISO 8601; `lastActivity` is refreshed every few seconds. */
 export interface SessionSummary {
@@ -76,7 +76,7 @@ async function listSessions(deps: SessionAdminDeps, req: Request, res: Response)
 function summary(id: string, meta: SessionMeta): SessionSummary {
   const s: SessionSummary = {
     id,
-    transport: meta.sse === undefined ? 'streamable-http' : 'sse',
+    transport: meta.ws !== undefined ? 'websocket' : meta.sse !== undefined ? 'sse' : 'streamable-http',
     created: new Date(meta.created).toISOString(),
     lastActivity: new Date(meta.seen).toISOString(),
     instance: meta.host,

@@ -46,6 +46,18 @@ export const MCP_METHODS = [
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(MCP_METHODS);
 
+const WEBSOCKET_CLOSE_REASONS = [
+  'client_closed',
+  'going_away',
+  'token_expired',
+  'token_revoked',
+  'session_ended',
+  'slow_consumer',
+  'ping_timeout',
+  'protocol_error',
+  'internal_error',
+] as const satisfies readonly WebSocketCloseReason[];
+
 /** Bounded label value for a JSON-RPC method taken from the wire. */
 export function mcpMethodLabel(method: string | undefined): string {
   if (method === undefined) return 'response';
@@ -59,6 +71,18 @@ export type McpDirection = 'in' | 'out';
 export type StreamKind = 'get' | 'post' | 'legacy_sse';
 
 export type RateLimitScope = 'address' | 'user';
+
+/** Why a WebSocket closed (src/http/websocketCloseCodes.ts holds the codes behind each). */
+export type WebSocketCloseReason =
+  | 'client_closed'
+  | 'going_away'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'session_ended'
+  | 'slow_consumer'
+  | 'ping_timeout'
+  | 'protocol_error'
+  | 'internal_error';
 
 /** Counts MCP messages with the method label normalised (see `mcpMethodLabel`). */
 export interface McpMessageCounter {
@@ -80,6 +104,8 @@ export interface ActiveSources {
   streams?: () => Partial<Record<StreamKind | 'listen', number>>;
   /** Tasks (tasks extension) running on this instance, read at scrape time. */
   tasks?: () => number;
+  /** Open WebSockets on this instance, read at scrape time. */
+  websockets?: () => number;
 }
 
 export class Metrics {
@@ -106,6 +132,16 @@ export class Metrics {
   readonly sessionEvictions: Counter;
   /** New sessions refused by this instance because every session of the user was busy. */
   readonly sessionLimitRefusals: Counter;
+  /** Open WebSockets (/ws) on this instance. */
+  readonly activeWebsockets: Gauge;
+  /** WebSockets accepted (101) on this instance. */
+  readonly websocketsOpened: Counter;
+  /** WebSockets closed, by reason (slow_consumer: the bounded send buffer overflowed). */
+  readonly websocketsClosed: Counter<'reason'>;
+  /** WebSocket text frames (one JSON-RPC message each): `in` from the client, `out` to it. */
+  readonly websocketMessages: Counter<'direction'>;
+  /** Slow consumers cut off, counted when detected (the close itself may take a while to complete). */
+  readonly websocketSlowConsumers: Counter;
 
   private sources: ActiveSources = {};
 
@@ -194,6 +230,40 @@ export class Metrics {
     this.sessionLimitRefusals = new Counter({
       name: 'mcp_session_limit_refusals_total',
       help: 'New sessions refused (429) at the per-user session cap because every session of the user was busy.',
+      registers,
+    });
+    this.activeWebsockets = new Gauge({
+      name: 'mcp_active_websockets',
+      help: 'Open WebSockets (/ws) on this instance.',
+      registers,
+      collect() {
+        const read = sources().websockets;
+        if (read) this.set(read());
+      },
+    });
+    this.websocketsOpened = new Counter({
+      name: 'mcp_websockets_opened_total',
+      help: 'WebSockets accepted (101 Switching Protocols) on /ws.',
+      registers,
+    });
+    const closed = new Counter({
+      name: 'mcp_websockets_closed_total',
+      help: 'WebSockets closed, by reason (client_closed, going_away, token_expired, token_revoked, session_ended, slow_consumer, ping_timeout, protocol_error, internal_error).',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason exported from the start, so rate() over a first slow-consumer close works.
+    for (const reason of WEBSOCKET_CLOSE_REASONS) closed.inc({ reason }, 0);
+    this.websocketsClosed = closed;
+    this.websocketMessages = new Counter({
+      name: 'mcp_websocket_messages_total',
+      help: 'WebSocket text frames, one JSON-RPC message each: in = from the client, out = to the client.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.websocketSlowConsumers = new Counter({
+      name: 'mcp_websocket_slow_consumers_total',
+      help: 'WebSockets cut off because more than WEBSOCKET_SEND_BUFFER_BYTES were unsent (close code 4008), counted when detected.',
       registers,
     });
   }

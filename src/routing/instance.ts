@@ -47,6 +47,11 @@ export interface CreateSessionOptions {
    * goes to that stream, and the initialize request arrives later through POST /message.
    */
   legacySse?: boolean;
+  /**
+   * WebSocket session whose socket is held by this instance (recorded as `ws` in the session record).
+   * It is created at the upgrade, before its initialize request arrives on the socket.
+   */
+  websocket?: boolean;
 }
 
 export class SessionLimitError extends Error {
@@ -129,7 +134,7 @@ export class RoutingInstance {
 
   /**
    * Creates a session hosted here, owned by the caller. `initRequest` (the raw initialize request,
-   * kept for takeover replay) is required for Streamable HTTP; a legacy session has none yet.
+   * kept for takeover replay) is required for Streamable HTTP; a legacy or WebSocket session has none yet.
    */
   async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
     const ref = { u: sessionOwnerKey(caller.userId, caller.clientId), sessionId: randomUUID() };
@@ -139,8 +144,9 @@ export class RoutingInstance {
     const meta: Omit<SessionMeta, 'seen'> = { owner: caller.userId, host: this.instanceId, created: Date.now() };
     if (initRequest !== undefined) meta.init = initRequest;
     if (opts.legacySse) meta.sse = this.instanceId;
+    if (opts.websocket) meta.ws = this.instanceId;
     await this.store.create(ref, meta);
-    await this.host(ref, caller.userId, undefined, opts.legacySse === true);
+    await this.host(ref, caller.userId, undefined, opts.legacySse === true, opts.websocket === true);
     return ref;
   }
 
@@ -246,28 +252,30 @@ export class RoutingInstance {
     if (this.hosts.has(hostKey(ref))) return 'taken';
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
-    if (meta.sse !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
-      // A legacy session lives only as long as its /sse stream. Nobody listens on its outbound
-      // channel, so the stream is gone (its instance died: Redis drops a dead connection's
-      // subscriptions at once) and nothing could ever reach the client again: 404, keys gone.
+    const stream = meta.sse ?? meta.ws;
+    if (stream !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
+      // A legacy (or WebSocket) session lives only as long as its /sse stream (socket). Nobody
+      // listens on its outbound channel, so the stream is gone (its instance died: Redis drops a
+      // dead connection's subscriptions at once) and nothing could ever reach the client again:
+      // 404, keys gone.
       await this.store.delete(ref);
-      this.log.info({ session: ref.sessionId, stream: meta.sse }, 'legacy session ended: its /sse stream is gone');
+      this.log.info({ session: ref.sessionId, stream }, 'session ended: its /sse stream or WebSocket is gone');
       return 'absent';
     }
     // Nobody receives the session's channel, so nobody can be serving it: a host whose subscriber
     // connection drops gives up its sessions at once (see constructor), so this is safe to take.
     if (!(await this.store.casHost(ref, meta.host, this.instanceId))) return 'busy';
     const level = isSpecType.LoggingLevel(meta.level) ? meta.level : undefined;
-    const host = await this.host(ref, meta.owner, level, meta.sse !== undefined);
+    const host = await this.host(ref, meta.owner, level, meta.sse !== undefined, meta.ws !== undefined);
     // A legacy session taken over before its initialize arrived has nothing to replay.
     if (meta.init !== undefined) host.replay(meta.init);
     this.log.info({ session: ref.sessionId, from: meta.host }, 'took over session from a departed instance');
     return 'taken';
   }
 
-  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean): Promise<SessionHost> {
+  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean, websocket: boolean): Promise<SessionHost> {
     const k = hostKey(ref);
-    const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, (h) => {
+    const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, websocket, (h) => {
       if (this.hosts.get(k) === h) this.hosts.delete(k);
     });
     this.hosts.set(k, host);

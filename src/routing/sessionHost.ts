@@ -51,7 +51,7 @@ export class SessionHost {
   private unsubscribe: (() => Promise<void>) | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
-  /** Legacy session: the raw initialize request, stored in the meta once it succeeded. */
+  /** Legacy or WebSocket session: the raw initialize request, stored in the meta once it succeeded. */
   private pendingInit: string | undefined;
 
   constructor(
@@ -61,6 +61,8 @@ export class SessionHost {
     private readonly logLevel: LoggingLevel | undefined,
     /** HTTP+SSE session (meta `sse` set): every answer goes to the outbound channel. */
     private readonly legacy: boolean,
+    /** WebSocket session (meta `ws` set): created before its initialize arrives, like a legacy one. */
+    private readonly websocket: boolean,
     private readonly onClosed: (host: SessionHost) => void,
   ) {
     this.log = ctx.log.child({ session: ref.sessionId });
@@ -169,6 +171,8 @@ export class SessionHost {
       if (this.transport.inflightCount >= this.ctx.maxInflightPerSession) {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
       }
+      // Recorded for takeover replay once it succeeds (a Streamable HTTP session got it at creation).
+      if (this.websocket && message.method === 'initialize') this.pendingInit = raw;
       this.log.debug({ [REQUEST_ID_LOG_KEY]: rid, method: message.method, id: message.id }, 'request');
       this.transport.deliver(message, { authInfo }, replyChannel, streamId);
       return;
@@ -213,7 +217,9 @@ export class SessionHost {
    * lease key exists), or it is an HTTP+SSE session (it lives exactly as long as its open stream).
    */
   private async isBusy(): Promise<boolean> {
-    if (this.legacy || this.transport.inflightCount > 0) return true;
+    // Legacy SSE and WebSocket sessions live exactly as long as their connection: while it is
+    // open, ending the session would cut off a client that is still there.
+    if (this.legacy || this.websocket || this.transport.inflightCount > 0) return true;
     const getStream = await this.ctx.redis.exists(this.ctx.keys.sessionGetStream(this.ref.u, this.ref.sessionId));
     // Checked again after the round trip: a request may have arrived meanwhile.
     return getStream === 1 || this.transport.inflightCount > 0;

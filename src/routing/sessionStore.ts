@@ -24,6 +24,11 @@ export const SessionMetaSchema = z.object({
    * exactly as long as that stream (and that instance).
    */
   sse: z.string().optional(),
+  /**
+   * Present only for WebSocket sessions (/ws): the instance holding the socket, which every message
+   * comes through; like `sse`, the session lives exactly as long as that socket.
+   */
+  ws: z.string().optional(),
   proto: z.string().optional(),
   level: z.string().optional(),
 });

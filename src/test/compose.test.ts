@@ -132,6 +132,18 @@ describe('docker-compose.yml', () => {
     expect(seconds).toBeGreaterThanOrEqual(300);
     expect(conf).not.toMatch(/^\s*(ip_hash|hash|sticky)\b/m);
   });
+
+  test('nginx passes WebSocket upgrades on /ws through, with a read timeout beyond the ping interval', () => {
+    const conf = read('docs/deploy/nginx.conf');
+    const ws = /location\s+=\s+\/ws\s*{([^}]*)}/.exec(conf)?.[1];
+    expect(ws).toBeDefined();
+    for (const line of ['proxy_http_version 1.1;', 'proxy_set_header Upgrade $http_upgrade;', 'proxy_set_header Connection "upgrade";']) {
+      expect(ws).toContain(line);
+    }
+    const readTimeout = /proxy_read_timeout\s+(\d+)([smh]?);/.exec(ws!)!;
+    const seconds = Number(readTimeout[1]) * ({ s: 1, m: 60, h: 3600, '': 1 } as Record<string, number>)[readTimeout[2]!]!;
+    expect(seconds * 1000).toBeGreaterThan(loadConfig({}).WEBSOCKET_PING_INTERVAL_MS);
+  });
 });
 
 describe('.env files and dev scripts', () => {

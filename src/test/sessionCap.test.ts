@@ -9,6 +9,8 @@ import { createLogger } from '../observability/logger.js';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { openRawSse, type RawSse } from './sseStream.js';
+import { WebSocketClientTransport } from './webSocketClientTransport.js';
+import { Client } from '@modelcontextprotocol/client';
 
 const MAX = 3;
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
@@ -180,6 +182,26 @@ describe('per-user session cap across two instances', () => {
     }
     expect(res.status).toBe(200);
     await res.text();
+  });
+
+  test('a session whose WebSocket is open is busy: never ended to make room', async () => {
+    const transport = new WebSocketClientTransport(new URL(url(0).replace(/^http/, 'ws') + '/ws'), { headers: { Authorization: `Bearer ${token}` } });
+    const client = new Client({ name: 'cap-ws', version: '1' });
+    await client.connect(transport);
+    try {
+      // The socket's session is the least recently used of the three; the other two are idle.
+      const idle1 = await open(1);
+      const idle2 = await open(0);
+      const fresh = await open(1);
+      expect(await ping(idle1)).toBe(404);
+      expect(await ping(idle2)).toBe(200);
+      expect(await ping(fresh)).toBe(200);
+      // The socket still serves its session.
+      const result = (await client.callTool({ name: 'echo', arguments: { message: 'still here' } })) as { content: Array<{ text: string }> };
+      expect(result.content[0]!.text).toBe('Echo: still here');
+    } finally {
+      await client.close();
+    }
   });
 
   test('two initializes racing on two instances at the cap both get a slot; the cap holds', async () => {
