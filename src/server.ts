@@ -2,6 +2,7 @@
  * Builds one HTTP server instance from a config: Redis connections → auth mode → routing mesh →
  * Express app. `index.ts` runs it as a process; tests start several in one process.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
@@ -40,14 +41,16 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
-  const redis = opts.redis ?? (await connectRedis(config.REDIS_URL, log, config.REDIS_PREFIX));
+  const instanceId = opts.instanceId ?? randomUUID();
+  // Connections are named after the instance, so CLIENT LIST tells whose they are.
+  const redis = opts.redis ?? (await connectRedis(config.redis, log, `${config.REDIS_PREFIX}-${instanceId}`));
   const keys = createKeyspace(config.REDIS_PREFIX);
   const metrics = new Metrics({ defaultMetrics: !opts.auth });
   const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));
   let feed: RedisResourceUpdateFeed | undefined;
 
-  const routing = new RoutingInstance(redis.command, redis.subscriber, keys, log, {
-    instanceId: opts.instanceId,
+  const routing = new RoutingInstance(redis.command, redis.pubsub, keys, log, {
+    instanceId,
     relayTimeoutMs: config.RELAY_TIMEOUT_MS,
     idleTtlMs: config.SESSION_IDLE_TTL_SECONDS * 1000,
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
@@ -79,7 +82,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     keys,
     rateLimitRedis: redis.embedded ? undefined : redis.command,
     isDraining: () => draining,
-    redisPing: () => redis.command.ping(),
+    redisPing: () => redis.ping(),
   });
 
   const http = createServer(app.serverOptions, app);
@@ -130,10 +133,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       http.close();
       sse.close();
       await routing.abandon();
-      if (!opts.redis) {
-        redis.command.disconnect();
-        redis.subscriber.disconnect();
-      }
+      if (!opts.redis) redis.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379),
+ * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379, or a
+ * cluster with REDIS_CLUSTER_NODES / a Sentinel set-up with REDIS_SENTINELS, as the server reads them),
  * sessions initialized on instance A, closed-loop `tools/call echo` driven at instance B, so every
  * call crosses Redis twice (B → host A → B). Prints req/s and latency percentiles for 1 and 16
  * concurrent sessions. Flags: --duration <s> (default 10), --sessions 1,16, --json,
@@ -10,13 +11,17 @@
  * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
  * sources through tsx instead, as `npm start` does.
  */
-import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import type { Cluster } from 'ioredis';
+import { loadConfig } from '../config.js';
+import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import { createLogger } from '../observability/logger.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +36,11 @@ if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--a
 const authMode = values.auth;
 const duration = Number(values.duration);
 const sessionCounts = values.sessions!.split(',').map(Number);
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+// A Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel set-up (REDIS_SENTINELS) is used as configured;
+// otherwise REDIS_URL, by default the local Redis.
+const REDIS_ENV: Record<string, string> =
+  process.env['REDIS_CLUSTER_NODES'] || process.env['REDIS_SENTINELS'] ? {} : { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
+const redisSettings = loadConfig({ ...process.env, ...REDIS_ENV }).redis;
 const prefix = `bench${process.pid}`;
 const HEADERS: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -63,7 +72,7 @@ async function startInstance(name: string, port: number, baseUri: string): Promi
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     env: {
       ...process.env,
-      REDIS_URL,
+      ...REDIS_ENV,
       REDIS_PREFIX: prefix,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -125,18 +134,26 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-function redisPid(): number | undefined {
-  try {
-    return Number(execSync('pgrep -o -x redis-server', { encoding: 'utf8' }).trim()) || undefined;
-  } catch {
-    return undefined;
-  }
+/** The processes of every Redis node (INFO server), so their CPU counts in a cluster too. */
+async function redisPids(redis: RedisConnections): Promise<number[]> {
+  const nodes = redis.mode === 'cluster' ? (redis.command as unknown as Cluster).nodes('all') : [redis.command];
+  const infos = await Promise.all(nodes.map((n) => n.info('server')));
+  return infos.map((info) => Number(/process_id:(\d+)/.exec(info)?.[1])).filter((pid) => pid > 0);
 }
 
-async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
+function sumCpu(pids: number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === undefined) return undefined;
+    total += s;
+  }
+  return pids.length === 0 ? undefined : total;
+}
+
+async function run(a: Instance, b: Instance, sessions: number, rpids: number[]): Promise<Row> {
   const sids = await Promise.all(Array.from({ length: sessions }, () => initSession(a.url)));
-  const rpid = redisPid();
-  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: sumCpu(rpids), loader: process.cpuUsage() };
   let next = 0;
   let lastId = 0;
   const result = await autocannon({
@@ -174,7 +191,7 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
     cpu:
       host === undefined || relay === undefined
         ? undefined
-        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+        : { host, relay, redis: per(before.redis, sumCpu(rpids)), loader: Math.round((loader.user + loader.system) / n) },
     sessions,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -193,23 +210,27 @@ async function main(): Promise<void> {
   const B = await startInstance('B', portB, `http://127.0.0.1:${portA}`);
   if (authMode === 'integrated') HEADERS['authorization'] = `Bearer ${obtainToken(`${A.url}/mcp`)}`;
   const rows: Row[] = [];
+  const inspect = await connectRedis(redisSettings, createLogger('silent'), `${prefix}-bench`);
+  // Only local Redis processes can be measured; elsewhere the column stays empty.
+  const rpids = await redisPids(inspect).catch(() => []);
+  await inspect.close();
   try {
-    await run(A, B, 4).catch(() => undefined); // warm-up (JIT, connections)
-    for (const n of sessionCounts) rows.push(await run(A, B, n));
+    await run(A, B, 4, rpids).catch(() => undefined); // warm-up (JIT, connections)
+    for (const n of sessionCounts) rows.push(await run(A, B, n, rpids));
   } finally {
     for (const i of [A, B]) {
       i.child.kill('SIGTERM');
       await once(i.child, 'exit');
     }
     // The bench's sessions are never deleted: drop its whole prefix instead of waiting for their TTL.
-    await removeKeysWithPrefix(REDIS_URL, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
+    await removeKeysWithPrefix(redisSettings, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
   }
   if (values.json) {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
   process.stdout.write(
-    `tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n`,
+    `tools/call echo, initialize on A, calls on B, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}, Redis: ${redisSettings.mode}\n`,
   );
   process.stdout.write('sessions   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {

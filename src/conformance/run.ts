@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { loadConfig } from '../config.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from './serverProcess.js';
 
@@ -63,8 +64,9 @@ async function main(): Promise<number> {
   const stopOnSignal = () => void server?.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
-  const redisUrl = process.env.REDIS_URL;
-  const prefix = redisUrl && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
+  // The REDIS_* settings the server will inherit (REDIS_URL, or a cluster or Sentinel set-up).
+  const redis = loadConfig(process.env).redis;
+  const prefix = redis.mode !== 'embedded' && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
   try {
     let url = args.url;
     if (!url) {
@@ -77,8 +79,8 @@ async function main(): Promise<number> {
     return code;
   } finally {
     await server?.stop();
-    if (server && redisUrl && prefix) {
-      await removeKeysWithPrefix(redisUrl, prefix).then(
+    if (server && prefix) {
+      await removeKeysWithPrefix(redis, prefix).then(
         (n) => console.log(`conformance: removed ${n} keys under ${prefix}:`),
         (err: Error) => console.error(`conformance: could not remove keys under ${prefix}: ${err.message}`),
       );

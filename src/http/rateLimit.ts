@@ -17,12 +17,12 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { userIdOf } from '../auth/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics, RateLimitScope } from '../observability/metrics.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
+import { rateLimitStore } from '../redis/rateLimitStore.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 
 export type RateLimitConfig = Pick<
@@ -100,12 +100,7 @@ function limiter(
     legacyHeaders: false,
     // One store per limiter (express-rate-limit refuses a shared one); separate key prefixes keep
     // an address and a user hash from ever sharing a counter.
-    store: redis
-      ? new RedisStore({
-          prefix: deps.keys.rateLimit(`mcp-${scope}`),
-          sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-        })
-      : undefined,
+    store: redis ? rateLimitStore(redis, deps.keys.rateLimit(`mcp-${scope}`)) : undefined,
     // If Redis is unreachable the request itself cannot be routed either; let it through to fail
     // there with the routing error instead of answering a misleading 429/500 here.
     passOnStoreError: true,

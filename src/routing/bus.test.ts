@@ -3,6 +3,8 @@
  */
 import { createLogger } from '../observability/logger.js';
 import { connectRedis, type RedisConnections } from '../redis/connections.js';
+import { createKeyspace } from '../redis/keys.js';
+import { redisSettings } from '../redis/settings.js';
 import { Bus } from './bus.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -13,8 +15,8 @@ let conns: RedisConnections;
 let bus: Bus;
 
 beforeAll(async () => {
-  conns = await connectRedis(REDIS_URL, log, 'bus-test');
-  bus = new Bus(conns.command, conns.subscriber, log);
+  conns = await connectRedis(redisSettings({ REDIS_URL }), log, 'bus-test');
+  bus = new Bus(conns.pubsub, createKeyspace(`bus-test-${process.pid}`), log);
 });
 afterAll(() => conns.close());
 

@@ -100,7 +100,8 @@ export class SigningKeys {
     await this.redis.zremrangebyscore(this.publishedSet(), '-inf', now);
     const kids = await this.redis.zrangebyscore(this.publishedSet(), now, '+inf');
     if (kids.length === 0) return { keys: [] };
-    const raw = await this.redis.mget(...kids.map((k) => this.keyRecord(k)));
+    // One GET per key, not MGET: in a cluster the records live in different hash slots.
+    const raw = await Promise.all(kids.map((k) => this.redis.get(this.keyRecord(k))));
     const keys: JWK[] = [];
     for (const r of raw) {
       const parsed = r === null ? undefined : StoredKeySchema.safeParse(JSON.parse(r));
