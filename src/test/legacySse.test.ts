@@ -93,7 +93,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     expect(answer.event).toBe('message');
     expect(JSON.parse(answer.data)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { protocolVersion: '2024-11-05' } });
     // Once initialized, the session's meta holds the initialize request for takeover replay.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${userKey('alice')}:${sid}`);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(userKey('alice'), sid));
     expect(JSON.parse(meta['init']!)).toMatchObject({ method: 'initialize' });
     expect(meta['sse']).toBe(c.instances[0]!.routing.instanceId);
     expect((await postMessage(B, sid, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
@@ -158,7 +158,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     sse.close();
     // The host deletes the keys first, then stops hosting.
     await waitFor(async () => (await sessionKeys(sid)).length === 0 && c.instances.every((i) => i.routing.hostedCount === 0));
-    expect(await c.redis.zscore(`${c.prefix}:user:${userKey('alice')}:sessions`, sid)).toBeNull();
+    expect(await c.redis.zscore(c.keyspace.userSessions(userKey('alice')), sid)).toBeNull();
   });
 
   test('guards as on /mcp: no token → 401 with a challenge, disallowed Origin → 403, wrong method → 405', async () => {
@@ -213,15 +213,14 @@ describe('legacy HTTP+SSE and instance loss', () => {
     const client = await connectSse(A.url, ({ method }) => (method === 'POST' ? postTo : A.url));
     await client.setLoggingLevel('error');
     const sid = (await A.routing.store.listForUser(userKey('alice')))[0]!;
-    const inbound = `${c.prefix}:ch:in:${userKey('alice')}:${sid}`;
-    const outbound = `${c.prefix}:ch:out:${userKey('alice')}:${sid}`;
-    const numsub = async (ch: string) => Number(((await c.redis.pubsub('NUMSUB', ch)) as [string, number])[1]);
+    const inbound = c.keyspace.sessionInbound(userKey('alice'), sid);
+    const outbound = c.keyspace.sessionOutbound(userKey('alice'), sid);
 
     // A's subscriber connection drops: A gives up hosting (it cannot hear the session any more)
     // while its HTTP stream stays open; once reconnected, A's stream listens again.
-    A.redis.subscriber.disconnect(true);
-    await waitFor(async () => A.routing.hostedCount === 0 && A.redis.subscriber.status === 'ready');
-    await waitFor(async () => (await numsub(outbound)) === 1 && (await numsub(inbound)) === 0);
+    await c.dropSubscriber(A);
+    await waitFor(async () => A.routing.hostedCount === 0);
+    await waitFor(async () => (await c.receivers(outbound)) === 1 && (await c.receivers(inbound)) === 0);
 
     postTo = B.url;
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'moved' } }))).toBe('Echo: moved');
@@ -235,7 +234,7 @@ describe('legacy HTTP+SSE and instance loss', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(A.routing.hostedCount).toBe(1);
     // The replayed session kept its Redis state (log level) and knows it is an HTTP+SSE session.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${userKey('alice')}:${sid}`);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(userKey('alice'), sid));
     expect(meta).toMatchObject({ level: 'error', host: A.routing.instanceId, sse: A.routing.instanceId });
     await client.close();
     await waitFor(async () => (await c.keys()).every((k) => !k.includes(sid)));
