@@ -171,12 +171,11 @@ function cluster(s: RedisSettings, name: string): Connecting {
     redisOptions: { ...nodeOptions(s), connectionName: name, maxRetriesPerRequest: 2 },
     // One subscriber connection per master we listen on, for SSUBSCRIBE (src/redis/pubsub.ts).
     shardedSubscribers: true,
-    // The cluster client has no corked socket per node (corkingRedis.ts); auto-pipelining gives
-    // the same one-write-per-turn batching, per node.
-    enableAutoPipelining: true,
-    // ioredis 5.11 would auto-pipeline these onto a command connection, turning it into a
-    // subscriber; they must reach the sharded subscriber connections.
-    autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
+    // No auto-pipelining: ioredis 5.11 returns a batch's MOVED errors to the callers when the batch
+    // spans slots (it retries only uniform batches), so every request in flight while a failover
+    // moves slots would fail; a lone command follows MOVED by itself. (It would also pipeline
+    // SSUBSCRIBE onto a command connection.)
+    enableAutoPipelining: false,
     // While the cluster as a whole is unreachable, fail commands at once rather than queue them
     // without bound (a single node's loss is retried: retryDelayOnFailover × maxRedirections).
     // This also keeps a closed client from queueing forever: ioredis 5.11 can leave a

@@ -72,9 +72,12 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(n: number, env: Record<string, string> = {}): Promise<Cluster> {
+/**
+ * `n` instances with `env` on top of the test defaults, on the deployment under test or on the
+ * one `deployment` names (the REDIS_* settings of a private one, e.g. the failover suite's).
+ */
+export async function startCluster(n: number, env: Record<string, string> = {}, deployment: Record<string, string> = redisEnv()): Promise<Cluster> {
   const prefix = `t${randomBytes(5).toString('hex')}`;
-  const deployment = redisEnv();
   const inspect = await inspectRedis(deployment);
   const instances: RunningServer[] = [];
   const start = async (extra: Record<string, string> = {}, logger?: Logger) => {
