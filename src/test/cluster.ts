@@ -25,21 +25,23 @@ export const TOPOLOGY: Topology = ((globalThis as { TEST_REDIS_TOPOLOGY?: Topolo
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
-/** The REDIS_* settings of the deployment under test, as a server instance reads them. */
+/**
+ * The REDIS_* settings of the deployment under test, as a server instance reads them. On the
+ * cluster and Sentinel deployments they name a least-privilege ACL user (src/test/redisDeployment.ts).
+ */
 export function redisEnv(topology: Topology = TOPOLOGY): Record<string, string> {
-  const need = (name: string) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set: the ${topology} deployment was not started (src/test/globalSetup.ts)`);
-    return v;
-  };
-  switch (topology) {
-    case 'single':
-      return { REDIS_URL };
-    case 'cluster':
-      return { REDIS_CLUSTER_NODES: need('TEST_REDIS_CLUSTER_NODES') };
-    case 'sentinel':
-      return { REDIS_SENTINELS: need('TEST_REDIS_SENTINELS'), REDIS_SENTINEL_MASTER: need('TEST_REDIS_SENTINEL_MASTER') };
-  }
+  return topology === 'single' ? { REDIS_URL } : deploymentEnv(`TEST_${topology.toUpperCase()}_ENV`, topology);
+}
+
+/** The same deployment as its administrator (default user): for inspection and clean-up. */
+export function adminRedisEnv(topology: Topology = TOPOLOGY): Record<string, string> {
+  return topology === 'single' ? { REDIS_URL } : deploymentEnv(`TEST_${topology.toUpperCase()}_ADMIN_ENV`, topology);
+}
+
+function deploymentEnv(variable: string, topology: Topology): Record<string, string> {
+  const json = process.env[variable];
+  if (!json) throw new Error(`${variable} is not set: the ${topology} deployment was not started (src/test/globalSetup.topologies.ts)`);
+  return JSON.parse(json) as Record<string, string>;
 }
 
 export function redisSettingsFor(env: Record<string, string> = redisEnv()): RedisSettings {
@@ -47,7 +49,7 @@ export function redisSettingsFor(env: Record<string, string> = redisEnv()): Redi
 }
 
 /** Connections for a test's own inspection, named so they never count as an instance's. */
-export function inspectRedis(env: Record<string, string> = redisEnv()): Promise<RedisConnections> {
+export function inspectRedis(env: Record<string, string> = adminRedisEnv()): Promise<RedisConnections> {
   return connectRedis(redisSettingsFor(env), createLogger('silent'), 'test-inspect');
 }
 
@@ -72,13 +74,25 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+/** The REDIS_* settings of a deployment for its server instances and for its administrator. */
+export interface DeploymentEnv {
+  env: Record<string, string>;
+  admin: Record<string, string>;
+}
+
 /**
- * `n` instances with `env` on top of the test defaults, on the deployment under test or on the
- * one `deployment` names (the REDIS_* settings of a private one, e.g. the failover suite's).
+ * `n` instances with `env` on top of the test defaults, on the deployment under test or on
+ * `redis` (a private one, e.g. the failover suite's).
  */
-export async function startCluster(n: number, env: Record<string, string> = {}, deployment: Record<string, string> = redisEnv()): Promise<Cluster> {
-  const prefix = `t${randomBytes(5).toString('hex')}`;
-  const inspect = await inspectRedis(deployment);
+export async function startCluster(
+  n: number,
+  env: Record<string, string> = {},
+  redis: DeploymentEnv = { env: redisEnv(), admin: adminRedisEnv() },
+): Promise<Cluster> {
+  // A random prefix, unless the test needs a known one (e.g. for an ACL user's key pattern).
+  const prefix = env['REDIS_PREFIX'] ?? `t${randomBytes(5).toString('hex')}`;
+  const deployment = redis.env;
+  const inspect = await inspectRedis(redis.admin);
   const instances: RunningServer[] = [];
   const start = async (extra: Record<string, string> = {}, logger?: Logger) => {
     const config = loadConfig({
@@ -140,7 +154,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
     },
     async close() {
       await Promise.allSettled(instances.map((s) => s.stop()));
-      await removeKeysWithPrefix(redisSettingsFor(deployment), prefix);
+      await removeKeysWithPrefix(redisSettingsFor(redis.admin), prefix);
       await inspect.close();
     },
   };

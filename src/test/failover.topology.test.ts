@@ -13,7 +13,7 @@ import calculateSlot from 'cluster-key-slot';
 import { userKey } from '../redis/keys.js';
 import { startCluster, TOKENS, TOPOLOGY, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
-import { clusterMasterOf, sentinelMasterPort, startRedisCluster, startSentinelSet, type RedisDeployment } from './redisServers.js';
+import { clusterMasterOf, createAclUser, sentinelMasterPort, startRedisCluster, startSentinelSet, type RedisDeployment } from './redisServers.js';
 
 const HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${TOKENS.alice}` };
 /** A request that takes longer than this counts as hung. */
@@ -63,7 +63,10 @@ describe(`failover of a Redis master (${TOPOLOGY})`, () => {
   let c: Cluster;
   beforeAll(async () => {
     deployment = TOPOLOGY === 'cluster' ? await startRedisCluster({ nodeTimeoutMs: 1000 }) : await startSentinelSet({ downAfterMs: 1000 });
-    c = await startCluster(2, { RELAY_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '300' }, deployment.env);
+    // As the least-privilege ACL user, like the other suites on these topologies.
+    const credentials = await createAclUser(deployment, { name: 'mcp', password: 'failover-secret', patterns: ['t*'] });
+    const env = { ...deployment.env, REDIS_URL: `redis://${credentials}@acl-credentials-only` };
+    c = await startCluster(2, { RELAY_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '300' }, { env, admin: deployment.env });
   }, 60_000);
   afterAll(async () => {
     await c?.close();

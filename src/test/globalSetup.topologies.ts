@@ -2,12 +2,13 @@
  * Global setup of `npm run test:topologies` (jest.topologies.config.js): a throwaway Redis Cluster
  * (3 masters, 1 replica each) and a Sentinel set-up (master, replica, 3 sentinels) on free loopback
  * ports, for the projects selected (`--selectProjects`, default both), started in parallel. One
- * already given as TEST_REDIS_CLUSTER_NODES / TEST_REDIS_SENTINELS(+_MASTER) is used instead.
+ * already given in the environment (TEST_CLUSTER_ENV / TEST_SENTINEL_ENV, see below) is used instead.
  *
  * Each runs in a child process (src/test/redisDeployment.ts) that prints the REDIS_* settings
  * reaching it and stops everything it started when its standard input closes: at globalTeardown,
- * or when this process dies. The suites find the settings as TEST_REDIS_* variables
- * (src/test/cluster.ts). Jest loads this file as CommonJS without the project's module mapping, so
+ * or when this process dies. The suites find the settings, as JSON, in TEST_CLUSTER_ENV (what a
+ * server instance uses) and TEST_CLUSTER_ADMIN_ENV (what an administrator uses), likewise
+ * TEST_SENTINEL_* (src/test/cluster.ts). Jest loads this file as CommonJS without the project's module mapping, so
  * it imports nothing of the project's own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,14 +34,15 @@ async function start(topology: string, rootDir: string): Promise<void> {
       throw new Error(`the ${topology} deployment did not start (exit ${String(code)}); redis-server and redis-cli are needed`);
     }),
   ]);
-  const { env } = JSON.parse(first) as { env: Record<string, string> };
-  for (const [k, v] of Object.entries(env)) process.env[`TEST_${k}`] = v;
+  const { env, admin } = JSON.parse(first) as { env: Record<string, string>; admin: Record<string, string> };
+  process.env[`TEST_${topology.toUpperCase()}_ENV`] = JSON.stringify(env);
+  process.env[`TEST_${topology.toUpperCase()}_ADMIN_ENV`] = JSON.stringify(admin);
 }
 
 /** A deployment already named in the environment (started by hand with redisDeployment.ts) is reused. */
-const GIVEN: Record<(typeof TOPOLOGIES)[number], string> = { cluster: 'TEST_REDIS_CLUSTER_NODES', sentinel: 'TEST_REDIS_SENTINELS' };
+const given = (topology: string) => process.env[`TEST_${topology.toUpperCase()}_ENV`] !== undefined;
 
 export default async function globalSetup(globalConfig: GlobalConfig): Promise<void> {
-  const wanted = TOPOLOGIES.filter((t) => (!globalConfig.selectProjects || globalConfig.selectProjects.includes(t)) && !process.env[GIVEN[t]]);
+  const wanted = TOPOLOGIES.filter((t) => (!globalConfig.selectProjects || globalConfig.selectProjects.includes(t)) && !given(t));
   await Promise.all(wanted.map((t) => start(t, globalConfig.rootDir)));
 }

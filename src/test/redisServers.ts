@@ -116,6 +116,35 @@ async function guarded(dir: string, nodes: RedisNode[], setUp: () => Promise<Red
   }
 }
 
+/**
+ * The least-privilege ACL rule the server needs (docs/deployment.md recommends it): data commands,
+ * pub/sub, scripts, MULTI, connection set-up, INFO for ioredis's ready check and, in a cluster,
+ * CLUSTER SLOTS/INFO for the slot map; nothing of @dangerous (KEYS, FLUSHALL, CONFIG, CLIENT KILL…).
+ */
+export const SERVER_ACL_COMMANDS = '-@all +@read +@write +@pubsub +@scripting +@transaction +@connection -@dangerous +info +cluster|slots +cluster|info';
+
+export interface AclUser {
+  name: string;
+  password: string;
+  /** Key and channel patterns the user may touch, e.g. `mcp:*`. */
+  patterns: string[];
+}
+
+/**
+ * Creates the ACL user on every data node (ACL is per node, and a replica must know the user
+ * before it is promoted), and returns REDIS_URL credentials for it (the host part is not used in
+ * cluster and Sentinel mode).
+ */
+export async function createAclUser(deployment: RedisDeployment, user: AclUser, options: RedisOptions = {}): Promise<string> {
+  const sentinels = new Set((deployment.env['REDIS_SENTINELS'] ?? '').split(',').map((s) => Number(s.split(':')[1])));
+  const rules = ['reset', 'on', `>${user.password}`, ...user.patterns.flatMap((p) => [`~${p}`, `&${p}`]), ...SERVER_ACL_COMMANDS.split(' ')];
+  for (const node of deployment.nodes) {
+    if (sentinels.has(node.port) || node.process.exitCode !== null) continue;
+    await withClient({ port: node.port, ...options }, (r) => r.call('ACL', 'SETUSER', user.name, ...rules));
+  }
+  return `${user.name}:${encodeURIComponent(user.password)}`;
+}
+
 export interface ClusterOptions {
   masters?: number;
   replicasPerMaster?: number;

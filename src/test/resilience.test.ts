@@ -136,7 +136,7 @@ describe('SSE keep-alive', () => {
 
 describe('the process', () => {
   const tsx = ['--import', 'tsx', 'src/index.ts'];
-  const processEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_PREFIX: `proc${process.pid}` };
+  const processEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_PREFIX: `tproc${process.pid}` };
   const baseEnv = { ...processEnv, ...redisEnv() };
 
   test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
