@@ -42,6 +42,9 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
+/** Replies that mean the credentials or the ACL user's rights are wrong, not the network. */
+const ACCESS_DENIED = /\b(WRONGPASS|NOAUTH|NOPERM)\b/;
+
 /** Cluster slots in total (Redis Cluster specification, "Key distribution model"). */
 const SLOTS = 16384;
 
@@ -53,16 +56,29 @@ export async function connectRedis(
 ): Promise<RedisConnections> {
   if (settings.mode === 'embedded') return embedded(log);
   const conns = settings.mode === 'cluster' ? cluster(settings, name) : classic(settings, name);
+  // ioredis reports the real cause (a certificate, WRONGPASS, NOPERM) as an `error` event and then
+  // fails the connect with a generic "Connection is closed."; keep the cause for the message.
+  // The listener stays: an error event without one would crash the process.
+  const seen: Error[] = [];
+  let connected = false;
+  for (const [role, emitter] of conns.emitters) {
+    emitter.on('error', (err: Error) => {
+      if (connected) log.error({ err: err.message, role }, 'redis connection error');
+      else seen.push(err);
+    });
+  }
   try {
     await conns.connect();
     await conns.ping();
+    // Credentials refused during the handshake fail start-up, even if PING then passed.
+    const refused = seen.find((e) => ACCESS_DENIED.test(e.message));
+    if (refused) throw refused;
   } catch (err) {
     conns.disconnect();
-    throw new RedisUnavailableError(`cannot connect to ${describeRedis(settings)}: ${(err as Error).message}`);
+    const cause = seen.find((e) => ACCESS_DENIED.test(e.message)) ?? seen.at(-1) ?? (err as Error);
+    throw new RedisUnavailableError(`cannot connect to ${describeRedis(settings)}: ${cause.message}`);
   }
-  for (const [role, emitter] of conns.emitters) {
-    emitter.on('error', (err: Error) => log.error({ err: err.message, role }, 'redis connection error'));
-  }
+  connected = true;
   log.info({ redis: describeRedis(settings), mode: settings.mode }, 'connected to Redis');
   return conns;
 }
@@ -148,7 +164,10 @@ function classic(s: RedisSettings, name: string): Connecting {
       ['subscriber', subscriber],
     ],
     async connect() {
-      await Promise.all([command.connect(), subscriber.connect()]);
+      // Both attempts settle before a failure is reported: a TLS handshake still running when the
+      // caller disconnects would fail later with nobody listening.
+      const results = await Promise.allSettled([command.connect(), subscriber.connect()]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     },
     async ping() {
       await command.ping();

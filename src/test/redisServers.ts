@@ -8,7 +8,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,7 +81,20 @@ async function withClient<T>(options: RedisOptions, fn: (r: Redis) => Promise<T>
   }
 }
 
-const answers = (port: number, options: RedisOptions = {}) => () => withClient({ port, ...options }, async (r) => (await r.ping()) === 'PONG');
+/** The port accepts connections (a plain TCP probe: a refused ioredis connect lingers in jest). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: HOST, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const answers = (port: number, options: RedisOptions = {}) => async () =>
+  (await listening(port)) && withClient({ port, ...options }, async (r) => (await r.ping()) === 'PONG');
 
 function deployment(dir: string, nodes: RedisNode[], env: Record<string, string>): RedisDeployment {
   const kill = async (node: RedisNode) => {
