@@ -11,8 +11,9 @@
  *
  * The settings come from src/redis/settings.ts; TLS and the ACL user apply to every node.
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { CorkingCluster } from './corkingCluster.js';
 import { CorkingRedis } from './corkingRedis.js';
 import { ClassicPubSub, ShardedPubSub, type PubSub } from './pubsub.js';
 import { describeRedis, type RedisMode, type RedisSettings } from './settings.js';
@@ -190,10 +191,10 @@ function cluster(s: RedisSettings, name: string): Connecting {
     redisOptions: { ...nodeOptions(s), connectionName: name, maxRetriesPerRequest: 2 },
     // One subscriber connection per master we listen on, for SSUBSCRIBE (src/redis/pubsub.ts).
     shardedSubscribers: true,
-    // No auto-pipelining: ioredis 5.11 returns a batch's MOVED errors to the callers when the batch
-    // spans slots (it retries only uniform batches), so every request in flight while a failover
-    // moves slots would fail; a lone command follows MOVED by itself. (It would also pipeline
-    // SSUBSCRIBE onto a command connection.)
+    // No auto-pipelining (CorkingCluster batches instead): ioredis 5.11 returns a batch's MOVED
+    // errors to the callers when the batch spans slots (it retries only uniform batches), so every
+    // request in flight while a failover moves slots would fail; a lone command follows MOVED by
+    // itself. (It would also pipeline SSUBSCRIBE onto a command connection.)
     enableAutoPipelining: false,
     // While the cluster as a whole is unreachable, fail commands at once rather than queue them
     // without bound (a single node's loss is retried: retryDelayOnFailover × maxRedirections).
@@ -204,7 +205,8 @@ function cluster(s: RedisSettings, name: string): Connecting {
     // check the name against an IP address (ioredis README, "AWS ElastiCache clusters with TLS").
     ...(s.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
   };
-  const c = new Cluster(s.nodes, options);
+  // Like the single-Redis command connection, a turn's commands leave in one write per node.
+  const c = new CorkingCluster(s.nodes, options);
   const masters = () => c.nodes('master');
   return {
     mode: 'cluster',

@@ -142,7 +142,9 @@ describe('legacy HTTP+SSE across two instances', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
     sse.close();
-    await waitFor(async () => (await sessionKeys(sid)).length === 0);
+    // Ended: its keys are gone first (so nobody takes it over), then the host stops listening.
+    const inbound = c.keyspace.sessionInbound(userKey('alice'), sid);
+    await waitFor(async () => (await sessionKeys(sid)).length === 0 && (await c.receivers(inbound)) === 0);
     const dead = await postMessage(B, sid, { jsonrpc: '2.0', id: 3, method: 'ping' });
     expect(dead.status).toBe(404);
     expect(await dead.json()).toMatchObject({ error: { code: -32001 }, id: 3 });
