@@ -6,8 +6,9 @@
  * - `single` and `sentinel`: two connections, `command` (ordinary commands and PUBLISH) and a
  *   subscriber carrying every SUBSCRIBE of this instance. With Sentinel, ioredis asks the sentinels
  *   for the current master and asks again after losing it (failover).
- * - `cluster`: an ioredis Cluster with one command connection per master and, for sharded pub/sub,
- *   one subscriber connection per master we listen on: O(shards) per instance (src/redis/pubsub.ts).
+ * - `cluster`: an ioredis Cluster with one command connection per node it knows of (replicas stay
+ *   idle) and, for sharded pub/sub, one subscriber connection per master we listen on: O(shards)
+ *   per instance (src/redis/pubsub.ts).
  *
  * The settings come from src/redis/settings.ts; TLS and the ACL user apply to every node.
  */

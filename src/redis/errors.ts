@@ -5,8 +5,11 @@
  * of these no type of their own; this is the one place that knows their shapes.
  */
 
-/** Redis replies that mean the node cannot serve the command now (cluster and replication states). */
-const TRANSIENT_REPLIES = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/;
+/**
+ * Redis replies that mean the node cannot serve the command now (cluster and replication states),
+ * also when a script's call got them (`ERR Error running script … -READONLY …`).
+ */
+const TRANSIENT_REPLIES = /(^|-)(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/;
 /** ioredis's own errors for a connection or cluster that is not usable at the moment. */
 const CLIENT_STATES = /^(Connection is closed\.|Cluster isn't ready|None of startup nodes is available|Too many Cluster redirections|Cluster is ended)/;
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN']);
