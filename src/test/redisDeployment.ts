@@ -1,8 +1,8 @@
 /**
  * `npx tsx src/test/redisDeployment.ts cluster|sentinel`: starts a throwaway Redis deployment on
  * loopback (src/test/redisServers.ts), prints one JSON line `{"env":{…},"admin":{…}}`: the REDIS_*
- * settings a server instance uses (as the ACL user `mcp`, keys and channels `t*` only) and the
- * ones an administrator uses (the default user). It keeps the deployment up until its standard input closes or it gets SIGINT/SIGTERM; then it
+ * settings a server instance uses (as the ACL user `mcp`, keys and channels `t*` and `bench*` only)
+ * and the ones an administrator uses (the default user). It keeps the deployment up until its standard input closes or it gets SIGINT/SIGTERM; then it
  * stops every process it started. Jest's global setup runs it this way, so the deployment goes
  * with the test run even if jest itself is killed; `npm run bench` can target it by hand:
  *
@@ -33,9 +33,10 @@ try {
   // The shared set-ups never fail over (the failover suite starts its own): no need to wait for
   // the sentinels to find each other.
   deployment = kind === 'cluster' ? await startRedisCluster() : await startSentinelSet({ waitForQuorum: false });
-  // The instances connect as a least-privilege ACL user, limited to the test prefixes (`t…`), so the
-  // suites prove that the recommended ACL rule is enough; `admin` keeps the default user.
-  const credentials = await createAclUser(deployment, { name: 'mcp', password: 'test-secret', patterns: ['t*'] });
+  // The instances connect as a least-privilege ACL user, limited to the prefixes of the test suites
+  // (`t…`) and of `npm run bench` (`bench…`), so both prove that the recommended ACL rule is enough;
+  // `admin` keeps the default user.
+  const credentials = await createAclUser(deployment, { name: 'mcp', password: 'test-secret', patterns: ['t*', 'bench*'] });
   const env = { ...deployment.env, REDIS_URL: `redis://${credentials}@acl-credentials-only` };
   process.stdout.write(`${JSON.stringify({ env, admin: deployment.env })}\n`);
   if (stopping) await deployment.stop();
