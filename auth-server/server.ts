@@ -27,7 +27,7 @@ export interface RunningAuthServer {
 
 export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promise<RunningAuthServer> {
   const { shared } = cfg;
-  const redis = await connectRedis(shared.REDIS_URL, log, 'mcp-auth-server');
+  const redis = await connectRedis(shared.redis, log, 'mcp-auth-server');
   let draining = false;
   const as = authorizationServerFromConfig(shared, {
     issuer: cfg.issuer,
@@ -44,7 +44,7 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   app.set('trust proxy', shared.TRUST_PROXY_HOPS);
   app.use(helmet({ strictTransportSecurity: cfg.issuer.startsWith('https:'), frameguard: { action: 'deny' } }));
   app.use(
-    healthRouter({ redisPing: () => redis.command.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
+    healthRouter({ redisPing: () => redis.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
   );
   app.use(as.router);
   // The router answers its own errors as OAuth JSON; these catch unknown paths and the rest.

@@ -4,6 +4,7 @@
  * message that names the variable.
  */
 import { z } from 'zod';
+import { parseEndpoint, redisSettings, RedisSettingsError, type RedisEndpoint, type RedisSettings } from './redis/settings.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
@@ -18,6 +19,17 @@ const csv = z.string().transform((s) =>
 
 const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
 
+const endpoint = z.string().transform((v, ctx): RedisEndpoint => {
+  const parsed = parseEndpoint(v);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `${v} is not host:port` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+/** `host:port,host:port,…` (REDIS_CLUSTER_NODES, REDIS_SENTINELS). */
+const endpoints = csv.pipe(z.array(endpoint).min(1, 'at least one host:port'));
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const EnvSchema = z.object({
@@ -25,8 +37,22 @@ export const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Public base URL of this deployment (what clients see through the load balancer). */
   BASE_URI: url.optional(),
-  /** Unset = embedded in-process Redis stand-in (single instance only). */
+  /**
+   * Unset = embedded in-process Redis stand-in (single instance only). `rediss://` = TLS;
+   * `user:password@` = ACL user. With REDIS_CLUSTER_NODES or REDIS_SENTINELS it supplies only the
+   * scheme and credentials (src/redis/settings.ts).
+   */
   REDIS_URL: z.string().url().optional(),
+  /** PEM file of the CA that signed the Redis servers' certificates (private CA; needs rediss://). */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Redis Cluster seed nodes; setting it switches to cluster mode (sharded pub/sub). */
+  REDIS_CLUSTER_NODES: endpoints.optional(),
+  /** Sentinels watching the master group REDIS_SENTINEL_MASTER; setting it switches to Sentinel mode. */
+  REDIS_SENTINELS: endpoints.optional(),
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  /** Credentials of the sentinels themselves, when they require them (the data nodes' come from REDIS_URL). */
+  REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Namespace of every key and channel; lets several deployments (or test runs) share a Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp'),
   AUTH_MODE: z.enum(['integrated', 'separate', 'none']).default('integrated'),
@@ -229,6 +255,8 @@ export const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config extends Env {
+  /** The Redis topology the REDIS_* settings describe (checked together at start-up). */
+  redis: RedisSettings;
   BASE_URI: string;
   /** LOGIN_PROVIDER after the loopback rule (see resolveLoginProvider). */
   loginProvider: 'dev' | 'oidc';
@@ -316,6 +344,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Only integrated mode serves sign-in pages here; auth-server/ applies the rule to its own address.
   const login =
     e.AUTH_MODE === 'integrated' ? resolveLoginProvider(e, e.HOST, 'HOST') : { loginProvider: e.LOGIN_PROVIDER ?? 'dev', devLoginExposed: false };
+  let redis: RedisSettings;
+  try {
+    redis = redisSettings(e);
+  } catch (err) {
+    if (err instanceof RedisSettingsError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
+    throw err;
+  }
   const origins = e.ALLOWED_ORIGINS ?? [
     baseUrl.origin,
     // MCP Inspector (web UI) defaults.
@@ -328,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...e,
     ...login,
+    redis,
     BASE_URI: base,
     mcpUrl: `${base}/mcp`,
     ALLOWED_ORIGINS: origins,

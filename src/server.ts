@@ -3,6 +3,7 @@
  * the services both protocol lanes share (change bus, requestState keys, tasks) → the 2026-07-28
  * lane → Express app. `index.ts` runs it as a process; tests start several in one process.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { AddressInfo } from 'node:net';
@@ -53,7 +54,9 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
-  const redis = opts.redis ?? (await connectRedis(config.REDIS_URL, log, config.REDIS_PREFIX));
+  const instanceId = opts.instanceId ?? randomUUID();
+  // Connections are named after the instance, so CLIENT LIST tells whose they are.
+  const redis = opts.redis ?? (await connectRedis(config.redis, log, `${config.REDIS_PREFIX}-${instanceId}`));
   const keys = createKeyspace(config.REDIS_PREFIX);
   const metrics = new Metrics({ defaultMetrics: !opts.auth });
   const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));
@@ -66,8 +69,8 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   let events: RedisServerEventBus | undefined;
   const changeBus = () => events!;
 
-  const routing = new RoutingInstance(redis.command, redis.subscriber, keys, log, {
-    instanceId: opts.instanceId,
+  const routing = new RoutingInstance(redis.command, redis.pubsub, keys, log, {
+    instanceId,
     relayTimeoutMs: config.RELAY_TIMEOUT_MS,
     idleTtlMs: config.SESSION_IDLE_TTL_SECONDS * 1000,
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
@@ -149,7 +152,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     keys,
     rateLimitRedis: redis.embedded ? undefined : redis.command,
     isDraining: () => draining,
-    redisPing: () => redis.command.ping(),
+    redisPing: () => redis.ping(),
   });
 
   const http = createServer(app.serverOptions, app);
@@ -212,10 +215,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       http.close();
       sse.close();
       await routing.abandon();
-      if (!opts.redis) {
-        redis.command.disconnect();
-        redis.subscriber.disconnect();
-      }
+      if (!opts.redis) redis.disconnect();
     },
   };
 }

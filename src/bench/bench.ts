@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379),
+ * `npm run bench`: two server instances on a real Redis (REDIS_URL, default 127.0.0.1:6379, or a
+ * cluster with REDIS_CLUSTER_NODES / a Sentinel set-up with REDIS_SENTINELS, as the server reads them),
  * closed-loop `tools/call echo` on each protocol lane:
  *   - session (2025-11-25): sessions initialized on instance A, calls driven at instance B, so
  *     every call crosses Redis twice (B → host A → B);
@@ -17,12 +18,16 @@
  * production runs (docs/deploy/Dockerfile); the bench builds it first. --tsx runs the TypeScript
  * sources through tsx instead, as `npm start` does.
  */
-import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import type { Cluster } from 'ioredis';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../observability/logger.js';
+import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { openSession, percentile, runClosedLoop } from './wsLoad.js';
 
@@ -48,7 +53,13 @@ if (values.auth !== 'none' && values.auth !== 'integrated') throw new Error('--a
 const authMode = values.auth;
 const duration = Number(values.duration);
 const sessionCounts = values.sessions!.split(',').map(Number);
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+// A Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel set-up (REDIS_SENTINELS) is used as configured;
+// otherwise REDIS_URL, by default the local Redis.
+const REDIS_ENV: Record<string, string> =
+  process.env['REDIS_CLUSTER_NODES'] || process.env['REDIS_SENTINELS'] ? {} : { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
+const redisSettings = loadConfig({ ...process.env, ...REDIS_ENV }).redis;
+/** The local Redis processes (every node of a cluster), whose CPU the rows report; set in main(). */
+let redisProcesses: number[] = [];
 const prefix = `bench${process.pid}`;
 const HEADERS: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -80,7 +91,7 @@ async function startInstance(name: string, port: number, baseUri: string): Promi
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     env: {
       ...process.env,
-      REDIS_URL,
+      ...REDIS_ENV,
       REDIS_PREFIX: prefix,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -143,18 +154,27 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-function redisPid(): number | undefined {
-  try {
-    return Number(execSync('pgrep -o -x redis-server', { encoding: 'utf8' }).trim()) || undefined;
-  } catch {
-    return undefined;
+/** The processes of every Redis node (INFO server), so their CPU counts in a cluster too. */
+async function redisPids(redis: RedisConnections): Promise<number[]> {
+  const nodes = redis.mode === 'cluster' ? (redis.command as unknown as Cluster).nodes('all') : [redis.command];
+  const infos = await Promise.all(nodes.map((n) => n.info('server')));
+  return infos.map((info) => Number(/process_id:(\d+)/.exec(info)?.[1])).filter((pid) => pid > 0);
+}
+
+/** CPU seconds of all Redis processes together; undefined when none can be read. */
+function redisCpu(): number | undefined {
+  let total = 0;
+  for (const pid of redisProcesses) {
+    const s = cpuSeconds(pid);
+    if (s === undefined) return undefined;
+    total += s;
   }
+  return redisProcesses.length === 0 ? undefined : total;
 }
 
 async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
   const sids = await Promise.all(Array.from({ length: sessions }, () => initSession(a.url)));
-  const rpid = redisPid();
-  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: redisCpu(), loader: process.cpuUsage() };
   let next = 0;
   let lastId = 0;
   const result = await autocannon({
@@ -192,7 +212,7 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
     cpu:
       host === undefined || relay === undefined
         ? undefined
-        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+        : { host, relay, redis: per(before.redis, redisCpu()), loader: Math.round((loader.user + loader.system) / n) },
     lane: 'session',
     sessions,
     rps: Math.round(result.requests.average),
@@ -210,8 +230,7 @@ const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', '
 
 /** Stateless calls spread over both instances: with n clients, half on each (one client: on B). */
 async function runModern(a: Instance, b: Instance, clients: number): Promise<Row> {
-  const rpid = redisPid();
-  const before = { a: cpuSeconds(a.child.pid), b: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const before = { a: cpuSeconds(a.child.pid), b: cpuSeconds(b.child.pid), redis: redisCpu(), loader: process.cpuUsage() };
   let lastId = 0;
   const drive = (target: Instance, connections: number) =>
     autocannon({
@@ -245,7 +264,7 @@ async function runModern(a: Instance, b: Instance, clients: number): Promise<Row
     lane: 'modern',
     sessions: clients,
     // host/relay here: instance A and instance B, both serving.
-    cpu: cpuA === undefined || cpuB === undefined ? undefined : { host: cpuA, relay: cpuB, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+    cpu: cpuA === undefined || cpuB === undefined ? undefined : { host: cpuA, relay: cpuB, redis: per(before.redis, redisCpu()), loader: Math.round((loader.user + loader.system) / n) },
     rps: Math.round(results.reduce((t, r) => t + r.requests.average, 0)),
     p50: main.latency.p50,
     p90: main.latency.p90,
@@ -262,8 +281,7 @@ async function runModern(a: Instance, b: Instance, clients: number): Promise<Row
 async function runWs(a: Instance, b: Instance, sessions: number): Promise<Row> {
   const headers: Record<string, string> = HEADERS['authorization'] ? { authorization: HEADERS['authorization'] } : {};
   const sockets = await Promise.all(Array.from({ length: sessions }, () => openSession(b.url, headers)));
-  const rpid = redisPid();
-  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: cpuSeconds(rpid), loader: process.cpuUsage() };
+  const before = { host: cpuSeconds(a.child.pid), relay: cpuSeconds(b.child.pid), redis: redisCpu(), loader: process.cpuUsage() };
   const result = await runClosedLoop(sockets, duration);
   const n = result.total || 1;
   const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
@@ -277,7 +295,7 @@ async function runWs(a: Instance, b: Instance, sessions: number): Promise<Row> {
     cpu:
       host === undefined || relay === undefined
         ? undefined
-        : { host, relay, redis: per(before.redis, cpuSeconds(rpid)), loader: Math.round((loader.user + loader.system) / n) },
+        : { host, relay, redis: per(before.redis, redisCpu()), loader: Math.round((loader.user + loader.system) / n) },
     sessions,
     rps: Math.round(result.total / duration),
     p50: Math.round(percentile(result.latencies, 50)),
@@ -296,6 +314,10 @@ async function main(): Promise<void> {
   const B = await startInstance('B', portB, `http://127.0.0.1:${portA}`);
   if (authMode === 'integrated') HEADERS['authorization'] = `Bearer ${obtainToken(`${A.url}/mcp`)}`;
   const rows: Row[] = [];
+  const inspect = await connectRedis(redisSettings, createLogger('silent'), `${prefix}-bench`);
+  // Only local Redis processes can be measured; elsewhere the column stays empty.
+  redisProcesses = await redisPids(inspect).catch(() => []);
+  await inspect.close();
   try {
     for (const lane of lanes) {
       const runLane = lane === 'session' ? run : lane === 'modern' ? runModern : runWs;
@@ -308,14 +330,14 @@ async function main(): Promise<void> {
       await once(i.child, 'exit');
     }
     // The bench's sessions are never deleted: drop its whole prefix instead of waiting for their TTL.
-    await removeKeysWithPrefix(REDIS_URL, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
+    await removeKeysWithPrefix(redisSettings, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
   }
   if (values.json) {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
   process.stdout.write(
-    `tools/call echo, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}\n` +
+    `tools/call echo, ${duration}s closed loop per row, auth: ${authMode}, server: ${values.tsx ? 'tsx src/index.ts' : 'node dist/src/index.js'}, Redis: ${redisSettings.mode}\n` +
       'session lane (2025-11-25): initialize on A, calls on B (CPU: host = A, relay = B)\n' +
       'modern lane (2026-07-28): stateless calls, clients split over A and B (CPU: host = A, relay = B)\n' +
       'ws lane (2025-11-25 over /ws): one socket per session on B, which hosts them (CPU: host = A, idle; relay = B)\n',

@@ -25,6 +25,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { loadConfig } from '../config.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from './roundRobinProxy.js';
 import { freePort, startServer, type RunningServer } from './serverProcess.js';
@@ -98,9 +99,12 @@ async function main(): Promise<number> {
   const stopOnSignal = () => void stopAll().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
-  const redisUrl = process.env.REDIS_URL;
-  if (args.instances > 1 && (!redisUrl || args.url)) throw new Error('--instances needs REDIS_URL (instances share it) and no --url');
-  const prefix = redisUrl && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
+  // The REDIS_* settings the server will inherit (REDIS_URL, or a cluster or Sentinel set-up).
+  const redis = loadConfig(process.env).redis;
+  if (args.instances > 1 && (redis.mode === 'embedded' || args.url)) {
+    throw new Error('--instances needs a shared Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS) and no --url');
+  }
+  const prefix = redis.mode !== 'embedded' && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
   try {
     let url = args.url;
     if (!url && args.instances === 1) {
@@ -135,8 +139,8 @@ async function main(): Promise<number> {
     return code;
   } finally {
     await stopAll();
-    if (servers.length > 0 && redisUrl && prefix) {
-      await removeKeysWithPrefix(redisUrl, prefix).then(
+    if (servers.length > 0 && prefix) {
+      await removeKeysWithPrefix(redis, prefix).then(
         (n) => console.log(`conformance: removed ${n} keys under ${prefix}:`),
         (err: Error) => console.error(`conformance: could not remove keys under ${prefix}: ${err.message}`),
       );

@@ -17,12 +17,12 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { userIdOf } from '../auth/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics, RateLimitScope } from '../observability/metrics.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
+import { rateLimitStore } from '../redis/rateLimitStore.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 
 export type RateLimitConfig = Pick<
@@ -113,12 +113,7 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
  */
 function store(deps: RateLimitDeps, scope: RateLimitScope): Store {
   const redis = deps.redis;
-  return redis
-    ? new RedisStore({
-        prefix: deps.keys.rateLimit(`mcp-${scope}`),
-        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-      })
-    : new MemoryStore();
+  return redis ? rateLimitStore(redis, deps.keys.rateLimit(`mcp-${scope}`)) : new MemoryStore();
 }
 
 function limiter(

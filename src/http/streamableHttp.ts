@@ -10,6 +10,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
+import { isRedisUnavailable } from '../redis/errors.js';
 import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
 import { eventId, GET_STREAM, parseEventId, requestStreamId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
 import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
@@ -400,6 +401,13 @@ async function handleDelete(deps: StreamableHttpDeps, req: Request, res: Respons
 }
 
 function fail(deps: StreamableHttpDeps, res: Response, err: unknown): void {
+  if (isRedisUnavailable(err)) {
+    // A lost connection or a failover in progress: retryable, and not a bug.
+    deps.log.warn({ err: (err as Error).message }, 'mcp request failed: Redis unavailable');
+    if (res.headersSent) res.end();
+    else unavailable(res);
+    return;
+  }
   deps.log.error({ err }, 'mcp request failed');
   sendJsonRpcError(res, 500, JsonRpcCode.InternalError, 'Internal error');
 }

@@ -7,6 +7,13 @@
  * client id, see sessionOwnerKey) next to the session id: a request that carries another identity
  * computes a different name, finds no subscriber and no state, and gets the same 404 as an unknown
  * session (MCP security best practices: key queues and state as <user_id>:<session_id>).
+ *
+ * Redis Cluster hash tags: every key and channel of one session carries the tag `{u:sid}`, so they
+ * all live in one hash slot, on one shard (Redis Cluster specification, "Hash tags"). A session's
+ * MULTI blocks, multi-key DEL and scripts therefore stay in one slot, and its sharded channels sit
+ * next to its keys. Sessions spread over the shards by their random ids. No other name needs a tag:
+ * nothing else is touched by one command together with another key. On a single Redis the braces
+ * are just characters.
  */
 import { createHash } from 'node:crypto';
 
@@ -59,10 +66,16 @@ export interface Keyspace {
   sessionInbound(u: string, sessionId: string): string;
   /** Channel: host → standalone GET stream. Server messages unrelated to any request. */
   sessionOutbound(u: string, sessionId: string): string;
-  /** Channel: host → the instance holding one client request's HTTP response (by relay id). */
+  /**
+   * Address of one client request's replies: the reply channel of the instance holding the HTTP
+   * response, plus the request's relay id. `Bus` publishes to an address on the instance's channel
+   * with the relay id in the payload (`replyAddress` splits it).
+   */
   reply(instanceId: string, relayId: string): string;
-  /** Pattern matching every reply channel of one instance (one PSUBSCRIBE per instance). */
-  replyPattern(instanceId: string): string;
+  /** Channel: host → relay instance, carrying the replies to every request that instance relays. */
+  replyChannel(instanceId: string): string;
+  /** The channel and relay id of a reply address; undefined for any other name. */
+  replyAddress(name: string): { channel: string; relayId: string } | undefined;
   /** String with TTL: an instance's liveness heartbeat. */
   instance(instanceId: string): string;
   /**
@@ -84,23 +97,36 @@ export interface Keyspace {
   taskSignals(instanceId: string): string;
   // ---- OAuth authorization server (namespaced under `oauth:`) ----
   oauth(kind: string, id: string): string;
+  /**
+   * The access-token signing keys (src/auth/server/signingKeys.ts): the pointers, the key records and
+   * the JWKS listing change together in MULTI blocks, so they share one hash tag (one Cluster slot).
+   */
+  oauthSigning(name: string): string;
   /** Rate-limit counters. */
   rateLimit(scope: string): string;
 }
 
 export function createKeyspace(prefix: string): Keyspace {
   const p = prefix;
+  const replies = `${p}:ch:reply:`;
   return {
     prefix: p,
-    sessionMeta: (u, s) => `${p}:session:${u}:${s}`,
-    sessionSubscriptions: (u, s) => `${p}:session:${u}:${s}:subs`,
-    sessionGetStream: (u, s) => `${p}:session:${u}:${s}:get`,
-    sessionEvents: (u, s) => `${p}:session:${u}:${s}:events`,
+    sessionMeta: (u, s) => `${p}:session:{${u}:${s}}`,
+    sessionSubscriptions: (u, s) => `${p}:session:{${u}:${s}}:subs`,
+    sessionGetStream: (u, s) => `${p}:session:{${u}:${s}}:get`,
+    sessionEvents: (u, s) => `${p}:session:{${u}:${s}}:events`,
     userSessions: (u) => `${p}:user:${u}:sessions`,
-    sessionInbound: (u, s) => `${p}:ch:in:${u}:${s}`,
-    sessionOutbound: (u, s) => `${p}:ch:out:${u}:${s}`,
-    reply: (i, r) => `${p}:ch:reply:${i}:${r}`,
-    replyPattern: (i) => `${p}:ch:reply:${i}:*`,
+    sessionInbound: (u, s) => `${p}:ch:in:{${u}:${s}}`,
+    sessionOutbound: (u, s) => `${p}:ch:out:{${u}:${s}}`,
+    reply: (i, r) => `${replies}${i}:${r}`,
+    replyChannel: (i) => `${replies}${i}`,
+    replyAddress: (name) => {
+      if (!name.startsWith(replies)) return undefined;
+      // Instance ids and relay ids contain no ':' (routing/instance.ts, routing/relay.ts).
+      const colon = name.lastIndexOf(':');
+      if (colon < replies.length) return undefined;
+      return { channel: name.slice(0, colon), relayId: name.slice(colon + 1) };
+    },
     instance: (i) => `${p}:instance:${i}`,
     serverEvents: () => `${p}:ch:server-events`,
     requestStateKeys: () => `${p}:mrtr:keys`,
@@ -108,6 +134,7 @@ export function createKeyspace(prefix: string): Keyspace {
     taskLease: (u, t) => `${p}:task:{${u}.${t}}:lease`,
     taskSignals: (i) => `${p}:ch:tasks:${i}`,
     oauth: (kind, id) => `${p}:oauth:${kind}:${id}`,
+    oauthSigning: (name) => `${p}:oauth:{signing}:${name}`,
     rateLimit: (scope) => `${p}:ratelimit:${scope}:`,
   };
 }

@@ -13,6 +13,7 @@ import { isSpecType, type LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { sessionOwnerKey, type Keyspace } from '../redis/keys.js';
+import type { PubSub } from '../redis/pubsub.js';
 import { Bus } from './bus.js';
 import { encode, type Caller } from './envelope.js';
 import { EventLog } from './eventLog.js';
@@ -80,7 +81,7 @@ export class RoutingInstance {
 
   constructor(
     private readonly redis: Redis,
-    subscriber: Redis,
+    pubsub: PubSub,
     readonly keys: Keyspace,
     private readonly log: Logger,
     private readonly opts: RoutingOptions,
@@ -88,7 +89,7 @@ export class RoutingInstance {
     this.instanceId = opts.instanceId ?? randomUUID();
     // Instance ids name channels and keys and are part of SSE event ids (see eventLog.ts).
     if (!INSTANCE_ID.test(this.instanceId)) throw new Error(`instance id must match ${String(INSTANCE_ID)}`);
-    this.bus = new Bus(redis, subscriber, log);
+    this.bus = new Bus(pubsub, keys, log);
     this.store = new SessionStore(redis, keys, opts.idleTtlMs);
     this.events = new EventLog(redis, keys, opts.idleTtlMs);
     this.relay = new Relay(this.bus, keys, this.instanceId, log, opts.relayTimeoutMs, opts.onRoutingLatency);
@@ -114,12 +115,14 @@ export class RoutingInstance {
       onEvicted: opts.onSessionEvicted,
       onRefused: opts.onSessionRefused,
     });
-    // Redis forgets our subscriptions when the subscriber connection drops, and other instances
-    // may then take our sessions over: stop serving them rather than risk two hosts per session.
-    subscriber.on('reconnecting', () => {
-      if (this.hosts.size === 0) return;
-      this.log.warn({ sessions: this.hosts.size }, 'subscriber connection lost: releasing hosted sessions');
-      for (const h of [...this.hosts.values()]) void h.close(false);
+    // Redis forgets subscriptions when a subscriber connection drops (or, in a cluster, when a slot
+    // moves), and other instances may then take our sessions over: stop serving the sessions whose
+    // inbound channel went unheard rather than risk two hosts per session.
+    this.bus.onLost((isLost) => {
+      const lost = [...this.hosts.values()].filter((h) => isLost(keys.sessionInbound(h.ref.u, h.ref.sessionId)));
+      if (lost.length === 0) return;
+      this.log.warn({ sessions: lost.length }, 'subscriptions interrupted: releasing the sessions hosted on them');
+      for (const h of lost) void h.close(false);
     });
   }
 

@@ -3,6 +3,7 @@ import RedisMock from 'ioredis-mock';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../observability/logger.js';
 import { createKeyspace } from '../redis/keys.js';
+import { ClassicPubSub } from '../redis/pubsub.js';
 import { Bus } from './bus.js';
 import { encode, type ReplyHeader } from './envelope.js';
 import { Relay } from './relay.js';
@@ -12,7 +13,7 @@ function setup(timeoutMs = 50) {
   const subscriber = (command as unknown as { duplicate(): Redis }).duplicate();
   const log = createLogger('silent');
   const keys = createKeyspace(`relay${Math.random().toString(36).slice(2)}`);
-  const bus = new Bus(command, subscriber, log);
+  const bus = new Bus(new ClassicPubSub(command, subscriber), keys, log);
   const relay = new Relay(bus, keys, 'me', log, timeoutMs);
   return { relay, bus, keys, command, subscriber };
 }

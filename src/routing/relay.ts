@@ -1,7 +1,7 @@
 /**
  * The client-facing half of routing. An HTTP request waiting for an answer registers a sink under a
- * relay id; the host publishes to `reply(<this instance>, <relay id>)`, and one PSUBSCRIBE per
- * instance catches every reply channel (no SUBSCRIBE round trip per request).
+ * relay id; the host publishes to `reply(<this instance>, <relay id>)`, which arrives on this
+ * instance's one reply channel (no SUBSCRIBE round trip per request; see bus.ts).
  *
  * A relay that hears nothing from the host for `timeoutMs` (no message, no heartbeat) gives up, so a
  * request to a session whose host died or hung is answered within a bounded time.
@@ -28,7 +28,7 @@ interface Pending {
 export class Relay {
   private readonly pending = new Map<string, Pending>();
   private counter = 0;
-  private readonly prefixLength: number;
+  private stopListening: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -38,18 +38,15 @@ export class Relay {
     private readonly timeoutMs: number,
     /** Observes the time from opening a relay to its first reply (metrics). */
     private readonly onFirstReply?: (ms: number) => void,
-  ) {
-    this.prefixLength = keys.reply(instanceId, '').length;
-  }
+  ) {}
 
   async start(): Promise<void> {
-    await this.bus.psubscribe(this.keys.replyPattern(this.instanceId), (channel, payload) =>
-      this.onMessage(channel.slice(this.prefixLength), payload),
-    );
+    this.stopListening = await this.bus.listen(this.keys.replyChannel(this.instanceId), (relayId, payload) => this.onMessage(relayId, payload));
   }
 
   async stop(): Promise<void> {
-    await this.bus.punsubscribe(this.keys.replyPattern(this.instanceId));
+    await this.stopListening?.();
+    this.stopListening = undefined;
   }
 
   /** Registers a sink; the returned relay id goes into the envelope as `reply`. */

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { ServerEvent } from '@modelcontextprotocol/server';
 import { captureLogs } from '../mcp/testing/connectClient.js';
 import { connectRedis, type RedisConnections } from '../redis/connections.js';
+import { createKeyspace } from '../redis/keys.js';
+import { redisSettingsFor } from '../test/cluster.js';
 import { Bus } from './bus.js';
 import { RedisServerEventBus } from './serverEventBus.js';
 
@@ -16,8 +18,8 @@ const logs = captureLogs();
 const instances: Array<{ conns: RedisConnections; bus: Bus; events: RedisServerEventBus }> = [];
 beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
-    const conns = await connectRedis(REDIS_URL, logs.log, 'event-bus-test');
-    const bus = new Bus(conns.command, conns.subscriber, logs.log);
+    const conns = await connectRedis(redisSettingsFor({ REDIS_URL }), logs.log, 'event-bus-test');
+    const bus = new Bus(conns.pubsub, createKeyspace(channel.split(':')[0]!), logs.log);
     const events = new RedisServerEventBus(bus, channel, logs.log);
     await events.start();
     instances.push({ conns, bus, events });

@@ -78,13 +78,12 @@ export class SessionStore {
   async create(ref: SessionRef, meta: Omit<SessionMeta, 'seen'>): Promise<void> {
     const k = this.keys.sessionMeta(ref.u, ref.sessionId);
     const userSet = this.keys.userSessions(ref.u);
-    await this.redis
-      .multi()
-      .hset(k, { ...meta, seen: meta.created })
-      .pexpire(k, this.ttlMs)
-      .zadd(userSet, meta.created, ref.sessionId)
-      .pexpire(userSet, this.ttlMs)
-      .exec();
+    // Two transactions, not one: the user's index lives in another hash slot (keys.ts). Each key is
+    // written together with its TTL, so neither can outlive the session.
+    await Promise.all([
+      this.redis.multi().hset(k, { ...meta, seen: meta.created }).pexpire(k, this.ttlMs).exec(),
+      this.redis.multi().zadd(userSet, meta.created, ref.sessionId).pexpire(userSet, this.ttlMs).exec(),
+    ]);
   }
 
   async load(ref: SessionRef): Promise<SessionMeta | undefined> {
@@ -104,35 +103,42 @@ export class SessionStore {
 
   /** Removes every key of the session. Idempotent. */
   async delete(ref: SessionRef): Promise<boolean> {
-    const res = await this.redis
-      .multi()
-      .del(
+    const [deleted] = await Promise.all([
+      // One DEL: the session's keys share a hash slot (keys.ts).
+      this.redis.del(
         this.keys.sessionMeta(ref.u, ref.sessionId),
         this.keys.sessionSubscriptions(ref.u, ref.sessionId),
         this.keys.sessionGetStream(ref.u, ref.sessionId),
         this.keys.sessionEvents(ref.u, ref.sessionId),
-      )
-      .zrem(this.keys.userSessions(ref.u), ref.sessionId)
-      .exec();
-    const deleted = res?.[0]?.[1];
-    return typeof deleted === 'number' && deleted > 0;
+      ),
+      this.redis.zrem(this.keys.userSessions(ref.u), ref.sessionId),
+    ]);
+    return deleted > 0;
   }
 
-  /** Pushes the TTL of active sessions forward and records their last activity (one round trip). */
+  /**
+   * Pushes the TTL of active sessions forward and records their last activity. The commands are
+   * issued in one turn: they leave in one write per connection (corkingRedis.ts; in a cluster,
+   * auto-pipelining per node), where a pipeline object could not span the shards.
+   */
   async refresh(sessions: Array<SessionRef & { lastActivity: number }>): Promise<void> {
     if (sessions.length === 0) return;
-    const p = this.redis.pipeline();
+    const r = this.redis;
+    const done: Array<Promise<unknown>> = [];
     for (const s of sessions) {
       const meta = this.keys.sessionMeta(s.u, s.sessionId);
-      // HSET would resurrect a key deleted meanwhile; only touch keys that still exist.
-      p.hset(meta, 'seen', s.lastActivity);
-      p.pexpire(meta, this.ttlMs);
-      p.pexpire(this.keys.sessionSubscriptions(s.u, s.sessionId), this.ttlMs);
-      p.pexpire(this.keys.sessionEvents(s.u, s.sessionId), this.ttlMs);
-      p.zadd(this.keys.userSessions(s.u), 'XX', s.lastActivity, s.sessionId);
-      p.pexpire(this.keys.userSessions(s.u), this.ttlMs);
+      const userSet = this.keys.userSessions(s.u);
+      // HSET recreates a key deleted meanwhile; the PEXPIRE right behind it bounds such a leftover.
+      done.push(
+        r.hset(meta, 'seen', s.lastActivity),
+        r.pexpire(meta, this.ttlMs),
+        r.pexpire(this.keys.sessionSubscriptions(s.u, s.sessionId), this.ttlMs),
+        r.pexpire(this.keys.sessionEvents(s.u, s.sessionId), this.ttlMs),
+        r.zadd(userSet, 'XX', s.lastActivity, s.sessionId),
+        r.pexpire(userSet, this.ttlMs),
+      );
     }
-    await p.exec();
+    await Promise.all(done);
   }
 
   async casHost(ref: SessionRef, expected: string, next: string): Promise<boolean> {

@@ -9,7 +9,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
-import { REDIS_URL } from './cluster.js';
+import { REDIS_URL, redisSettingsFor } from './cluster.js';
 
 const prefix = `t${randomBytes(5).toString('hex')}`;
 let server: RunningServer;
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([server?.stop(), integrated?.stop()]);
-  await removeKeysWithPrefix(REDIS_URL, prefix);
+  await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
 });
 
 async function expectNoHtml(res: Response): Promise<Record<string, unknown>> {

@@ -1,10 +1,12 @@
 /**
- * Jest global setup: the integration suites need a real Redis. Use REDIS_URL when set, else the
- * Redis these machines normally run on 127.0.0.1:6379, else start a throwaway redis-server on a
- * free port for this run. With none of those, fail loudly: a suite that silently skips its
- * multi-instance tests proves nothing.
+ * Jest global setup: the integration suites need a real Redis.
+ *
+ * - `single` (the default `npm test`): REDIS_URL when set, else the Redis these machines normally
+ *   run on 127.0.0.1:6379, else a throwaway redis-server on a free port for this run. With none of
+ *   those, fail loudly: a suite that silently skips its multi-instance tests proves nothing.
+ * - `cluster` and `sentinel`: see globalSetup.topologies.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -24,6 +26,11 @@ async function freePort(): Promise<number> {
   const { port } = srv.address() as AddressInfo;
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+/** What globalTeardown stops (global setup and teardown share one process). */
+function track(child: ChildProcess): void {
+  ((globalThis as { __redisChildren?: ChildProcess[] }).__redisChildren ??= []).push(child);
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -47,5 +54,5 @@ export default async function globalSetup(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   process.env['REDIS_URL'] = `redis://127.0.0.1:${port}`;
-  (globalThis as { __redisChild?: typeof child }).__redisChild = child;
+  track(child);
 }

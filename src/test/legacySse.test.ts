@@ -91,7 +91,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     expect(answer.event).toBe('message');
     expect(JSON.parse(answer.data)).toMatchObject({ jsonrpc: '2.0', id: 1, result: { protocolVersion: '2024-11-05' } });
     // Once initialized, the session's meta holds the initialize request for takeover replay.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}`);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(sessionOwnerKey('alice', 'test-client'), sid));
     expect(JSON.parse(meta['init']!)).toMatchObject({ method: 'initialize' });
     expect(meta['sse']).toBe(c.instances[0]!.routing.instanceId);
     expect((await postMessage(B, sid, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
@@ -140,7 +140,9 @@ describe('legacy HTTP+SSE across two instances', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
     sse.close();
-    await waitFor(async () => (await sessionKeys(sid)).length === 0);
+    // Ended: its keys are gone first (so nobody takes it over), then the host stops listening.
+    const inbound = c.keyspace.sessionInbound(sessionOwnerKey('alice', 'test-client'), sid);
+    await waitFor(async () => (await sessionKeys(sid)).length === 0 && (await c.receivers(inbound)) === 0);
     const dead = await postMessage(B, sid, { jsonrpc: '2.0', id: 3, method: 'ping' });
     expect(dead.status).toBe(404);
     expect(await dead.json()).toMatchObject({ error: { code: -32001 }, id: 3 });
@@ -156,7 +158,7 @@ describe('legacy HTTP+SSE across two instances', () => {
     sse.close();
     // The host deletes the keys first, then stops hosting.
     await waitFor(async () => (await sessionKeys(sid)).length === 0 && c.instances.every((i) => i.routing.hostedCount === 0));
-    expect(await c.redis.zscore(`${c.prefix}:user:${sessionOwnerKey('alice', 'test-client')}:sessions`, sid)).toBeNull();
+    expect(await c.redis.zscore(c.keyspace.userSessions(sessionOwnerKey('alice', 'test-client')), sid)).toBeNull();
   });
 
   test('guards as on /mcp: no token → 401 with a challenge, disallowed Origin → 403, wrong method → 405', async () => {
@@ -211,15 +213,14 @@ describe('legacy HTTP+SSE and instance loss', () => {
     const client = await connectSse(A.url, ({ method }) => (method === 'POST' ? postTo : A.url));
     await client.setLoggingLevel('error');
     const sid = (await A.routing.store.listForUser(sessionOwnerKey('alice', 'test-client')))[0]!;
-    const inbound = `${c.prefix}:ch:in:${sessionOwnerKey('alice', 'test-client')}:${sid}`;
-    const outbound = `${c.prefix}:ch:out:${sessionOwnerKey('alice', 'test-client')}:${sid}`;
-    const numsub = async (ch: string) => Number(((await c.redis.pubsub('NUMSUB', ch)) as [string, number])[1]);
+    const inbound = c.keyspace.sessionInbound(sessionOwnerKey('alice', 'test-client'), sid);
+    const outbound = c.keyspace.sessionOutbound(sessionOwnerKey('alice', 'test-client'), sid);
 
     // A's subscriber connection drops: A gives up hosting (it cannot hear the session any more)
     // while its HTTP stream stays open; once reconnected, A's stream listens again.
-    A.redis.subscriber.disconnect(true);
-    await waitFor(async () => A.routing.hostedCount === 0 && A.redis.subscriber.status === 'ready');
-    await waitFor(async () => (await numsub(outbound)) === 1 && (await numsub(inbound)) === 0);
+    await c.dropSubscriber(A);
+    await waitFor(async () => A.routing.hostedCount === 0);
+    await waitFor(async () => (await c.receivers(outbound)) === 1 && (await c.receivers(inbound)) === 0);
 
     postTo = B.url;
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'moved' } }))).toBe('Echo: moved');
@@ -233,7 +234,7 @@ describe('legacy HTTP+SSE and instance loss', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(A.routing.hostedCount).toBe(1);
     // The replayed session kept its Redis state (log level) and knows it is an HTTP+SSE session.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}`);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(sessionOwnerKey('alice', 'test-client'), sid));
     expect(meta).toMatchObject({ level: 'error', host: A.routing.instanceId, sse: A.routing.instanceId });
     await client.close();
     await waitFor(async () => (await c.keys()).every((k) => !k.includes(sid)));

@@ -191,7 +191,7 @@ describe('subscriptions/listen', () => {
     const legacy = await connect({}, () => A);
     const changed = new Promise<void>((resolve) => legacy.setNotificationHandler('notifications/tools/list_changed', () => resolve()));
     // The session's GET stream is open once its lease is taken.
-    const lease = `${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${legacy.sessionId()}:get`;
+    const lease = c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), legacy.sessionId()!);
     while ((await c.redis.exists(lease)) === 0) await new Promise((r) => setImmediate(r));
     await modernPost(B, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} }, { token: TOKENS.alice });
     await changed;

@@ -11,12 +11,13 @@ import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
+import { adminRedisEnv, redisEnv, redisSettingsFor } from './cluster.js';
 import { balancedFetch } from './mcpClient.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 import { modernPost, TASKS } from './modernRequest.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** What clients see: the balancer's URL. Requests are rewritten onto the instances below. */
 const BASE = 'http://localhost:3232';
 const MCP_URL = `${BASE}/mcp`;
@@ -26,12 +27,12 @@ const prefix = `t${randomBytes(5).toString('hex')}`;
 let a: RunningServer; // OAuth
 let b: RunningServer; // MCP
 let fetchVia: typeof fetch;
-const inspect = new Redis(REDIS_URL);
 
 beforeAll(async () => {
   const start = () => {
     const config = loadConfig({
-      REDIS_URL,
+      // The Redis topology of the jest project (src/test/cluster.ts).
+      ...redisEnv(),
       REDIS_PREFIX: prefix,
       PORT: '0',
       HOST: '127.0.0.1',
@@ -57,9 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([a?.stop(), b?.stop()]);
-  const left = await inspect.keys(`${prefix}:*`);
-  if (left.length) await inspect.del(...left);
-  inspect.disconnect();
+  await removeKeysWithPrefix(redisSettingsFor(adminRedisEnv()), prefix);
 });
 
 /** A client whose "browser" posts our login and consent forms as `userId`. */

@@ -19,6 +19,7 @@ import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { UPSTREAM_CLIENT_ID, startUpstreamIdp, type UpstreamIdp } from '../auth/testing/upstreamIdp.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
+import { redisSettingsFor } from './cluster.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
@@ -79,7 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled([a?.stop(), b?.stop(), ...extra.map((s) => s.stop())]);
   await idp?.close();
-  await removeKeysWithPrefix(REDIS_URL, prefix);
+  await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
   redis.disconnect();
 });
 

@@ -4,9 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { REDIS_URL, startCluster, TOKENS, type Cluster } from './cluster.js';
+import { sessionOwnerKey } from '../redis/keys.js';
+import { inspectRedis, redisEnv, startCluster, TOKENS, TOPOLOGY, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
 
 const HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${TOKENS.alice}` };
@@ -14,11 +14,6 @@ const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string
 
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
-}
-
-async function connectionsOf(redis: Redis, prefix: string): Promise<number> {
-  const list = (await redis.client('LIST')) as string;
-  return list.split('\n').filter((l) => l.includes(` name=${prefix}-`)).length;
 }
 
 describe('instance loss and hangs', () => {
@@ -30,7 +25,7 @@ describe('instance loss and hangs', () => {
 
   test('the host instance dies: the next request on another instance takes the session over at once', async () => {
     const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
-    const { client } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
+    const { client, transport } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
     await client.setLoggingLevel('error');
     expect(A.routing.hostedCount).toBe(1);
     await A.kill();
@@ -39,7 +34,7 @@ describe('instance loss and hangs', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(B.routing.hostedCount).toBe(1);
     // State that lives in Redis came along: the log level set before the loss still filters.
-    const meta = await c.redis.hgetall((await c.keys()).find((k) => /:session:[0-9a-f]+:[^:]+$/.test(k))!);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(sessionOwnerKey('alice', 'test-client'), transport.sessionId!));
     expect(meta['level']).toBe('error');
     expect(meta['host']).toBe(B.routing.instanceId);
     await client.close();
@@ -48,9 +43,8 @@ describe('instance loss and hangs', () => {
   test('a host that receives but never answers: the client gets an error within the relay timeout', async () => {
     const [A] = c.instances;
     // Stand in for a hung host: subscribed to a session's inbound channel, silent forever.
-    const hung = new Redis(REDIS_URL);
-    const { sessionOwnerKey } = await import('../redis/keys.js');
-    await hung.subscribe(`${c.prefix}:ch:in:${sessionOwnerKey('alice', 'test-client')}:hung-session`);
+    const hung = await inspectRedis();
+    await hung.pubsub.subscribe(c.keyspace.sessionInbound(sessionOwnerKey('alice', 'test-client'), 'hung-session'));
     const t0 = Date.now();
     const res = await fetch(`${A!.url}/mcp`, {
       method: 'POST',
@@ -60,7 +54,7 @@ describe('instance loss and hangs', () => {
     expect(res.status).toBe(504);
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32000 } });
     expect(Date.now() - t0).toBeLessThan(2000);
-    hung.disconnect();
+    await hung.close();
   });
 
   test('a slow request outlives the relay timeout because the host sends heartbeats', async () => {
@@ -78,13 +72,21 @@ describe('resources stay bounded', () => {
     const c = await startCluster(2);
     try {
       const [A, B] = c.instances.map((i) => i.url) as [string, string];
-      const before = await connectionsOf(c.redis, c.prefix);
-      expect(before).toBe(4); // command + subscriber per instance
       const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [A, B]));
+      const before = await c.connectionCount();
+      if (TOPOLOGY === 'cluster') {
+        // Per instance: a command connection to each of the 6 nodes named as seeds (ioredis opens
+        // the replicas' too, to mark them read-only), and a sharded subscriber for each of the 3
+        // masters owning a channel it listens on: at most 9, whatever the traffic.
+        expect(before).toBeGreaterThanOrEqual(2 * 4);
+        expect(before).toBeLessThanOrEqual(2 * 9);
+      } else {
+        expect(before).toBe(4); // command + subscriber per instance
+      }
       for (let batch = 0; batch < 50; batch++) {
         await Promise.all(Array.from({ length: 20 }, (_, i) => client.callTool({ name: 'echo', arguments: { message: `${batch}-${i}` } })));
       }
-      expect(await connectionsOf(c.redis, c.prefix)).toBe(before);
+      expect(await c.connectionCount()).toBe(before);
       expect(c.instances.every((i) => i.routing.relay.size === 0)).toBe(true);
       await client.close();
     } finally {
@@ -134,7 +136,8 @@ describe('SSE keep-alive', () => {
 
 describe('the process', () => {
   const tsx = ['--import', 'tsx', 'src/index.ts'];
-  const baseEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_URL, REDIS_PREFIX: `proc${process.pid}` };
+  const processEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_PREFIX: `tproc${process.pid}` };
+  const baseEnv = { ...processEnv, ...redisEnv() };
 
   test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
     const child = spawn(process.execPath, tsx, { env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -168,7 +171,7 @@ describe('the process', () => {
   });
 
   test('REDIS_URL set but unreachable: exits non-zero with a clear message', async () => {
-    const child = spawn(process.execPath, tsx, { env: { ...baseEnv, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tsx, { env: { ...processEnv, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const [code] = (await once(child, 'exit')) as [number];

@@ -99,7 +99,7 @@ describe('resuming a request stream on another instance', () => {
     const ping = await fetch(`${B}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
     expect(ping.headers.get('content-type')).toContain('application/json');
     await ping.text();
-    expect(await c.redis.exists(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:events`)).toBe(0);
+    expect(await c.redis.exists(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))).toBe(0);
 
     const get = (base: string, lastEventId: string, token: string = TOKENS.alice) =>
       fetch(`${base}/mcp`, { headers: { ...headers(sid, token), Accept: 'text/event-stream', 'Last-Event-ID': lastEventId } });
@@ -202,7 +202,7 @@ describe('closing a request stream early (SEP-1699 polling)', () => {
     const text = await res.text();
     expect(text).toContain('Reconnection test completed successfully');
     expect(text).not.toContain('id:');
-    expect(await c.redis.exists(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:events`)).toBe(0);
+    expect(await c.redis.exists(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))).toBe(0);
   });
 
   test('the SDK client follows the early close to another instance and gets the result', async () => {
@@ -234,9 +234,8 @@ describe('resuming the standalone GET stream', () => {
     });
     expect(subscribe.status).toBe(200);
     await subscribe.text();
-    const lock = `${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:get`;
-    const update = () =>
-      c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:server-events`, JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
+    const lock = c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), sid);
+    const update = () => c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
 
     const first = await openRawSse(`${B}/mcp`, headers(sid));
     await waitFor(async () => (await c.redis.exists(lock)) === 1);
@@ -248,7 +247,7 @@ describe('resuming the standalone GET stream', () => {
     await waitFor(async () => (await c.redis.exists(lock)) === 0);
 
     await update(); // nobody listens: logged only
-    await waitFor(async () => (await c.redis.xlen(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:events`)) === 2);
+    await waitFor(async () => (await c.redis.xlen(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))) === 2);
     const resumed = await openRawSse(`${C}/mcp`, { ...headers(sid), 'Last-Event-ID': seen.id });
     const missed = await resumed.next();
     expect(missed.data).toContain('notifications/resources/updated');

@@ -127,10 +127,10 @@ describe('two instances on one Redis', () => {
     await client.subscribeResource({ uri: 'test://static/resource/3' });
     const sid = transport.sessionId!;
     // Only one standalone stream per session, whichever instance is asked.
-    await waitFor(async () => (await c.redis.exists(`${c.prefix}:session:${sessionOwnerKey('alice', 'test-client')}:${sid}:get`)) === 1);
+    await waitFor(async () => (await c.redis.exists(c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), sid))) === 1);
     const second = await fetch(`${A}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });
     expect(second.status).toBe(409);
-    await c.instances[1]!.routing.bus.publish(`${c.prefix}:ch:server-events`, JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
+    await c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
     expect(await updated).toBe('test://static/resource/3');
     await client.close();
   });

@@ -50,7 +50,8 @@ describe('per-user session cap across two instances', () => {
     token = TOKENS[user as keyof typeof TOKENS];
     // A user reused by a later test starts with no sessions.
     const left = (await c.keys()).filter((k) => k.includes(sessionOwnerKey(user, 'test-client')));
-    if (left.length > 0) await c.redis.del(...left);
+    // One DEL per key: on a Redis Cluster the keys of different sessions live in different slots.
+    await Promise.all(left.map((k) => c.redis.del(k)));
   });
 
   const auth = () => ({ ...JSON_HEADERS, Authorization: `Bearer ${token}` });
@@ -86,8 +87,8 @@ describe('per-user session cap across two instances', () => {
     return res.status;
   }
 
-  const sessions = () => c.redis.zrange(`${c.prefix}:user:${sessionOwnerKey(user, 'test-client')}:sessions`, 0, -1);
-  const score = async (sid: string) => Number(await c.redis.zscore(`${c.prefix}:user:${sessionOwnerKey(user, 'test-client')}:sessions`, sid));
+  const sessions = () => c.redis.zrange(c.keyspace.userSessions(sessionOwnerKey(user, 'test-client')), 0, -1);
+  const score = async (sid: string) => Number(await c.redis.zscore(c.keyspace.userSessions(sessionOwnerKey(user, 'test-client')), sid));
 
   /** Waits (on Redis, not a clock) until the hosts' activity sweep recorded `sid` as used after `than`. */
   async function usedAfter(sid: string, than: string): Promise<void> {

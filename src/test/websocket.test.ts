@@ -17,7 +17,7 @@ import { createLogger } from '../observability/logger.js';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
-import { REDIS_URL, startCluster, TOKENS, type Cluster } from './cluster.js';
+import { REDIS_URL, startCluster, TOKENS, type Cluster, redisSettingsFor } from './cluster.js';
 import { UpgradeRefusedError, WebSocketClientTransport, type ClosedWith, type WebSocketClientOptions } from './webSocketClientTransport.js';
 
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
@@ -422,13 +422,12 @@ describe('WebSocket sessions and instance loss', () => {
     const { client } = await connectWs(A.url);
     await client.setLoggingLevel('error');
     const [sid] = await A.routing.store.listForUser(ALICE);
-    const outbound = `${c.prefix}:ch:out:${ALICE}:${sid}`;
-    const numsub = async (ch: string) => Number(((await c.redis.pubsub('NUMSUB', ch)) as [string, number])[1]);
+    const outbound = c.keyspace.sessionOutbound(ALICE, sid!);
 
     // A's subscriber connection drops: A gives up hosting; its socket stays open, and listens again
     // once the connection is back. A request on B then takes the session over.
-    A.redis.subscriber.disconnect(true);
-    await waitFor(async () => A.routing.hostedCount === 0 && A.redis.subscriber.status === 'ready' && (await numsub(outbound)) === 1);
+    await c.dropSubscriber(A);
+    await waitFor(async () => A.routing.hostedCount === 0 && (await c.receivers(outbound)) === 1);
     const ping = await fetch(`${B.url}/mcp`, {
       method: 'POST',
       headers: { ...auth(), 'Content-Type': 'application/json', Accept: 'application/json', 'Mcp-Session-Id': sid!, 'MCP-Protocol-Version': '2025-11-25' },
@@ -451,7 +450,7 @@ describe('WebSocket sessions and instance loss', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(A.routing.hostedCount).toBe(1);
     // The replayed session kept its Redis state.
-    const meta = await c.redis.hgetall(`${c.prefix}:session:${ALICE}:${sid}`);
+    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(ALICE, sid!));
     expect(meta).toMatchObject({ level: 'error', host: A.routing.instanceId });
     await client.close();
   });
@@ -461,14 +460,9 @@ describe('WebSocket sessions and instance loss', () => {
     const s = new RawSocket(A.url);
     await s.initialize();
     const [sid] = await A.routing.store.listForUser(ALICE);
-    const outbound = `${c.prefix}:ch:out:${ALICE}:${sid}`;
-    A.redis.subscriber.disconnect(true);
-    await waitFor(
-      async () =>
-        A.routing.hostedCount === 0 &&
-        A.redis.subscriber.status === 'ready' &&
-        Number(((await c.redis.pubsub('NUMSUB', outbound)) as [string, number])[1]) === 1,
-    );
+    const outbound = c.keyspace.sessionOutbound(ALICE, sid!);
+    await c.dropSubscriber(A);
+    await waitFor(async () => A.routing.hostedCount === 0 && (await c.receivers(outbound)) === 1);
     await fetch(`${B.url}/mcp`, {
       method: 'POST',
       headers: { ...auth(), 'Content-Type': 'application/json', Accept: 'application/json', 'Mcp-Session-Id': sid! },
@@ -522,7 +516,7 @@ describe('the process', () => {
       redis.disconnect();
     } finally {
       child.kill('SIGKILL');
-      await removeKeysWithPrefix(REDIS_URL, prefix);
+      await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
     }
   });
 });
@@ -563,7 +557,7 @@ describe('WebSocket sessions and their token', () => {
   });
   afterAll(async () => {
     await server.stop();
-    await removeKeysWithPrefix(REDIS_URL, prefix);
+    await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
   });
   afterEach(() => waitFor(async () => (await server.routing.store.listForUser(carol)).length === 0 && server.routing.hostedCount === 0));
 

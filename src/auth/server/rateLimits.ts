@@ -6,9 +6,9 @@
 import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Keyspace } from '../../redis/keys.js';
 import { OAuthError, OAuthErrorCode } from '../oauthError.js';
+import { rateLimitStore } from '../../redis/rateLimitStore.js';
 import { clientAddress } from './clientAddress.js';
 import type { RateLimitOptions } from './options.js';
 
@@ -35,13 +35,7 @@ export interface RateLimitDeps {
 /** Options for one endpoint's limiter. */
 export function rateLimitOptions(endpoint: LimitedEndpoint, deps: RateLimitDeps): Partial<Options> {
   const d = DEFAULTS[endpoint];
-  const store =
-    deps.options.store === 'redis'
-      ? new RedisStore({
-          prefix: deps.keys.rateLimit(`oauth-${endpoint}`),
-          sendCommand: (command: string, ...args: string[]) => deps.redis.call(command, ...args) as Promise<RedisReply>,
-        })
-      : undefined;
+  const store = deps.options.store === 'redis' ? rateLimitStore(deps.redis, deps.keys.rateLimit(`oauth-${endpoint}`)) : undefined;
   return {
     windowMs: d.windowMs,
     limit: Math.max(1, Math.round(d.limit * deps.options.multiplier)),

@@ -11,11 +11,11 @@
  * times stored in the records and the injected clock; Redis TTLs only collect garbage.
  *
  * Layout (docs/oauth.md, "Keys in Redis"):
- * - `oauth:signing:current` → kid of the key new tokens are signed with.
- * - `oauth:signing:next`    → kid of the published key that signs after it.
- * - `oauth:signing-key:<kid>` → the JWK pair and its signing period; lives until its last token
+ * - `oauth:{signing}:current` → kid of the key new tokens are signed with.
+ * - `oauth:{signing}:next`    → kid of the published key that signs after it.
+ * - `oauth:{signing}:key:<kid>` → the JWK pair and its signing period; lives until its last token
  *   (notAfter + access-token lifetime) has expired.
- * - `oauth:signing:published` → sorted set kid → expiry (ms), the JWKS listing.
+ * - `oauth:{signing}:published` → sorted set kid → expiry (ms), the JWKS listing.
  * Pointer changes are compare-and-set, so concurrent instances agree on one key.
  *
  * The private key sits in Redis in plain JWK form. Acceptable for this reference server (Redis is
@@ -86,13 +86,13 @@ export class SigningKeys {
   }
 
   private pointer(which: 'current' | 'next') {
-    return this.keys.oauth('signing', which);
+    return this.keys.oauthSigning(which);
   }
   private keyRecord(kid: string) {
-    return this.keys.oauth('signing-key', kid);
+    return this.keys.oauthSigning(`key:${kid}`);
   }
   private publishedSet() {
-    return this.keys.oauth('signing', 'published');
+    return this.keys.oauthSigning('published');
   }
 
   /** The key to sign with now; publishes the next one when the current nears its end. */
@@ -129,7 +129,8 @@ export class SigningKeys {
     await this.redis.zremrangebyscore(this.publishedSet(), '-inf', now);
     const kids = await this.redis.zrangebyscore(this.publishedSet(), now, '+inf');
     if (kids.length === 0) return { keys: [] };
-    const raw = await this.redis.mget(...kids.map((k) => this.keyRecord(k)));
+    // One GET per key, not MGET: in a cluster the records live in different hash slots.
+    const raw = await Promise.all(kids.map((k) => this.redis.get(this.keyRecord(k))));
     const keys: JWK[] = [];
     for (const r of raw) {
       const parsed = r === null ? undefined : StoredKeySchema.safeParse(JSON.parse(r));

@@ -11,6 +11,7 @@ import { loadAuthServerConfig } from '../../../auth-server/config.js';
 import { startAuthServer, type RunningAuthServer } from '../../../auth-server/server.js';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
+import { redisSettingsFor } from '../cluster.js';
 import { removeKeysWithPrefix } from '../../redis/removePrefix.js';
 import { createKeyspace, sessionOwnerKey } from '../../redis/keys.js';
 import { startServer, type RunningServer } from '../../server.js';
@@ -129,8 +130,8 @@ export async function startStack(mode: AuthMode, opts: { accessTokenTtlSeconds: 
       await authServer?.close();
       await Promise.allSettled([proxy.close(), asProxy?.close()]);
       redis.disconnect();
-      await removeKeysWithPrefix(REDIS_URL, prefix);
-      if (mode === 'separate') await removeKeysWithPrefix(REDIS_URL, `${prefix}-auth`);
+      await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
+      if (mode === 'separate') await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), `${prefix}-auth`);
     },
   };
 }

@@ -95,6 +95,8 @@ export class GrantStore {
     const grantId = randomBytes(16).toString('base64url');
     const code = newOpaqueToken();
     const record: CodeRecord = { ...input, grantId };
+    // Grant first, code second, each with its TTL: the two keys may live on different cluster
+    // shards, so they cannot share a MULTI. A code never points at a grant not yet written.
     await this.redis
       .multi()
       .hset(this.grantKey(grantId), {
@@ -105,8 +107,8 @@ export class GrantStore {
         expiresAt: String(Date.now() + this.grantSeconds * 1000),
       })
       .expire(this.grantKey(grantId), this.codeSeconds)
-      .set(this.keys.oauth('code', hashSecret(code)), JSON.stringify(record), 'EX', this.codeSeconds)
       .exec();
+    await this.redis.set(this.keys.oauth('code', hashSecret(code)), JSON.stringify(record), 'EX', this.codeSeconds);
     return code;
   }
 
