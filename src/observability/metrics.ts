@@ -106,6 +106,8 @@ export class Metrics {
   readonly sessionEvictions: Counter;
   /** New sessions refused by this instance because every session of the user was busy. */
   readonly sessionLimitRefusals: Counter;
+  /** 2026-07-28 requests by how they were answered: `direct` (a pooled server) or `entry` (the SDK's createMcpHandler). */
+  readonly modernRequests: Counter<'path'>;
 
   private sources: ActiveSources = {};
 
@@ -194,6 +196,12 @@ export class Metrics {
     this.sessionLimitRefusals = new Counter({
       name: 'mcp_session_limit_refusals_total',
       help: 'New sessions refused (429) at the per-user session cap because every session of the user was busy.',
+      registers,
+    });
+    this.modernRequests = new Counter({
+      name: 'mcp_modern_requests_total',
+      help: '2026-07-28 requests by how they were answered: direct (a pooled server) or entry (the SDK createMcpHandler).',
+      labelNames: ['path'],
       registers,
     });
   }
