@@ -132,18 +132,19 @@ export class NodeModernExchange extends PerRequestHTTPServerTransport {
       this.#writeMessage(message);
       res.end();
     } else {
-      const body = JSON.stringify(message);
+      // Encoded once: its length and the bytes written are the same buffer.
+      const body = Buffer.from(JSON.stringify(message));
       const code = 'error' in message ? message.error.code : undefined;
       res.writeHead(code === ProtocolErrorCode.MissingRequiredClientCapability ? 400 : 200, {
         'Content-Type': 'application/json',
-        'Content-Length': Buffer.byteLength(body),
+        'Content-Length': body.length,
       });
       res.end(body);
     }
     this.#finish('answered');
-    // Released once the protocol layer is done with the request: closing any sooner would abort
-    // the answered handler's signal for nothing.
-    setImmediate(() => void this.close());
+    // Released once the protocol layer is done with the request (its promise chain runs to the
+    // end of this tick): closing any sooner would abort the answered handler's signal for nothing.
+    process.nextTick(() => void this.close());
   }
 
   override writeCommentFrame(comment: string): void {
