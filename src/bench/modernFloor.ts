@@ -1,25 +1,39 @@
 /**
  * `npx tsx src/bench/modernFloor.ts`: the CPU one 2026-07-28 `tools/call echo` costs in process,
- * without HTTP or Redis, on each way the modern lane can answer it (src/http/modernLane.ts),
- * alternating:
- *   - `entry bare`: the SDK's per-request entry (`createMcpHandler().fetch`, web Request in, web
- *     Response read back) with a bare `McpServer` (one low-level tools/call handler): the entry's floor;
+ * without HTTP or Redis, on each way it can be served, alternating (docs/performance.md, "The
+ * 2026-07-28 lane"):
+ *   - `entry bare`: the SDK's per-request entry (`createMcpHandler().fetch`: a web Request in, the
+ *     web Response read back) with a bare `McpServer` (one low-level tools/call handler): the
+ *     entry's floor;
  *   - `entry ours`: the same entry with this server's builder (`createMcpServer`);
- *   - `lane entry`: ModernLane with the direct path off (what every request cost before it);
- *   - `lane direct`: ModernLane's direct path (a pooled server, NodeModernExchange writing to a
- *     Node response without a socket);
- *   - `factory`: `createMcpServer` alone (what the pool saves per request).
- * The two lane rows include what the lane adds around the SDK (the header copy and abort signal of
- * the entry path, the exchange and pool of the direct one). Flags: --rounds 6, --requests 3000 (per
+ *   - `fresh+sdk`: a new server per request on the SDK's `PerRequestHTTPServerTransport` (the
+ *     entry's own building blocks without the entry), its web Response read back;
+ *   - `pooled+sdk`: the same with a pooled server;
+ *   - `fresh+node`: a new server per request on NodeModernExchange (answers on a Node response);
+ *   - `lane entry` / `lane direct`: src/http/modernLane.ts as it serves, with the direct path off
+ *     (every request through the entry) and on (a pooled server on NodeModernExchange), classifier
+ *     and adapters included;
+ *   - `factory`: `createMcpServer` alone (what the pool saves per request, before garbage collection).
+ * Node responses here have no socket: they keep what they are given. Every request is followed by
+ * a turn of the event loop, as between two HTTP requests. Flags: --rounds 6, --requests 3000 (per
  * round and variant).
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
-import { createMcpHandler, InMemoryServerEventBus, McpServer, type JSONRPCMessage, type McpHttpHandler } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  InMemoryServerEventBus,
+  McpServer,
+  PerRequestHTTPServerTransport,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
 import { postLane } from '../http/lanes.js';
 import { ModernLane } from '../http/modernLane.js';
+import { NodeModernExchange } from '../http/modernExchange.js';
 import { createRequestStateSeal, InProcessStateKeys } from '../mcp/requestState.js';
 import { createMcpServer } from '../mcp/server.js';
 import { createLogger } from '../observability/logger.js';
@@ -40,25 +54,20 @@ const bare = () => {
   }));
   return server;
 };
-const handlers: Record<string, McpHttpHandler> = {
-  bare: createMcpHandler(bare, { legacy: 'reject', bus: events }),
-  ours: createMcpHandler(ours, { legacy: 'reject', bus: events }),
-};
 const lane = (direct: boolean) =>
   new ModernLane({ build: ours, direct, bus: events, log, endpointUrl: 'http://bench/mcp', maxSubscriptions: 16, keepAliveMs: 15_000 });
-const lanes = { entry: lane(false), direct: lane(true) };
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-const echo = (id: number): JSONRPCMessage => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' }, _meta: META } });
+const CLASSIFICATION = { era: 'modern' as const, revision: '2026-07-28' };
+const echo = (id: number): JSONRPCRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' }, _meta: META } });
 
 /** CPU µs per request of `n` sequential calls of `one`. */
 async function measure(one: (id: number) => Promise<unknown>, n: number): Promise<number> {
   const start = process.cpuUsage();
   for (let id = 0; id < n; id++) {
     await one(id);
-    // A turn of the event loop between requests, as between two HTTP requests: what a request
-    // leaves to the end of its tick (the direct path hands its server back then) is done.
+    // What a request leaves to the end of its tick (a server going back to its pool) is done by the next.
     await new Promise((resolve) => setImmediate(resolve));
   }
   const used = process.cpuUsage(start);
@@ -70,13 +79,37 @@ const viaEntry = (handler: McpHttpHandler) => async (id: number) => {
   return res.arrayBuffer();
 };
 
-/** One request through the lane, on a Node request and response without a socket (the response buffers what it is given). */
-const viaLane = (modern: ModernLane) => async (id: number) => {
+/** The SDK's per-request transport on a server from `take`, given back (when pooled) once its exchange closed. */
+const viaSdkTransport = (take: () => McpServer, give?: (server: McpServer) => void) => async (id: number) => {
+  const server = take();
+  const transport = new PerRequestHTTPServerTransport({ classification: CLASSIFICATION });
+  transport.onclose = () => give?.(server);
+  await server.connect(transport);
+  const res = await transport.handleMessage(echo(id));
+  return res.arrayBuffer();
+};
+const sdkPool: McpServer[] = [];
+
+const socketless = () => {
   const req = new IncomingMessage(new Socket());
   req.method = 'POST';
   Object.assign(req.headers, HEADERS);
-  const res = new ServerResponse(req);
-  const message = echo(id);
+  return { req, res: new ServerResponse(req) };
+};
+
+const viaNodeExchange = async (id: number) => {
+  const server = ours();
+  const { res } = socketless();
+  const exchange = new NodeModernExchange(res, CLASSIFICATION, 15_000, () => undefined);
+  await server.connect(exchange);
+  exchange.deliver(echo(id), undefined);
+  return exchange.outcome;
+};
+
+/** One request through the lane, classifier included. */
+const viaLane = (modern: ModernLane) => async (id: number) => {
+  const { req, res } = socketless();
+  const message: JSONRPCMessage = echo(id);
   const chosen = postLane(req.headers, message);
   if (chosen.lane !== 'modern') throw new Error('not a 2026-07-28 request');
   await modern.serve(req as unknown as ExpressRequest, res as unknown as ExpressResponse, message, chosen.verdict);
@@ -84,10 +117,16 @@ const viaLane = (modern: ModernLane) => async (id: number) => {
 };
 
 const variants: Record<string, (id: number) => Promise<unknown>> = {
-  'entry bare': viaEntry(handlers['bare']!),
-  'entry ours': viaEntry(handlers['ours']!),
-  'lane entry': viaLane(lanes.entry),
-  'lane direct': viaLane(lanes.direct),
+  'entry bare': viaEntry(createMcpHandler(bare, { legacy: 'reject', bus: events })),
+  'entry ours': viaEntry(createMcpHandler(ours, { legacy: 'reject', bus: events })),
+  'fresh+sdk': viaSdkTransport(ours),
+  'pooled+sdk': viaSdkTransport(
+    () => sdkPool.pop() ?? ours(),
+    (server) => sdkPool.push(server),
+  ),
+  'fresh+node': viaNodeExchange,
+  'lane entry': viaLane(lane(false)),
+  'lane direct': viaLane(lane(true)),
   factory: async () => ours(),
 };
 const results: Record<string, number[]> = {};
