@@ -74,6 +74,7 @@ export class ModernLane {
   private readonly exchanges = new Set<NodeModernExchange>();
   /** Open `subscriptions/listen` exchanges, ended on shutdown so their clients re-listen on another instance. */
   private readonly listens = new Set<AbortController>();
+  private closed = false;
 
   constructor(private readonly options: ModernLaneOptions) {
     this.handler = createMcpHandler(() => options.build(), {
@@ -90,7 +91,8 @@ export class ModernLane {
   async serve(req: Request, res: Response, message: JSONRPCMessage, verdict: ModernVerdict): Promise<void> {
     const method = 'method' in message ? message.method : undefined;
     if (method) this.options.onMessage?.(method);
-    const route = this.pool ? directRoute(verdict, req.headers) : undefined;
+    // Once closed, requests go to the entry, which refuses them like any request after close.
+    const route = this.pool && !this.closed ? directRoute(verdict, req.headers) : undefined;
     if (route && (await this.serveDirect(req, res, route))) {
       this.options.onServed?.('direct');
       return;
@@ -156,6 +158,7 @@ export class ModernLane {
 
   /** Aborts what is still in flight and closes the handler. */
   async close(): Promise<void> {
+    this.closed = true;
     this.endListenStreams();
     await Promise.all([...this.exchanges].map((exchange) => exchange.close()));
     this.pool?.clear();
