@@ -18,7 +18,7 @@
  *     through `toolInputSchemaJson`, the very method the entry asks;
  *   - scope challenges: our servers register none (their features are low-level handlers).
  * `subscriptions/listen` (the entry's listen router owns it), notifications, the tasks methods and
- * every other method go to the entry. src/http/modernDirect.test.ts sends both ways a matrix of
+ * every other method go to the entry. src/http/modernLane.test.ts sends both ways a matrix of
  * valid and invalid requests and requires identical answers: it is what catches an SDK upgrade
  * that moves a rung.
  */

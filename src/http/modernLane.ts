@@ -54,7 +54,10 @@ export interface ModernLaneOptions {
   keepAliveMs: number;
   /** Counts each request by method (metrics). */
   onMessage?: (method: string) => void;
-  /** Counts each request by the way it was answered (metrics: a direct share that drops to nothing after an SDK upgrade says why the lane got slower). */
+  /**
+   * Counts each request by the way it was answered (metrics: a direct share that falls to nothing
+   * after an SDK upgrade says why the lane got slower).
+   */
   onServed?: (path: ServedBy) => void;
 }
 
