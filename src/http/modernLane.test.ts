@@ -181,6 +181,8 @@ const CASES: Array<[string, Call, ServedBy]> = [
   ['arguments that fail the tool schema', { method: 'tools/call', params: { name: 'add', arguments: { a: 'one' } } }, 'direct'],
   ['a tool error', { method: 'tools/call', params: { name: 'test_error_handling', arguments: {} } }, 'direct'],
   ['input_required with requestState', { method: 'tools/call', params: { name: 'test_input_required_result_request_state', arguments: {} }, capabilities: { elicitation: {} } }, 'direct'],
+  // Reads the request's declared capabilities, never the server's (a pooled server has none of its own).
+  ['a tool checking the declared capabilities', { method: 'tools/call', params: { name: 'elicitUrl', arguments: {} }, capabilities: { elicitation: { url: {} } } }, 'direct'],
   ['input_required the envelope does not cover: 400 -32021', { method: 'tools/call', params: { name: 'test_missing_capability', arguments: {} } }, 'direct'],
   ['logging before the result: SSE', { method: 'tools/call', params: { name: 'test_logging_tool', arguments: {} }, meta: { 'io.modelcontextprotocol/logLevel': 'debug' } }, 'direct'],
   ['no log level: no log message', { method: 'tools/call', params: { name: 'test_logging_tool', arguments: {} } }, 'direct'],
