@@ -151,6 +151,7 @@ export const ENV_DESCRIPTIONS: Readonly<Record<string, string>> = {
   TASK_POLL_INTERVAL_MS: 'tasks extension: polling interval suggested to clients',
   TASK_LEASE_MS: "tasks extension: lease of a task's worker; a lost worker's task fails after it",
   MAX_TASKS_PER_INSTANCE: 'tasks extension: tasks one instance runs at once',
+  MODERN_DIRECT_PATH: '2026-07-28: answer plain requests on pooled servers (false: all through the SDK entry)',
   MAX_LISTEN_STREAMS: '2026-07-28: open subscriptions/listen streams per instance',
   ALLOWED_ORIGINS: 'comma-separated Origin allow-list for /mcp',
   ALLOWED_HOSTS: 'comma-separated Host allow-list (DNS-rebinding defence)',

@@ -211,6 +211,13 @@ export const EnvSchema = z.object({
   TASK_LEASE_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   /** Tasks one instance runs at once; a task-creating call beyond it is refused (-32000). */
   MAX_TASKS_PER_INSTANCE: z.coerce.number().int().min(1).max(100_000).default(100),
+  /**
+   * Serve plain 2026-07-28 requests (tools, prompts, resources, completions, discovery) on pooled
+   * servers through the SDK's per-request transport, instead of the SDK's per-request entry
+   * (`createMcpHandler`) for everything: same answers, several times less CPU per request
+   * (docs/performance.md). false sends every request through the entry.
+   */
+  MODERN_DIRECT_PATH: bool.default(true),
   /** Open `subscriptions/listen` streams one instance serves; more are refused in-band (-32603). */
   MAX_LISTEN_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1024),
   /** Origins allowed to talk to /mcp (a present, disallowed Origin gets 403). */

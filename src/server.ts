@@ -113,13 +113,16 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   // Every instance simulates changes; each change reaches every instance's sessions and listen streams.
   const stopSimulator = startResourceChangeSimulator((uri) => events?.publish({ kind: 'resource_updated', uri }), config.RESOURCE_UPDATE_INTERVAL_MS);
   const modern = new ModernLane({
-    factory: ({ authInfo }) => createMcpServer({ userId: userIdOf(authInfo) ?? ANONYMOUS_USER, log, events: changeBus(), requestState, tasks }),
+    // Servers of this lane serve whoever calls: each request brings its caller (authInfo).
+    build: () => createMcpServer({ log, events: changeBus(), requestState, tasks }),
+    direct: config.MODERN_DIRECT_PATH,
     bus: events,
     log,
     endpointUrl: `${config.BASE_URI}/mcp`,
     maxSubscriptions: config.MAX_LISTEN_STREAMS,
     keepAliveMs: config.SSE_KEEPALIVE_MS,
     onMessage: (method) => metrics.mcpMessages.inc({ method }),
+    onServed: (path) => metrics.modernRequests.inc({ path }),
   });
 
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);

@@ -8,7 +8,8 @@
  *     instances (one client: on B; 16: 8 on A, 8 on B), since any instance answers any request;
  *   - ws (2025-11-25 over WebSocket): one socket per session on B's /ws; B hosts the sessions of its
  *     own sockets, so A idles and each call crosses Redis twice within B.
- * Prints req/s and latency percentiles for 1 and 16 concurrent clients per lane. Flags:
+ * Prints req/s and latency percentiles for 1 and 16 concurrent clients per lane, and for the modern
+ * rows the share answered on the lane's direct path (src/http/modernLane.ts, from /metrics). Flags:
  * --duration <s> (default 10), --sessions 1,16 (clients), --lane session|modern|ws|both|all
  * (comma-separated; default both = session,modern), --json, --auth none|integrated (integrated: both
  * instances are also the OAuth server; a token is obtained through the real login/consent flow and
@@ -141,6 +142,8 @@ interface Row {
   total: number;
   /** CPU time per request (µs) of each process; robust to other load on the machine, unlike req/s. */
   cpu?: { host: number; relay: number; redis?: number; loader: number };
+  /** Modern rows: the share of requests the instances answered on the direct path (mcp_modern_requests_total). */
+  direct?: number;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
@@ -228,8 +231,31 @@ async function run(a: Instance, b: Instance, sessions: number): Promise<Row> {
 const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
 const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
+/**
+ * 2026-07-28 requests the instances have answered so far, by path: on a pooled server (`direct`) or
+ * through the SDK's entry (`entry`), read from their /metrics. Undefined when a build has no such
+ * counter (before the direct path) or /metrics is off.
+ */
+async function modernPaths(instances: Instance[]): Promise<{ direct: number; entry: number } | undefined> {
+  const totals = { direct: 0, entry: 0 };
+  let seen = false;
+  const token = process.env['METRICS_TOKEN'];
+  for (const i of instances) {
+    const text = await fetch(`${i.url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {}).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    );
+    for (const [, path, value] of text.matchAll(/^mcp_modern_requests_total\{path="(direct|entry)"\} (\d+)$/gm)) {
+      totals[path as 'direct' | 'entry'] += Number(value);
+      seen = true;
+    }
+  }
+  return seen ? totals : undefined;
+}
+
 /** Stateless calls spread over both instances: with n clients, half on each (one client: on B). */
 async function runModern(a: Instance, b: Instance, clients: number): Promise<Row> {
+  const pathsBefore = await modernPaths([a, b]);
   const before = { a: cpuSeconds(a.child.pid), b: cpuSeconds(b.child.pid), redis: redisCpu(), loader: process.cpuUsage() };
   let lastId = 0;
   const drive = (target: Instance, connections: number) =>
@@ -260,6 +286,8 @@ async function runModern(a: Instance, b: Instance, clients: number): Promise<Row
   const cpuB = per(before.b, cpuSeconds(b.child.pid));
   // Latency percentiles of the busier half (B); with an even split both halves match.
   const main = results[0]!;
+  const pathsAfter = await modernPaths([a, b]);
+  const served = pathsBefore && pathsAfter ? { direct: pathsAfter.direct - pathsBefore.direct, entry: pathsAfter.entry - pathsBefore.entry } : undefined;
   return {
     lane: 'modern',
     sessions: clients,
@@ -271,6 +299,7 @@ async function runModern(a: Instance, b: Instance, clients: number): Promise<Row
     p99: main.latency.p99,
     errors,
     total: n,
+    ...(served && served.direct + served.entry > 0 ? { direct: served.direct / (served.direct + served.entry) } : {}),
   };
 }
 
@@ -345,8 +374,9 @@ async function main(): Promise<void> {
   process.stdout.write('lane     clients   req/s   p50 ms  p90 ms  p99 ms  errors   total | CPU µs/request: host relay redis loader\n');
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
+    const direct = r.direct === undefined ? '' : ` | direct path ${(r.direct * 100).toFixed(0)}%`;
     process.stdout.write(
-      `${r.lane.padEnd(8)} ${String(r.sessions).padStart(7)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}\n`,
+      `${r.lane.padEnd(8)} ${String(r.sessions).padStart(7)} ${String(r.rps).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cpu}${direct}\n`,
     );
   }
 }

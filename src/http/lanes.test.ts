@@ -29,16 +29,23 @@ describe('postLane', () => {
   });
 
   test('a request with the per-request envelope belongs to the 2026-07-28 lane', () => {
-    expect(postLane(modernHeaders, enveloped)).toEqual({ lane: 'modern' });
+    expect(postLane(modernHeaders, enveloped)).toEqual({
+      lane: 'modern',
+      verdict: { kind: 'modern', messageKind: 'request', message: enveloped, classification: { era: 'modern', revision: '2026-07-28' } },
+    });
   });
 
   test('malformed modern traffic goes to the modern lane too, which answers it in the spec’s terms', () => {
     // A modern version header without the envelope, an envelope claiming an unknown version,
     // and a header/body method mismatch: the SDK's classifier does not call any of them legacy.
-    expect(postLane({ 'mcp-protocol-version': '2026-07-28' }, ping)).toEqual({ lane: 'modern' });
+    // The verdict travels with the lane: the classifier's refusal, or the route it found.
+    expect(postLane({ 'mcp-protocol-version': '2026-07-28' }, ping)).toMatchObject({ lane: 'modern', verdict: { kind: 'reject', code: -32602 } });
     const unknownVersion: JSONRPCMessage = { ...enveloped, params: { _meta: { ...meta, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } };
-    expect(postLane({ 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' }, unknownVersion)).toEqual({ lane: 'modern' });
-    expect(postLane({ ...modernHeaders, 'mcp-method': 'prompts/list' }, enveloped)).toEqual({ lane: 'modern' });
+    expect(postLane({ 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' }, unknownVersion)).toMatchObject({
+      lane: 'modern',
+      verdict: { kind: 'modern', classification: { revision: '2099-01-01' } },
+    });
+    expect(postLane({ ...modernHeaders, 'mcp-method': 'prompts/list' }, enveloped)).toMatchObject({ lane: 'modern', verdict: { kind: 'reject', code: -32020 } });
   });
 });
 

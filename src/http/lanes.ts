@@ -12,7 +12,7 @@
  * supported versions).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { classifyInboundRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, SUPPORTED_PROTOCOL_VERSIONS, type InboundLadderRejection, type InboundModernRoute, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { JsonRpcCode } from './jsonRpcError.js';
 
 export const VERSION_HEADER = 'mcp-protocol-version';
@@ -29,10 +29,15 @@ export interface Refusal {
   allow?: string;
 }
 
-export type Lane = { lane: 'session' } | { lane: 'modern' } | { lane: 'refused'; refusal: Refusal };
+/**
+ * A 2026-07-28 request carries the classifier's verdict, so the modern lane does not classify it
+ * again: its route (message, revision) or the ladder's refusal.
+ */
+export type ModernVerdict = InboundModernRoute | InboundLadderRejection;
+
+export type Lane = { lane: 'session' } | { lane: 'modern'; verdict: ModernVerdict } | { lane: 'refused'; refusal: Refusal };
 
 const SESSION: Lane = { lane: 'session' };
-const MODERN: Lane = { lane: 'modern' };
 
 /** The lane of a POST, from its parsed JSON-RPC message. */
 export function postLane(headers: IncomingHttpHeaders, message: JSONRPCMessage): Lane {
@@ -44,7 +49,7 @@ export function postLane(headers: IncomingHttpHeaders, message: JSONRPCMessage):
     mcpNameHeader: single(headers['mcp-name']),
     body: message,
   });
-  if (outcome.kind !== 'legacy') return MODERN;
+  if (outcome.kind !== 'legacy') return { lane: 'modern', verdict: outcome };
   // A 2025 session's message: its header, when present, must name a revision sessions speak.
   return version === undefined || isSupported(version) ? SESSION : unsupported(version);
 }

@@ -1,11 +1,20 @@
 /**
  * The 2026-07-28 lane of /mcp: stateless, answered by whichever instance receives the request.
- * It is the SDK's own per-request entry, `createMcpHandler(factory, { legacy: 'reject', bus })`
- * (typescript-sdk docs/serving/legacy-clients.md, "Keep a sessionful 2025 deployment running"):
- * the SDK runs the whole 2026 validation ladder (version, envelope, MCP-Protocol-Version /
- * Mcp-Method / Mcp-Name, client capabilities), builds a fresh server from our factory, answers as
- * JSON or SSE, and serves `subscriptions/listen` from the shared change bus. This file only adapts
- * Node's request and response to the handler's web-standard face.
+ * Two ways through, both the SDK's:
+ *   - the direct path (most requests: tools, prompts, resources, completions, discovery): a server
+ *     from a pool, connected to a NodeModernExchange, the SDK's per-request transport writing to
+ *     Node's response (modernExchange.ts). The protocol layer dispatches and validates as it does
+ *     behind the SDK's entry; the entry's own ladder rungs are kept out of its way by
+ *     modernDirectRoute.ts, and a refusal at dispatch is handed to the entry;
+ *   - the SDK's per-request entry, `createMcpHandler(build, { legacy: 'reject', bus })`
+ *     (typescript-sdk docs/serving/legacy-clients.md, "Keep a sessionful 2025 deployment
+ *     running"), for everything else: `subscriptions/listen` (its listen router, fed by the shared
+ *     change bus), the tasks methods, notifications, and every request the ladder refuses. It
+ *     builds a fresh server per request from the same builder, answers with web `Request` and
+ *     `Response` objects, and this file adapts Node's request and response to them.
+ * The direct path exists for speed: the entry's web objects and per-request server cost several
+ * times what dispatching the request does (docs/performance.md). `direct: false` sends every
+ * request through the entry.
  *
  * What crosses Redis: nothing for a plain request. The change bus (one subscription per instance)
  * feeds listen streams, the `requestState` keys and the tasks live in Redis, and those are only
@@ -20,11 +29,20 @@
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
-import { createMcpHandler, type JSONRPCMessage, type McpHttpHandler, type McpServerFactory, type ServerEventBus } from '@modelcontextprotocol/server';
+import { createMcpHandler, type JSONRPCMessage, type McpHttpHandler, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
+import type { ModernVerdict } from './lanes.js';
+import { NodeModernExchange } from './modernExchange.js';
+import { declaresParamHeaders, directRoute, type DirectRoute } from './modernDirectRoute.js';
+import { ServerPool } from './serverPool.js';
 
 export interface ModernLaneOptions {
-  factory: McpServerFactory;
+  /** Builds a server for 2026-07-28 requests (no session; callers are read from each request). */
+  build: () => McpServer;
+  /** Serve what it can on pooled servers (default true); false: everything through the SDK's entry. */
+  direct?: boolean;
+  /** Idle servers kept for the direct path. */
+  maxIdleServers?: number;
   /** The change bus every instance shares (routing/serverEventBus.ts). */
   bus: ServerEventBus;
   log: Logger;
@@ -36,30 +54,82 @@ export interface ModernLaneOptions {
   keepAliveMs: number;
   /** Counts each request by method (metrics). */
   onMessage?: (method: string) => void;
+  /**
+   * Counts each request by the way it was answered (metrics: a direct share that falls to nothing
+   * after an SDK upgrade says why the lane got slower).
+   */
+  onServed?: (path: ServedBy) => void;
 }
+
+/** How a request was answered: on a pooled server, or by the SDK's entry. */
+export type ServedBy = 'direct' | 'entry';
 
 /** Never handed on: the bearer token (and cookies) stop at the auth middleware. */
 const WITHHELD = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
+/** Enough idle servers for the concurrency one instance sees; beyond it they are built and dropped. */
+const DEFAULT_MAX_IDLE_SERVERS = 64;
+
 export class ModernLane {
   private readonly handler: McpHttpHandler;
-  /** Open listen exchanges, ended on shutdown so their clients re-listen on another instance. */
+  private readonly pool: ServerPool | undefined;
+  /** Direct exchanges in flight, cut short on close like the entry's. */
+  private readonly exchanges = new Set<NodeModernExchange>();
+  /** Open `subscriptions/listen` exchanges, ended on shutdown so their clients re-listen on another instance. */
   private readonly listens = new Set<AbortController>();
+  private closed = false;
 
   constructor(private readonly options: ModernLaneOptions) {
-    this.handler = createMcpHandler(options.factory, {
+    this.handler = createMcpHandler(() => options.build(), {
       legacy: 'reject',
       bus: options.bus,
       maxSubscriptions: options.maxSubscriptions,
       keepAliveMs: options.keepAliveMs,
       onerror: (err) => options.log.debug({ err: err.message }, 'modern lane: request refused or failed'),
     });
+    this.pool = options.direct === false ? undefined : new ServerPool(options.build, options.maxIdleServers ?? DEFAULT_MAX_IDLE_SERVERS);
   }
 
-  /** Answers one POST whose body (`message`) the endpoint has parsed. */
-  async serve(req: Request, res: Response, message: JSONRPCMessage): Promise<void> {
+  /** Answers one POST whose body (`message`) the endpoint has parsed and the lanes classified. */
+  async serve(req: Request, res: Response, message: JSONRPCMessage, verdict: ModernVerdict): Promise<void> {
     const method = 'method' in message ? message.method : undefined;
     if (method) this.options.onMessage?.(method);
+    // Once closed, requests go to the entry, which refuses them like any request after close.
+    const route = this.pool && !this.closed ? directRoute(verdict, req.headers) : undefined;
+    if (route && (await this.serveDirect(req, res, route))) {
+      this.options.onServed?.('direct');
+      return;
+    }
+    this.options.onServed?.('entry');
+    await this.serveThroughSdk(req, res, message, method);
+  }
+
+  /** Serves `route` on a pooled server; false when the SDK's entry has to answer it instead. */
+  private async serveDirect(req: Request, res: Response, route: DirectRoute): Promise<boolean> {
+    const pool = this.pool!;
+    const server = pool.take();
+    if (declaresParamHeaders(server, route.message)) {
+      pool.give(server);
+      return false;
+    }
+    const exchange = new NodeModernExchange(res, route.classification, this.options.keepAliveMs, (outcome) => {
+      this.exchanges.delete(exchange);
+      if (outcome !== 'cancelled') pool.give(server);
+    });
+    await server.connect(exchange);
+    this.exchanges.add(exchange);
+    if (res.destroyed) {
+      // The client left while the server was being connected: nothing to answer.
+      await exchange.close();
+      return true;
+    }
+    if (!exchange.deliver(route.message, req.auth)) return false;
+    await exchange.outcome;
+    return true;
+  }
+
+  /** Serves the request through `createMcpHandler`'s web-standard face. */
+  private async serveThroughSdk(req: Request, res: Response, message: JSONRPCMessage, method: string | undefined): Promise<void> {
     // Closing the connection before the answer is complete is cancellation on this revision.
     const abort = new AbortController();
     const onClose = () => {
@@ -90,9 +160,12 @@ export class ModernLane {
   }
 
   /** Aborts what is still in flight and closes the handler. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    this.closed = true;
     this.endListenStreams();
-    return this.handler.close();
+    await Promise.all([...this.exchanges].map((exchange) => exchange.close()));
+    this.pool?.clear();
+    await this.handler.close();
   }
 }
 

@@ -133,7 +133,7 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
     case 'refused':
       return refuse(res, lane.refusal, idOf(message));
     case 'modern':
-      return deps.modern.serve(req, res, message);
+      return deps.modern.serve(req, res, message, lane.verdict);
     case 'session':
       return relayToSession(deps, req, res, message);
   }

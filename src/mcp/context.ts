@@ -28,8 +28,12 @@ export interface McpSession {
 }
 
 export interface McpServerContext {
-  /** Verified user id of the caller (the session's owner). */
-  userId: string;
+  /**
+   * Verified user id of the session's owner. Absent on a server built for 2026-07-28 requests:
+   * such a server may answer several callers one after another, and reads each one's identity
+   * from the request (`ctx.http.authInfo`), never from here.
+   */
+  userId?: string;
   log: Logger;
   /**
    * Change events (resource updated, list changed), fanned out to every instance in the HTTP

@@ -19,7 +19,7 @@
  * that lives in the session state. Every timer and listener created here is released when the
  * server closes.
  */
-import { McpServer, type ServerOptions } from '@modelcontextprotocol/server';
+import { McpServer, SUPPORTED_PROTOCOL_VERSIONS, type ServerOptions } from '@modelcontextprotocol/server';
 import { ICONS } from './assets.js';
 import type { McpServerContext } from './context.js';
 import { installCompletions } from './completions.js';
@@ -34,6 +34,14 @@ import { ALL_TOOLS } from './tools/index.js';
 import { installTools } from './tools/registry.js';
 
 export type { McpServerContext, McpSession } from './context.js';
+
+/**
+ * The stateless revisions this server serves (spec 2026-07-28 basic/versioning). Listed in every
+ * sessionless server's `supportedProtocolVersions`: that is what lets a per-request transport
+ * classified at one of them bind the server to it on connect (the SDK's documented binding for
+ * `PerRequestHTTPServerTransport`), and what `server/discover` advertises.
+ */
+export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
 
 export const SERVER_INFO = {
   name: 'mcp-scaled-server',
@@ -94,6 +102,9 @@ export function createMcpServer(ctx: McpServerContext): McpServer {
     // Every round that echoes requestState is verified before the handler runs (requestState.ts).
     requestState: { verify: (state, sdk) => ctx.requestState.verify(state, sdk) },
     cacheHints: CACHE_HINTS,
+    // A session negotiates its 2025 revision through initialize; a sessionless server is bound to a
+    // stateless revision per request (see MODERN_PROTOCOL_VERSIONS).
+    ...(ctx.session ? {} : { supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS] }),
   });
   const low = server.server;
 

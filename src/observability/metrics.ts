@@ -142,6 +142,8 @@ export class Metrics {
   readonly websocketMessages: Counter<'direction'>;
   /** Slow consumers cut off, counted when detected (the close itself may take a while to complete). */
   readonly websocketSlowConsumers: Counter;
+  /** 2026-07-28 requests by how they were answered: `direct` (a pooled server) or `entry` (the SDK's createMcpHandler). */
+  readonly modernRequests: Counter<'path'>;
 
   private sources: ActiveSources = {};
 
@@ -264,6 +266,12 @@ export class Metrics {
     this.websocketSlowConsumers = new Counter({
       name: 'mcp_websocket_slow_consumers_total',
       help: 'WebSockets cut off because more than WEBSOCKET_SEND_BUFFER_BYTES were unsent (close code 4008), counted when detected.',
+      registers,
+    });
+    this.modernRequests = new Counter({
+      name: 'mcp_modern_requests_total',
+      help: '2026-07-28 requests by how they were answered: direct (a pooled server) or entry (the SDK createMcpHandler).',
+      labelNames: ['path'],
       registers,
     });
   }

@@ -190,7 +190,7 @@ export const elicitUrl = defineTool({
     const elicitationId = randomUUID();
     const params = { mode: 'url' as const, message: 'Please visit this page to continue.', url, elicitationId };
     if (asError) throw new UrlElicitationRequiredError([params], 'This tool needs you to visit a URL first.');
-    if (!call.server.getClientCapabilities()?.elicitation?.url) {
+    if (!clientCapabilities(call).elicitation?.url) {
       throw new ToolExecutionError('The client does not support URL-mode elicitation.');
     }
     const related = { relatedRequestId: call.sdk.mcpReq.id, signal: call.sdk.mcpReq.signal, timeout: HUMAN_TIMEOUT_MS };
