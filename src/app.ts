@@ -36,10 +36,9 @@ import type { RoutingInstance } from './routing/instance.js';
 import { healthRouter } from './http/health.js';
 import { metricsRouter } from './http/metricsEndpoint.js';
 import { finalErrorHandler, notFoundHandler } from './http/finalErrorHandler.js';
-import { httpMetrics } from './observability/httpMetrics.js';
+import { authFailureMetrics, httpMetrics } from './observability/httpMetrics.js';
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
-import { authFailureMetrics } from './observability/httpMetrics.js';
 import { mcpRateLimits, type McpRateLimits } from './http/rateLimit.js';
 import type { Keyspace } from './redis/keys.js';
 import type { Redis } from 'ioredis';
@@ -129,7 +128,10 @@ export function createApp(deps: AppDeps): AppListener {
   app.use(notFoundHandler());
   app.use(finalErrorHandler(deps.log, (req) => (isJsonRpcPath(req.path) ? 'json-rpc' : 'problem')));
 
-  const listener = (req: IncomingMessage, res: ServerResponse) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (isMcpPath(req.url)) mcp(req, res);
+    else app(req, res);
+  };
   const upgrade = deps.websockets.upgradeListener({
     chain: ws,
     ordinary: listener,
