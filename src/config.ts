@@ -10,7 +10,8 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const csv = z.string().transform((s) =>
+/** A comma-separated list; blanks around and between the commas are dropped. */
+export const csv = z.string().transform((s) =>
   s
     .split(',')
     .map((x) => x.trim())
@@ -279,6 +280,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The one shape of a configuration error: a heading, then one indented line per problem (`NAME: why`). */
+export function invalidConfig(...problems: string[]): ConfigError {
+  return new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/** Parses the environment with `schema`; empty strings (as .env files write them) mean "not set". */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) throw invalidConfig(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  return parsed.data;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** A listen address reachable only from this machine (127.0.0.0/8, ::1, localhost). */
@@ -308,8 +322,8 @@ export function resolveLoginProvider(
 ): { loginProvider: 'dev' | 'oidc'; devLoginExposed: boolean } {
   const loopback = isLoopbackHost(host);
   if (e.LOGIN_PROVIDER === undefined && !loopback) {
-    throw new ConfigError(
-      `invalid configuration:\n  LOGIN_PROVIDER: required when ${hostVariable}=${host} is not a loopback address. ` +
+    throw invalidConfig(
+      `LOGIN_PROVIDER: required when ${hostVariable}=${host} is not a loopback address. ` +
         'Set LOGIN_PROVIDER=oidc with LOGIN_OIDC_ISSUER and LOGIN_OIDC_CLIENT_ID (docs/oauth.md), or LOGIN_PROVIDER=dev ' +
         'to let anyone who reaches the server sign in as any user (testing only).',
     );
@@ -317,36 +331,27 @@ export function resolveLoginProvider(
   const loginProvider = e.LOGIN_PROVIDER ?? 'dev';
   if (loginProvider === 'oidc') {
     const missing = (['LOGIN_OIDC_ISSUER', 'LOGIN_OIDC_CLIENT_ID'] as const).filter((k) => e[k] === undefined);
-    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n  ${missing.join(', ')}: required when LOGIN_PROVIDER=oidc`);
+    if (missing.length > 0) throw invalidConfig(`${missing.join(', ')}: required when LOGIN_PROVIDER=oidc`);
     if (e.LOGIN_OIDC_ALLOWED_DOMAINS && !e.LOGIN_OIDC_SCOPES.includes('email')) {
-      throw new ConfigError('invalid configuration:\n  LOGIN_OIDC_SCOPES: must include email when LOGIN_OIDC_ALLOWED_DOMAINS is set');
+      throw invalidConfig('LOGIN_OIDC_SCOPES: must include email when LOGIN_OIDC_ALLOWED_DOMAINS is set');
     }
   }
   return { loginProvider, devLoginExposed: loginProvider === 'dev' && !loopback };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Empty strings in .env files mean "not set".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env);
   const base = e.BASE_URI ?? `http://${LOOPBACK.has(e.HOST) || e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`;
   const baseUrl = new URL(base);
   if (e.AUTH_MODE === 'separate' && !e.AUTH_SERVER_URL) {
-    throw new ConfigError('invalid configuration:\n  AUTH_SERVER_URL: required when AUTH_MODE=separate');
+    throw invalidConfig('AUTH_SERVER_URL: required when AUTH_MODE=separate');
   }
   if (
     e.AUTH_MODE === 'separate' &&
     e.TOKEN_VALIDATION === 'introspection' &&
     !(e.INTROSPECTION_CLIENT_ID && e.INTROSPECTION_CLIENT_SECRET)
   ) {
-    throw new ConfigError(
-      'invalid configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection',
-    );
+    throw invalidConfig('INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection');
   }
   // Only integrated mode serves sign-in pages here; auth-server/ applies the rule to its own address.
   const login =
@@ -355,7 +360,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     redis = redisSettings(e);
   } catch (err) {
-    if (err instanceof RedisSettingsError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
+    if (err instanceof RedisSettingsError) throw invalidConfig(err.message);
     throw err;
   }
   const origins = e.ALLOWED_ORIGINS ?? [
