@@ -166,7 +166,7 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   router.use(ENDPOINTS.register, cors(), allowedMethods(['POST']), rateLimiter('register', limits), express.json({ limit: '8kb' }));
   router.post(
     ENDPOINTS.register,
-    registerHandler({ clients, maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS, trustProxyHops: opts.trustProxyHops, log }),
+    registerHandler({ clients, maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS, log }),
   );
 
   router.use(ENDPOINTS.revoke, cors(), allowedMethods(['POST']), rateLimiter('revoke', limits), form);

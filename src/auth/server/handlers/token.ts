@@ -16,8 +16,7 @@ import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
 import type { AccessTokens, IssuedAccessToken } from '../accessTokens.js';
 import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
-import { authenticateClient, presentedCredentials } from '../clientAuthentication.js';
-import { sendOAuthError } from '../errors.js';
+import { authenticateClient, clientAuthenticatedHandler } from '../clientAuthentication.js';
 import { redirectUriMatches } from '../redirectUris.js';
 import { matchResource } from '../resource.js';
 import type { ClientStore, KnownClient } from '../stores/clients.js';
@@ -143,14 +142,11 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     return tokenResponse(access, outcome.refreshToken);
   }
 
-  return async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    let basic = false;
-    try {
-      const creds = presentedCredentials(req);
-      basic = creds.basic;
-      const client = await authenticateClient(creds, deps.clients);
+  const handler = clientAuthenticatedHandler(
+    'token',
+    deps.log,
+    (creds) => authenticateClient(creds, deps.clients),
+    async (client, req, res) => {
       const g = GrantTypeSchema.safeParse(req.body ?? {});
       if (!g.success) throw invalidRequest(firstIssue(g.error));
       switch (g.data.grant_type) {
@@ -165,8 +161,11 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
         default:
           throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${g.data.grant_type} is not supported`);
       }
-    } catch (err) {
-      sendOAuthError(res, err, deps.log, 'token', basic);
-    }
+    },
+  );
+  // RFC 6749 §5.1: token responses also carry Pragma for HTTP/1.0 caches.
+  return (req, res, next) => {
+    res.setHeader('Pragma', 'no-cache');
+    return handler(req, res, next);
   };
 }
