@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import helmet from 'helmet';
 import { authorizationServerFromConfig } from '../src/auth/server/fromConfig.js';
 import { finalErrorHandler, notFoundHandler } from '../src/http/finalErrorHandler.js';
 import { healthRouter } from '../src/http/health.js';
+import { securityHeaders } from '../src/http/staticHeaders.js';
 import type { Logger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/redis/connections.js';
 import { createKeyspace } from '../src/redis/keys.js';
@@ -42,7 +42,7 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', shared.TRUST_PROXY_HOPS);
-  app.use(helmet({ strictTransportSecurity: cfg.issuer.startsWith('https:'), frameguard: { action: 'deny' } }));
+  app.use(securityHeaders(cfg.issuer.startsWith('https:')));
   app.use(
     healthRouter({ redisPing: () => redis.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
   );
