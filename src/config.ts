@@ -215,7 +215,7 @@ export const EnvSchema = z.object({
   /**
    * Serve plain 2026-07-28 requests (tools, prompts, resources, completions, discovery) on pooled
    * servers through the SDK's per-request transport, instead of the SDK's per-request entry
-   * (`createMcpHandler`) for everything: same answers, several times less CPU per request
+   * (`createMcpHandler`) for everything: same answers, much less CPU per request
    * (docs/performance.md). false sends every request through the entry.
    */
   MODERN_DIRECT_PATH: bool.default(true),

@@ -2,7 +2,8 @@
  * The cluster counterpart of corkingRedis.ts: commands issued while handling one turn of the event
  * loop leave in one socket write per node. The first command of a turn corks the socket of every
  * connected node; the check phase uncorks them. ioredis's own auto-pipelining would batch too, but
- * it returns a mixed batch's MOVED errors to the callers during a failover (connections.ts).
+ * it returns a mixed batch's MOVED errors to the callers during a failover (connections.ts). The
+ * ioredis internals this relies on are held to corking.test.ts.
  */
 import { Cluster } from 'ioredis';
 

@@ -36,7 +36,7 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
         'use that user\'s MCP sessions. For testing only; set LOGIN_PROVIDER=oidc for real sign-in (docs/oauth.md).',
     );
   }
-  // Defaults a deployment should know about (issue 11 changed them; docs/oauth.md).
+  // Defaults a deployment should know about (docs/oauth.md).
   log.info(
     {
       issuer: d.issuer,
