@@ -15,7 +15,7 @@ import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { createKeyspace, type Keyspace } from '../redis/keys.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import type { RedisSettings } from '../redis/settings.js';
-import { startServer, type RunningServer } from '../server.js';
+import { startServer, type RunningServer, type StartOptions } from '../server.js';
 import { staticTokenAuth } from './staticTokenAuth.js';
 
 export type Topology = 'single' | 'cluster' | 'sentinel';
@@ -81,6 +81,21 @@ export interface DeploymentEnv {
 }
 
 /**
+ * One server instance as every test harness starts it: loopback, an ephemeral port, no rate
+ * limits, logs at TEST_LOG_LEVEL (silent by default); `env` adds to and overrides these.
+ */
+export function startTestInstance(env: Record<string, string>, opts: StartOptions & { log?: Logger } = {}): Promise<RunningServer> {
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    ...env,
+  });
+  return startServer(config, opts.log ?? createLogger(config.LOG_LEVEL), opts);
+}
+
+/**
  * `n` instances with `env` on top of the test defaults, on the deployment under test or on
  * `redis` (a private one, e.g. the failover suite's).
  */
@@ -95,22 +110,10 @@ export async function startCluster(
   const inspect = await inspectRedis(redis.admin);
   const instances: RunningServer[] = [];
   const start = async (extra: Record<string, string> = {}, logger?: Logger) => {
-    const config = loadConfig({
-      ...deployment,
-      REDIS_PREFIX: prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      AUTH_MODE: 'none',
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-      RATE_LIMIT_ENABLED: 'false',
-      SHUTDOWN_GRACE_MS: '2000',
-      ...env,
-      ...extra,
-    });
-    const log = logger ?? createLogger(config.LOG_LEVEL);
-    const server = await startServer(config, log, {
-      auth: staticTokenAuth({ [TOKENS.alice]: 'alice', [TOKENS.bob]: 'bob' }),
-    });
+    const server = await startTestInstance(
+      { ...deployment, REDIS_PREFIX: prefix, AUTH_MODE: 'none', SHUTDOWN_GRACE_MS: '2000', ...env, ...extra },
+      { log: logger, auth: staticTokenAuth({ [TOKENS.alice]: 'alice', [TOKENS.bob]: 'bob' }) },
+    );
     instances.push(server);
     return server;
   };
