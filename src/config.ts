@@ -137,7 +137,10 @@ export const EnvSchema = z.object({
    * upstream OpenID Connect provider). Unset = `dev` when listening on loopback; required otherwise.
    */
   LOGIN_PROVIDER: z.enum(['dev', 'oidc']).optional(),
-  /** The upstream provider's issuer; discovery reads its /.well-known/openid-configuration. https (http only on loopback). */
+  /**
+   * The upstream provider's issuer; discovery reads its /.well-known/openid-configuration. https
+   * (http only on loopback).
+   */
   LOGIN_OIDC_ISSUER: z
     .string()
     .url()

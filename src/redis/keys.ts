@@ -87,7 +87,10 @@ export interface Keyspace {
    */
   serverEvents(): string;
   // ---- 2026-07-28 lane ----
-  /** Hash: the keys `requestState` is sealed with (kid → secret and validity), and `current` (routing/requestStateKeys.ts). */
+  /**
+   * Hash: the keys `requestState` is sealed with (kid → secret and validity), and `current`
+   * (routing/requestStateKeys.ts).
+   */
   requestStateKeys(): string;
   /**
    * Hash: one task of the tasks extension (status, timestamps, result or error, pending input);

@@ -64,7 +64,10 @@ export class InvalidIssuerError extends Error {
   override name = 'InvalidIssuerError';
 }
 
-/** RFC 8414 §2: https, no query or fragment; and no path, because the SDK client looks for metadata at the root form. */
+/**
+ * RFC 8414 §2: https, no query or fragment; and no path, because the SDK client looks for metadata
+ * at the root form.
+ */
 function checkIssuer(issuer: string): string {
   let u: URL;
   try {
