@@ -22,7 +22,10 @@ const AuthServerEnvSchema = z.object({
    */
   AUTH_SERVER_RESOURCES: csv.pipe(z.array(z.string().url()).min(1)).optional(),
   /** Redis namespace of the authorization server's state, apart from the MCP server's. */
-  AUTH_SERVER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp-auth'),
+  AUTH_SERVER_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('mcp-auth'),
 });
 
 export interface AuthServerConfig {

@@ -16,7 +16,6 @@ import { connectRedis } from '../src/redis/connections.js';
 import { createKeyspace } from '../src/redis/keys.js';
 import type { AuthServerConfig } from './config.js';
 
-
 export interface RunningAuthServer {
   /** Where it listens (may differ from the issuer behind a proxy). */
   url: string;
@@ -55,7 +54,10 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
-  log.info({ url, issuer: cfg.issuer, resources: cfg.resources, redisPrefix: cfg.redisPrefix }, 'authorization server listening');
+  log.info(
+    { url, issuer: cfg.issuer, resources: cfg.resources, redisPrefix: cfg.redisPrefix },
+    'authorization server listening',
+  );
 
   return {
     url,

@@ -24,7 +24,9 @@ describe('contract: helmet as both servers configure it', () => {
   test.each([false, true])('sets headers only, synchronously, and is replayed exactly (https: %s)', async (https) => {
     const ops = probe(helmet(securityHeaderOptions(https)));
     expect(ops).toBeDefined();
-    expect(ops!.map(([name]) => name.toLowerCase())).toEqual(expect.arrayContaining(['content-security-policy', 'x-frame-options']));
+    expect(ops!.map(([name]) => name.toLowerCase())).toEqual(
+      expect.arrayContaining(['content-security-policy', 'x-frame-options']),
+    );
     expect(ops!.some(([name]) => name.toLowerCase() === 'strict-transport-security')).toBe(https);
     expect(await headersOf(securityHeaders(https))).toEqual(await headersOf(helmet(securityHeaderOptions(https))));
   });
@@ -33,7 +35,13 @@ describe('contract: helmet as both servers configure it', () => {
 describe('precomputed security headers', () => {
   test.each([
     ['defaults', {}],
-    ['HSTS and a custom CSP', { strictTransportSecurity: true, contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }],
+    [
+      'HSTS and a custom CSP',
+      {
+        strictTransportSecurity: true,
+        contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      },
+    ],
   ])('gives exactly the headers helmet gives (%s)', async (_name, options) => {
     const fast = precomputedHeaders(helmet(options));
     expect(probe(helmet(options))?.length).toBeGreaterThan(5);
@@ -41,7 +49,11 @@ describe('precomputed security headers', () => {
   });
 
   test('a middleware whose output depends on the request runs per request, unchanged', async () => {
-    const nonced = helmet({ contentSecurityPolicy: { directives: { scriptSrc: ["'self'", (req) => `'nonce-${String((req as { url?: string }).url)}'`] } } });
+    const nonced = helmet({
+      contentSecurityPolicy: {
+        directives: { scriptSrc: ["'self'", (req) => `'nonce-${String((req as { url?: string }).url)}'`] },
+      },
+    });
     expect(probe(nonced)).toBeUndefined();
     expect(precomputedHeaders(nonced)).toBe(nonced);
 

@@ -45,7 +45,8 @@ export function routeLabel(req: Request, res: Response): string {
   if (typeof fixed === 'string' && fixed.length > 0) return fixed;
   // Express types `req.route` as any.
   const route = (req as { route?: unknown }).route;
-  if (typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string') return joinPath(req.baseUrl, route.path);
+  if (typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string')
+    return joinPath(req.baseUrl, route.path);
   if (req.baseUrl) return req.baseUrl;
   return 'unmatched';
 }

@@ -33,7 +33,7 @@ afterAll(async () => {
 function sockets(): Socket[] {
   const command = conns.command as Redis | Cluster;
   const nodes = command instanceof Cluster ? command.nodes('all') : [command];
-  return nodes.flatMap((n) => (n.status === 'ready' && n.stream ? [n.stream as Socket] : []));
+  return nodes.flatMap((n) => (n.status === 'ready' && n.stream ? [n.stream] : []));
 }
 
 /** Records the arguments after the command of every `sendCommand` call made on `conn` itself. */

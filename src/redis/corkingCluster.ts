@@ -15,7 +15,9 @@ export class CorkingCluster extends Cluster {
   override sendCommand(...args: Parameters<SendCommand>): ReturnType<SendCommand> {
     // A `stream` or `node` argument means a pipeline or a redirect is sending: leave it alone.
     if (!this.corked && args[1] === undefined && args[2] === undefined && this.status === 'ready') {
-      const sockets = this.nodes('all').flatMap((node) => (node.status === 'ready' && node.stream && !node.stream.destroyed ? [node.stream] : []));
+      const sockets = this.nodes('all').flatMap((node) =>
+        node.status === 'ready' && node.stream && !node.stream.destroyed ? [node.stream] : [],
+      );
       if (sockets.length > 0) {
         this.corked = true;
         for (const s of sockets) s.cork();

@@ -33,7 +33,14 @@ export async function startSeparateCluster(env: Record<string, string>): Promise
   await recorder.psubscribe(`${prefix}:*`);
 
   const start = () =>
-    startTestInstance({ REDIS_URL, REDIS_PREFIX: prefix, BASE_URI: BASE, AUTH_MODE: 'separate', SHUTDOWN_GRACE_MS: '1000', ...env });
+    startTestInstance({
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      BASE_URI: BASE,
+      AUTH_MODE: 'separate',
+      SHUTDOWN_GRACE_MS: '1000',
+      ...env,
+    });
   const a = await start();
   const b = await start();
   let turn = 0;
@@ -59,4 +66,3 @@ export async function startSeparateCluster(env: Record<string, string>): Promise
     },
   };
 }
-

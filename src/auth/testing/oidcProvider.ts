@@ -79,7 +79,12 @@ export async function hostOidcProvider(opts: {
       const grant = new provider.Grant({ accountId, clientId: interactionParam(details, 'client_id') ?? '' });
       answer.consent(grant);
       const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId }, consent: { grantId } },
+        { mergeWithLastSubmission: false },
+      );
     })().catch((err: Error) => {
       res.statusCode = 500;
       res.end(err.message);

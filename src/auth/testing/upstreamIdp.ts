@@ -62,6 +62,12 @@ export async function startUpstreamIdp(opts: { redirectUri: string }): Promise<U
             },
           },
   });
-  const fixture: UpstreamIdp = { issuer: host.issuer, signInAs: 'u-alice', stop: host.stop, start: host.start, close: host.close };
+  const fixture: UpstreamIdp = {
+    issuer: host.issuer,
+    signInAs: 'u-alice',
+    stop: host.stop,
+    start: host.start,
+    close: host.close,
+  };
   return fixture;
 }

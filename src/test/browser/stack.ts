@@ -76,7 +76,14 @@ export async function startStack(mode: AuthMode, opts: { accessTokenTtlSeconds: 
   }
 
   const start = () =>
-    startTestInstance({ REDIS_URL, REDIS_PREFIX: prefix, BASE_URI: proxy.url, AUTH_MODE: mode, SHUTDOWN_GRACE_MS: '500', ...modeEnv });
+    startTestInstance({
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      BASE_URI: proxy.url,
+      AUTH_MODE: mode,
+      SHUTDOWN_GRACE_MS: '500',
+      ...modeEnv,
+    });
   const instances = [await start(), await start()];
   proxy.targets = instances.map((i) => i.url);
 

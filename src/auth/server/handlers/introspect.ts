@@ -32,7 +32,9 @@ export interface IntrospectDeps {
 }
 
 export function introspectHandler(deps: IntrospectDeps): RequestHandler {
-  const callers = new Map(deps.callers.map((c) => [c.clientId, { secretHash: hashSecret(c.clientSecret), resources: c.resources }]));
+  const callers = new Map(
+    deps.callers.map((c) => [c.clientId, { secretHash: hashSecret(c.clientSecret), resources: c.resources }]),
+  );
 
   async function describe(token: string, resources: readonly string[]): Promise<Record<string, unknown>> {
     if (token.includes('.')) {
@@ -75,14 +77,25 @@ export function introspectHandler(deps: IntrospectDeps): RequestHandler {
     deps.log,
     (creds) => {
       const caller = callers.get(creds.clientId);
-      if (caller === undefined || creds.clientSecret === undefined || !secretMatchesHash(creds.clientSecret, caller.secretHash)) {
-        throw new OAuthError(OAuthErrorCode.InvalidClient, 'introspection is limited to authenticated resource servers');
+      if (
+        caller === undefined ||
+        creds.clientSecret === undefined ||
+        !secretMatchesHash(creds.clientSecret, caller.secretHash)
+      ) {
+        throw new OAuthError(
+          OAuthErrorCode.InvalidClient,
+          'introspection is limited to authenticated resource servers',
+        );
       }
       return caller;
     },
     async (caller, req, res) => {
       const p = IntrospectionRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid introspection request');
+      if (!p.success)
+        throw new OAuthError(
+          OAuthErrorCode.InvalidRequest,
+          p.error.issues[0]?.message ?? 'invalid introspection request',
+        );
       res.json(await describe(p.data.token, caller.resources));
     },
   );

@@ -56,7 +56,8 @@ export function revokeHandler(deps: RevokeDeps): RequestHandler {
     (creds) => authenticateClient(creds, deps.clients),
     async (client, req, res) => {
       const p = RevocationRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid revocation request');
+      if (!p.success)
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid revocation request');
       const gid = await grantIdOfToken(p.data.token, client.info.client_id, deps);
       if (gid !== undefined) {
         await deps.grants.revoke(gid);

@@ -86,11 +86,13 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     // Bindings first: a failure here leaves the code and its grant untouched.
     if (r.clientId !== client.info.client_id) throw invalidGrant('authorization code was issued to another client');
     // OAuth 2.1 §4.1.3 / RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
-    if (r.redirectUriGiven && redirect_uri !== r.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+    if (r.redirectUriGiven && redirect_uri !== r.redirectUri)
+      throw invalidGrant('redirect_uri does not match the authorization request');
     if (!r.redirectUriGiven && redirect_uri !== undefined && !redirectUriMatches(redirect_uri, r.redirectUri)) {
       throw invalidGrant('redirect_uri does not match the authorization request');
     }
-    if (!(await verifyChallenge(code_verifier, r.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
+    if (!(await verifyChallenge(code_verifier, r.codeChallenge)))
+      throw invalidGrant('code_verifier does not match the code_challenge');
     if (resource !== undefined && matchResource(resource, [r.resource]) === undefined) {
       throw invalidTarget('resource differs from the one authorized');
     }
@@ -120,7 +122,8 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     const precheck = (grant: Grant) => {
       // RFC 6749 §6: a refresh may narrow the scope, never widen it.
       const extra = requested.filter((s) => !grant.scopes.includes(s));
-      if (extra.length > 0) throw new OAuthError(OAuthErrorCode.InvalidScope, `scope exceeds the grant: ${extra.join(' ')}`);
+      if (extra.length > 0)
+        throw new OAuthError(OAuthErrorCode.InvalidScope, `scope exceeds the grant: ${extra.join(' ')}`);
       if (p.data.resource !== undefined && matchResource(p.data.resource, [grant.resource]) === undefined) {
         throw invalidTarget('resource differs from the one authorized');
       }
