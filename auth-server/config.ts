@@ -6,16 +6,9 @@
  * processes happy with one env file (.env.separate): PORT/HOST stay the MCP server's.
  */
 import { z } from 'zod';
-import { ConfigError, loadConfig, resolveLoginProvider, type Config } from '../src/config.js';
+import { csv, loadConfig, parseEnv, resolveLoginProvider, type Config } from '../src/config.js';
 
-const csv = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0),
-);
-
-export const AuthServerEnvSchema = z.object({
+const AuthServerEnvSchema = z.object({
   AUTH_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   AUTH_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
   /**
@@ -29,7 +22,10 @@ export const AuthServerEnvSchema = z.object({
    */
   AUTH_SERVER_RESOURCES: csv.pipe(z.array(z.string().url()).min(1)).optional(),
   /** Redis namespace of the authorization server's state, apart from the MCP server's. */
-  AUTH_SERVER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp-auth'),
+  AUTH_SERVER_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('mcp-auth'),
 });
 
 export interface AuthServerConfig {
@@ -45,13 +41,7 @@ export interface AuthServerConfig {
 }
 
 export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env): AuthServerConfig {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = AuthServerEnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(AuthServerEnvSchema, env);
   const sharedBase = loadConfig(env);
   // The sign-in pages are served here, so the loopback rule applies to this server's own address.
   const login = resolveLoginProvider(sharedBase, e.AUTH_SERVER_HOST, 'AUTH_SERVER_HOST');

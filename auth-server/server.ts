@@ -7,15 +7,14 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import helmet from 'helmet';
 import { authorizationServerFromConfig } from '../src/auth/server/fromConfig.js';
 import { finalErrorHandler, notFoundHandler } from '../src/http/finalErrorHandler.js';
 import { healthRouter } from '../src/http/health.js';
+import { securityHeaders } from '../src/http/staticHeaders.js';
 import type { Logger } from '../src/observability/logger.js';
 import { connectRedis } from '../src/redis/connections.js';
 import { createKeyspace } from '../src/redis/keys.js';
 import type { AuthServerConfig } from './config.js';
-
 
 export interface RunningAuthServer {
   /** Where it listens (may differ from the issuer behind a proxy). */
@@ -42,7 +41,7 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', shared.TRUST_PROXY_HOPS);
-  app.use(helmet({ strictTransportSecurity: cfg.issuer.startsWith('https:'), frameguard: { action: 'deny' } }));
+  app.use(securityHeaders(cfg.issuer.startsWith('https:')));
   app.use(
     healthRouter({ redisPing: () => redis.ping(), isDraining: () => draining, timeoutMs: shared.READINESS_TIMEOUT_MS }),
   );
@@ -55,7 +54,10 @@ export async function startAuthServer(cfg: AuthServerConfig, log: Logger): Promi
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
-  log.info({ url, issuer: cfg.issuer, resources: cfg.resources, redisPrefix: cfg.redisPrefix }, 'authorization server listening');
+  log.info(
+    { url, issuer: cfg.issuer, resources: cfg.resources, redisPrefix: cfg.redisPrefix },
+    'authorization server listening',
+  );
 
   return {
     url,

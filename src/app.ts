@@ -18,7 +18,6 @@
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type RequestHandler } from 'express';
-import helmet from 'helmet';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { mcpCors, originGuard } from './http/origin.js';
@@ -26,7 +25,7 @@ import { type SseStreams } from './http/sse.js';
 import { expressMessageClasses, expressServerOptions, handlerChain } from './http/handlerChain.js';
 import { shouldUpgrade, WEBSOCKET_PATH, type WebSocketEndpoint } from './http/websocket.js';
 import { JsonRpcCode, sendJsonRpcError } from './http/jsonRpcError.js';
-import { precomputedHeaders } from './http/staticHeaders.js';
+import { securityHeaders } from './http/staticHeaders.js';
 import { streamableHttpEndpoint } from './http/streamableHttp.js';
 import type { ModernLane } from './http/modernLane.js';
 import { legacySseRouters } from './http/legacySse.js';
@@ -36,10 +35,9 @@ import type { RoutingInstance } from './routing/instance.js';
 import { healthRouter } from './http/health.js';
 import { metricsRouter } from './http/metricsEndpoint.js';
 import { finalErrorHandler, notFoundHandler } from './http/finalErrorHandler.js';
-import { httpMetrics } from './observability/httpMetrics.js';
+import { authFailureMetrics, httpMetrics } from './observability/httpMetrics.js';
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
-import { authFailureMetrics } from './observability/httpMetrics.js';
 import { mcpRateLimits, type McpRateLimits } from './http/rateLimit.js';
 import type { Keyspace } from './redis/keys.js';
 import type { Redis } from 'ioredis';
@@ -81,14 +79,7 @@ export function createApp(deps: AppDeps): AppListener {
   const everyResponse: RequestHandler[] = [
     requestLogger({ log: deps.log }),
     httpMetrics(deps.metrics),
-    // helmet's output is fixed for fixed options: computed once, set in one step (see staticHeaders.ts).
-    precomputedHeaders(
-      helmet({
-        // HSTS only means something when clients reach us over https.
-        strictTransportSecurity: config.BASE_URI.startsWith('https:'),
-        frameguard: { action: 'deny' },
-      }),
-    ),
+    securityHeaders(config.BASE_URI.startsWith('https:')),
   ];
   const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
   const guarded = protectedChain(deps, limits);
@@ -129,7 +120,10 @@ export function createApp(deps: AppDeps): AppListener {
   app.use(notFoundHandler());
   app.use(finalErrorHandler(deps.log, (req) => (isJsonRpcPath(req.path) ? 'json-rpc' : 'problem')));
 
-  const listener = (req: IncomingMessage, res: ServerResponse) => (isMcpPath(req.url) ? mcp(req, res) : app(req, res));
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (isMcpPath(req.url)) mcp(req, res);
+    else app(req, res);
+  };
   const upgrade = deps.websockets.upgradeListener({
     chain: ws,
     ordinary: listener,

@@ -4,20 +4,30 @@
  * message that names the variable.
  */
 import { z } from 'zod';
-import { parseEndpoint, redisSettings, RedisSettingsError, type RedisEndpoint, type RedisSettings } from './redis/settings.js';
+import {
+  parseEndpoint,
+  redisSettings,
+  RedisSettingsError,
+  type RedisEndpoint,
+  type RedisSettings,
+} from './redis/settings.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const csv = z.string().transform((s) =>
+/** A comma-separated list; blanks around and between the commas are dropped. */
+export const csv = z.string().transform((s) =>
   s
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x.length > 0),
 );
 
-const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
+const url = z
+  .string()
+  .url()
+  .transform((s) => s.replace(/\/+$/, ''));
 
 const endpoint = z.string().transform((v, ctx): RedisEndpoint => {
   const parsed = parseEndpoint(v);
@@ -49,12 +59,18 @@ export const EnvSchema = z.object({
   REDIS_CLUSTER_NODES: endpoints.optional(),
   /** Sentinels watching the master group REDIS_SENTINEL_MASTER; setting it switches to Sentinel mode. */
   REDIS_SENTINELS: endpoints.optional(),
-  REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
   /** Credentials of the sentinels themselves, when they require them (the data nodes' come from REDIS_URL). */
   REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
   REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Namespace of every key and channel; lets several deployments (or test runs) share a Redis. */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('mcp'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('mcp'),
   AUTH_MODE: z.enum(['integrated', 'separate', 'none']).default('integrated'),
   AUTH_SERVER_URL: url.optional(),
   // ---- separate mode: resource server validating tokens of an external AS (docs/deployment.md) ----
@@ -74,7 +90,13 @@ export const EnvSchema = z.object({
   ACCEPTED_AUDIENCES: csv.optional(),
   /** JWS algorithms accepted on access tokens; `none` and HMAC are never accepted. */
   ALLOWED_JWT_ALGS: csv
-    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'])).min(1))
+    .pipe(
+      z
+        .array(
+          z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']),
+        )
+        .min(1),
+    )
     .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
   /** Required JWT `typ` header (RFC 9068 says `at+jwt`); unset = any, since Okta/Entra send `JWT`. */
   JWT_REQUIRED_TYP: z.string().min(1).optional(),
@@ -113,13 +135,33 @@ export const EnvSchema = z.object({
   /** Access token (JWT) lifetime; at most one hour. */
   OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(3600),
   /** Grant lifetime: the refresh-token chain of one authorization ends this long after consent. */
-  OAUTH_GRANT_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  OAUTH_GRANT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 24 * 3600)
+    .default(7 * 24 * 3600),
   /** Dynamic client registration lifetime (also `client_secret_expires_at`). */
-  OAUTH_CLIENT_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(30 * 24 * 3600),
+  OAUTH_CLIENT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(30 * 24 * 3600),
   /** How long a fetched Client ID Metadata Document is reused before it is fetched again. */
-  OAUTH_CIMD_CACHE_SECONDS: z.coerce.number().int().min(0).max(24 * 3600).default(300),
+  OAUTH_CIMD_CACHE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600)
+    .default(300),
   /** Signing keys rotate after this long; old public keys stay published while tokens signed by them live. */
-  OAUTH_SIGNING_KEY_TTL_SECONDS: z.coerce.number().int().min(3600).max(365 * 24 * 3600).default(30 * 24 * 3600),
+  OAUTH_SIGNING_KEY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .max(365 * 24 * 3600)
+    .default(30 * 24 * 3600),
   /** Multiplies every auth-endpoint rate limit by 1000 (for test suites that register many clients). */
   OAUTH_RATE_LIMIT_RELAXED: bool.default(false),
   /**
@@ -136,7 +178,10 @@ export const EnvSchema = z.object({
    * upstream OpenID Connect provider). Unset = `dev` when listening on loopback; required otherwise.
    */
   LOGIN_PROVIDER: z.enum(['dev', 'oidc']).optional(),
-  /** The upstream provider's issuer; discovery reads its /.well-known/openid-configuration. https (http only on loopback). */
+  /**
+   * The upstream provider's issuer; discovery reads its /.well-known/openid-configuration. https
+   * (http only on loopback).
+   */
   LOGIN_OIDC_ISSUER: z
     .string()
     .url()
@@ -150,12 +195,18 @@ export const EnvSchema = z.object({
   LOGIN_OIDC_SCOPES: z
     .string()
     .transform((s) => s.split(/[\s,]+/).filter((x) => x.length > 0))
-    .pipe(z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).refine((a) => a.includes('openid'), 'must include openid'))
+    .pipe(
+      z
+        .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+        .refine((a) => a.includes('openid'), 'must include openid'),
+    )
     .default(['openid', 'email', 'profile']),
   /** ID token claim whose value (prefixed with the issuer) becomes our user id. */
   LOGIN_OIDC_USER_CLAIM: z.string().min(1).max(100).default('sub'),
   /** Only users whose verified email is in one of these domains may sign in (comma-separated). */
-  LOGIN_OIDC_ALLOWED_DOMAINS: csv.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be domain names')).min(1)).optional(),
+  LOGIN_OIDC_ALLOWED_DOMAINS: csv
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be domain names')).min(1))
+    .optional(),
   /** Bound on every request to the upstream provider (discovery, token, JWKS). */
   LOGIN_OIDC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -168,7 +219,12 @@ export const EnvSchema = z.object({
   /** Upper bound on the Redis PING behind GET /ready; a slower Redis counts as unreachable. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1000),
   /** A session with no traffic for this long is closed and its keys removed. */
-  SESSION_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(3600),
+  SESSION_IDLE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(3600),
   /**
    * How long a relaying instance waits for any sign of life from the instance hosting a session
    * before answering the client with an error (the host sends heartbeats for slow requests).
@@ -194,14 +250,29 @@ export const EnvSchema = z.object({
    * How long multi-round-trip `requestState` stays valid after it is minted: a client that answers
    * later (a person filling an elicitation) must start the call again.
    */
-  MRTR_STATE_TTL_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(600),
+  MRTR_STATE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(24 * 3600)
+    .default(600),
   /**
    * How long one key seals new `requestState` before the next one takes over; a retired key still
    * verifies for MRTR_STATE_TTL_SECONDS. The keys are shared by all instances through Redis.
    */
-  MRTR_KEY_ROTATION_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(24 * 3600),
+  MRTR_KEY_ROTATION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 24 * 3600)
+    .default(24 * 3600),
   /** How long a task stays readable after its last change (its `ttlMs`; tasks extension). */
-  TASK_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  TASK_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 24 * 3600)
+    .default(3600),
   /** The polling interval suggested to clients for tasks/get (`pollIntervalMs`). */
   TASK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   /**
@@ -214,7 +285,7 @@ export const EnvSchema = z.object({
   /**
    * Serve plain 2026-07-28 requests (tools, prompts, resources, completions, discovery) on pooled
    * servers through the SDK's per-request transport, instead of the SDK's per-request entry
-   * (`createMcpHandler`) for everything: same answers, several times less CPU per request
+   * (`createMcpHandler`) for everything: same answers, much less CPU per request
    * (docs/performance.md). false sends every request through the entry.
    */
   MODERN_DIRECT_PATH: bool.default(true),
@@ -224,7 +295,12 @@ export const EnvSchema = z.object({
   ALLOWED_ORIGINS: csv.optional(),
   /** Host header allow-list (DNS-rebinding defence); defaults to loopback names when bound to loopback. */
   ALLOWED_HOSTS: csv.optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   /** Upper bound on waiting for in-flight requests during graceful shutdown. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   /** Number of reverse-proxy hops in front of this server whose X-Forwarded-For may be trusted. */
@@ -245,7 +321,12 @@ export const EnvSchema = z.object({
    * Bound on a socket's unsent data: a client that leaves more than this unread when the next
    * message is due is disconnected (close code 4008) instead of growing the server's memory.
    */
-  WEBSOCKET_SEND_BUFFER_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+  WEBSOCKET_SEND_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   /** Master switch for the /mcp rate limits below (counters shared by all instances in Redis). */
   RATE_LIMIT_ENABLED: bool.default(true),
   /** Fixed window over which the rate limits count requests. */
@@ -279,6 +360,20 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The one shape of a configuration error: a heading, then one indented line per problem (`NAME: why`). */
+export function invalidConfig(...problems: string[]): ConfigError {
+  return new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/** Parses the environment with `schema`; empty strings (as .env files write them) mean "not set". */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success)
+    throw invalidConfig(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  return parsed.data;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** A listen address reachable only from this machine (127.0.0.0/8, ::1, localhost). */
@@ -302,14 +397,17 @@ function isLoopbackUrl(s: string): boolean {
  * `hostVariable` names the setting that holds the address (HOST, or AUTH_SERVER_HOST).
  */
 export function resolveLoginProvider(
-  e: Pick<Env, 'LOGIN_PROVIDER' | 'LOGIN_OIDC_ISSUER' | 'LOGIN_OIDC_CLIENT_ID' | 'LOGIN_OIDC_ALLOWED_DOMAINS' | 'LOGIN_OIDC_SCOPES'>,
+  e: Pick<
+    Env,
+    'LOGIN_PROVIDER' | 'LOGIN_OIDC_ISSUER' | 'LOGIN_OIDC_CLIENT_ID' | 'LOGIN_OIDC_ALLOWED_DOMAINS' | 'LOGIN_OIDC_SCOPES'
+  >,
   host: string,
   hostVariable: string,
 ): { loginProvider: 'dev' | 'oidc'; devLoginExposed: boolean } {
   const loopback = isLoopbackHost(host);
   if (e.LOGIN_PROVIDER === undefined && !loopback) {
-    throw new ConfigError(
-      `invalid configuration:\n  LOGIN_PROVIDER: required when ${hostVariable}=${host} is not a loopback address. ` +
+    throw invalidConfig(
+      `LOGIN_PROVIDER: required when ${hostVariable}=${host} is not a loopback address. ` +
         'Set LOGIN_PROVIDER=oidc with LOGIN_OIDC_ISSUER and LOGIN_OIDC_CLIENT_ID (docs/oauth.md), or LOGIN_PROVIDER=dev ' +
         'to let anyone who reaches the server sign in as any user (testing only).',
     );
@@ -317,45 +415,40 @@ export function resolveLoginProvider(
   const loginProvider = e.LOGIN_PROVIDER ?? 'dev';
   if (loginProvider === 'oidc') {
     const missing = (['LOGIN_OIDC_ISSUER', 'LOGIN_OIDC_CLIENT_ID'] as const).filter((k) => e[k] === undefined);
-    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n  ${missing.join(', ')}: required when LOGIN_PROVIDER=oidc`);
+    if (missing.length > 0) throw invalidConfig(`${missing.join(', ')}: required when LOGIN_PROVIDER=oidc`);
     if (e.LOGIN_OIDC_ALLOWED_DOMAINS && !e.LOGIN_OIDC_SCOPES.includes('email')) {
-      throw new ConfigError('invalid configuration:\n  LOGIN_OIDC_SCOPES: must include email when LOGIN_OIDC_ALLOWED_DOMAINS is set');
+      throw invalidConfig('LOGIN_OIDC_SCOPES: must include email when LOGIN_OIDC_ALLOWED_DOMAINS is set');
     }
   }
   return { loginProvider, devLoginExposed: loginProvider === 'dev' && !loopback };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Empty strings in .env files mean "not set".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env);
   const base = e.BASE_URI ?? `http://${LOOPBACK.has(e.HOST) || e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`;
   const baseUrl = new URL(base);
   if (e.AUTH_MODE === 'separate' && !e.AUTH_SERVER_URL) {
-    throw new ConfigError('invalid configuration:\n  AUTH_SERVER_URL: required when AUTH_MODE=separate');
+    throw invalidConfig('AUTH_SERVER_URL: required when AUTH_MODE=separate');
   }
   if (
     e.AUTH_MODE === 'separate' &&
     e.TOKEN_VALIDATION === 'introspection' &&
     !(e.INTROSPECTION_CLIENT_ID && e.INTROSPECTION_CLIENT_SECRET)
   ) {
-    throw new ConfigError(
-      'invalid configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection',
+    throw invalidConfig(
+      'INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: required when TOKEN_VALIDATION=introspection',
     );
   }
   // Only integrated mode serves sign-in pages here; auth-server/ applies the rule to its own address.
   const login =
-    e.AUTH_MODE === 'integrated' ? resolveLoginProvider(e, e.HOST, 'HOST') : { loginProvider: e.LOGIN_PROVIDER ?? 'dev', devLoginExposed: false };
+    e.AUTH_MODE === 'integrated'
+      ? resolveLoginProvider(e, e.HOST, 'HOST')
+      : { loginProvider: e.LOGIN_PROVIDER ?? 'dev', devLoginExposed: false };
   let redis: RedisSettings;
   try {
     redis = redisSettings(e);
   } catch (err) {
-    if (err instanceof RedisSettingsError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
+    if (err instanceof RedisSettingsError) throw invalidConfig(err.message);
     throw err;
   }
   const origins = e.ALLOWED_ORIGINS ?? [
@@ -365,8 +458,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     'http://127.0.0.1:6274',
   ];
   const hosts =
-    e.ALLOWED_HOSTS ??
-    (LOOPBACK.has(e.HOST) ? ['localhost', '127.0.0.1', '[::1]', baseUrl.hostname] : undefined);
+    e.ALLOWED_HOSTS ?? (LOOPBACK.has(e.HOST) ? ['localhost', '127.0.0.1', '[::1]', baseUrl.hostname] : undefined);
   return {
     ...e,
     ...login,

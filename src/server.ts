@@ -8,12 +8,11 @@ import { createServer, type Server } from 'node:http';
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { setupAuth } from './auth/index.js';
+import { ANONYMOUS_USER, setupAuth } from './auth/index.js';
 import type { AuthModeSetup } from './auth/types.js';
 import type { Config } from './config.js';
 import { ModernLane } from './http/modernLane.js';
 import { SseStreams } from './http/sse.js';
-import { ANONYMOUS_USER } from './auth/index.js';
 import { userIdOf } from './auth/types.js';
 import { createRequestStateSeal } from './mcp/requestState.js';
 import { WebSocketEndpoint } from './http/websocket.js';
@@ -66,8 +65,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     config.MRTR_STATE_TTL_SECONDS,
   );
   // The change bus rides the routing mesh's pub/sub connection, created with it below.
-  let events: RedisServerEventBus | undefined;
-  const changeBus = () => events!;
+  const changeBus = (): RedisServerEventBus => events;
 
   const routing = new RoutingInstance(redis.command, redis.pubsub, keys, log, {
     instanceId,
@@ -89,7 +87,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     onSessionEvicted: () => metrics.sessionEvictions.inc(),
     onSessionRefused: () => metrics.sessionLimitRefusals.inc(),
   });
-  events = new RedisServerEventBus(routing.bus, keys.serverEvents(), log);
+  const events = new RedisServerEventBus(routing.bus, keys.serverEvents(), log);
   const taskStore = new RedisTaskStore(redis.command, routing.bus, keys, routing.instanceId, log);
   const runner = new TaskRunner(
     taskStore,
@@ -111,7 +109,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   await events.start();
   await taskStore.start();
   // Every instance simulates changes; each change reaches every instance's sessions and listen streams.
-  const stopSimulator = startResourceChangeSimulator((uri) => events?.publish({ kind: 'resource_updated', uri }), config.RESOURCE_UPDATE_INTERVAL_MS);
+  const stopSimulator = startResourceChangeSimulator((uri) => events.publish({ kind: 'resource_updated', uri }), config.RESOURCE_UPDATE_INTERVAL_MS);
   const modern = new ModernLane({
     // Servers of this lane serve whoever calls: each request brings its caller (authInfo).
     build: () => createMcpServer({ log, events: changeBus(), requestState, tasks }),
@@ -176,7 +174,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     await runner.stop();
     await modern.close();
     await taskStore.stop();
-    await events?.stop();
+    await events.stop();
     await routing.stop();
     sse.close();
     await auth.close?.();
@@ -217,7 +215,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
       http.closeAllConnections();
       http.close();
       sse.close();
-      await routing.abandon();
+      routing.abandon();
       if (!opts.redis) redis.disconnect();
     },
   };

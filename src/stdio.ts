@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { pino } from 'pino';
-import { ConfigError, EnvSchema } from './config.js';
+import { ConfigError, EnvSchema, parseEnv } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { LegacyWireTransport } from './mcp/legacyWire.js';
 import { createRequestStateSeal, InProcessStateKeys } from './mcp/requestState.js';
@@ -135,14 +135,7 @@ const StdioEnv = EnvSchema.pick({ LOG_LEVEL: true, RESOURCE_UPDATE_INTERVAL_MS: 
 
 /** `runStdio` options from the environment (what `npm start -- --stdio` uses). */
 export function stdioOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StdioOptions {
-  // Empty strings mean "not set", as in loadConfig.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = StdioEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(StdioEnv, env);
   return {
     log: stderrLogger(e.LOG_LEVEL),
     resourceUpdateIntervalMs: e.RESOURCE_UPDATE_INTERVAL_MS,

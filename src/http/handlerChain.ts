@@ -2,13 +2,12 @@
  * Runs a fixed list of Express-style handlers without Express's router, for the hottest endpoint
  * (/mcp). Requests still get Express's request/response API (`res.status().json()`, `req.ip` with
  * `trust proxy`, `req.is`) from the app's own prototypes, exactly as `app.handle` gives it; only
- * the router's layer matching and bookkeeping are skipped. Measured in docs/performance.md: the
- * same routing behind a bare HTTP handler runs at ~2.5× the throughput of the full Express stack.
+ * the router's layer matching and bookkeeping are skipped, which is most of what Express costs per
+ * request (docs/performance.md).
  *
  * With `expressServerOptions(app)` passed to `http.createServer`, requests and responses are born
  * with those prototypes instead of being re-parented with `Object.setPrototypeOf` on every request
- * (a hidden-class change after creation, a V8 slow path): that alone cut the relaying instance's
- * CPU per request by about a quarter in `npm run bench`.
+ * (a hidden-class change after creation, a V8 slow path; docs/performance.md).
  */
 import { IncomingMessage, ServerResponse, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';

@@ -15,8 +15,8 @@ const PLAIN_JSON = /^application\/json[ \t]*(?:;[ \t]*charset=(?:utf-8|"utf-8")[
  * leave `req.body` unset. Errors carry body-parser's `type` (see `jsonRpcBodyErrors`).
  *
  * The common case — a `Content-Length` within the limit, UTF-8, no `Content-Encoding` — is read
- * directly from the stream: body-parser's generic path (type-is, raw-body, iconv) cost about 7% of
- * a relaying instance's CPU in `npm run bench`. Everything else (chunked bodies, oversized ones,
+ * directly from the stream: body-parser's generic path (type-is, raw-body, iconv) is a visible share
+ * of a relaying instance's CPU (docs/performance.md). Everything else (chunked bodies, oversized ones,
  * compressed ones, other charsets) goes through body-parser, which keeps its exact behaviour.
  */
 export function jsonRpcBodyReader(maxBytes: number): RequestHandler {

@@ -95,10 +95,6 @@ export class SseStreams {
     this.open.delete(stream);
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Open streams by kind (read by the metrics at scrape time). */
   counts(): Record<StreamKind, number> {
     const c: Record<StreamKind, number> = { get: 0, post: 0, legacy_sse: 0 };

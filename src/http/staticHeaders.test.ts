@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import request from 'supertest';
-import { precomputedHeaders, probe } from './staticHeaders.js';
+import { precomputedHeaders, probe, securityHeaderOptions, securityHeaders } from './staticHeaders.js';
 
 function headersOf(mw: RequestHandler) {
   const app = express();
@@ -15,11 +15,33 @@ function headersOf(mw: RequestHandler) {
     });
 }
 
+/**
+ * The contract with helmet that precomputing relies on: with the servers' options its middleware
+ * only sets and removes headers, synchronously, whatever the request. A helmet release that breaks
+ * it fails here, instead of quietly running the whole chain per request again.
+ */
+describe('contract: helmet as both servers configure it', () => {
+  test.each([false, true])('sets headers only, synchronously, and is replayed exactly (https: %s)', async (https) => {
+    const ops = probe(helmet(securityHeaderOptions(https)));
+    expect(ops).toBeDefined();
+    expect(ops!.map(([name]) => name.toLowerCase())).toEqual(
+      expect.arrayContaining(['content-security-policy', 'x-frame-options']),
+    );
+    expect(ops!.some(([name]) => name.toLowerCase() === 'strict-transport-security')).toBe(https);
+    expect(await headersOf(securityHeaders(https))).toEqual(await headersOf(helmet(securityHeaderOptions(https))));
+  });
+});
+
 describe('precomputed security headers', () => {
   test.each([
     ['defaults', {}],
-    ['the app options', { strictTransportSecurity: false, frameguard: { action: 'deny' as const } }],
-    ['HSTS and a custom CSP', { strictTransportSecurity: true, contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }],
+    [
+      'HSTS and a custom CSP',
+      {
+        strictTransportSecurity: true,
+        contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      },
+    ],
   ])('gives exactly the headers helmet gives (%s)', async (_name, options) => {
     const fast = precomputedHeaders(helmet(options));
     expect(probe(helmet(options))?.length).toBeGreaterThan(5);
@@ -27,7 +49,11 @@ describe('precomputed security headers', () => {
   });
 
   test('a middleware whose output depends on the request runs per request, unchanged', async () => {
-    const nonced = helmet({ contentSecurityPolicy: { directives: { scriptSrc: ["'self'", (req) => `'nonce-${String((req as { url?: string }).url)}'`] } } });
+    const nonced = helmet({
+      contentSecurityPolicy: {
+        directives: { scriptSrc: ["'self'", (req) => `'nonce-${String((req as { url?: string }).url)}'`] },
+      },
+    });
     expect(probe(nonced)).toBeUndefined();
     expect(precomputedHeaders(nonced)).toBe(nonced);
 

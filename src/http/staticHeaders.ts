@@ -1,13 +1,30 @@
 /**
- * Runs a header-setting middleware (helmet) once at start-up and replays what it did as one step.
+ * The security headers of every response (helmet), for the MCP server and the authorization server
+ * alike, and the way they are set: the middleware runs once at start-up and what it did is replayed
+ * as one step.
  *
- * helmet applies its headers through a chain of eleven middlewares on every response; with fixed
+ * helmet applies its headers through a chain of middlewares on every response; with fixed
  * options their output never changes, so on the hot path (`/mcp`) the chain is pure overhead. The
  * middleware is probed with a request it cannot read and a response that only records
  * `setHeader`/`removeHeader`: if it touches anything else (a CSP nonce function reading the request,
  * say), does not finish synchronously or fails, it is returned unchanged and runs per request.
+ * staticHeaders.test.ts holds helmet to that contract for the options below.
  */
 import type { RequestHandler } from 'express';
+import helmet, { type HelmetOptions } from 'helmet';
+
+/** helmet's options for a server whose public URL is https (`https`) or not. */
+export function securityHeaderOptions(https: boolean): HelmetOptions {
+  return {
+    // HSTS only means something when clients reach us over https.
+    strictTransportSecurity: https,
+    frameguard: { action: 'deny' },
+  };
+}
+
+export function securityHeaders(https: boolean): RequestHandler {
+  return precomputedHeaders(helmet(securityHeaderOptions(https)));
+}
 
 /** A header set to a value, or removed (`undefined`), in the order the middleware did it. */
 type HeaderOp = readonly [name: string, value: number | string | readonly string[] | undefined];

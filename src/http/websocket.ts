@@ -159,7 +159,7 @@ export class WebSocketEndpoint {
     clearInterval(this.timer);
     const sessions = [...this.sessions];
     for (const s of sessions) s.close(SERVER_CLOSES.goingAway);
-    const done = Promise.all(sessions.flatMap((s) => [s.closed, s.ending]));
+    const done = Promise.all(sessions.flatMap((s) => (s.ending ? [s.closed, s.ending] : [s.closed])));
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise<void>((r) => (timeout = setTimeout(r, graceMs)))]);
     clearTimeout(timeout);
@@ -178,7 +178,7 @@ export class WebSocketEndpoint {
     const upgrade = this.upgrades.get(req);
     if (!upgrade) throw new Error('websocket accept reached without an upgrade request');
     const { socket, head } = upgrade;
-    const { routing, log } = this.opts;
+    const { log } = this.opts;
     const refusal = handshakeRefusal(req);
     if (refusal) {
       for (const [k, v] of Object.entries(refusal.headers ?? {})) res.setHeader(k, v);

@@ -36,8 +36,6 @@ export const CloseCode = {
   SlowConsumer: 4008,
 } as const;
 
-export type CloseCodeName = keyof typeof CloseCode;
-
 /** Why a socket closed: the label of the close metric and log line (a small fixed set, defined with the metric). */
 export type CloseReason = WebSocketCloseReason;
 

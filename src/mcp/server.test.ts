@@ -54,8 +54,8 @@ describe('createMcpServer without a session (one 2026-07-28 request)', () => {
     const c = await connectModern();
     expect(c.getProtocolEra()).toBe('modern');
     expect((await c.listTools()).tools.map((t) => t.name)).toContain('sampleLLM');
-    expect(text((await c.callTool({ name: 'echo', arguments: { message: 'hi' } })) as CallToolResult)).toBe('Echo: hi');
-    const sampled = (await c.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?' } })) as CallToolResult;
+    expect(text((await c.callTool({ name: 'echo', arguments: { message: 'hi' } })))).toBe('Echo: hi');
+    const sampled = (await c.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?' } }));
     expect(text(sampled)).toBe('LLM sampling result (fake-model): forty-two');
   });
 

@@ -43,8 +43,10 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
 export function routeLabel(req: Request, res: Response): string {
   const fixed: unknown = res.locals['metricsRoute'];
   if (typeof fixed === 'string' && fixed.length > 0) return fixed;
-  const route = (req as Request & { route?: { path?: unknown } }).route;
-  if (route && typeof route.path === 'string') return joinPath(req.baseUrl, route.path);
+  // Express types `req.route` as any.
+  const route = (req as { route?: unknown }).route;
+  if (typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string')
+    return joinPath(req.baseUrl, route.path);
   if (req.baseUrl) return req.baseUrl;
   return 'unmatched';
 }

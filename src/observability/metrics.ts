@@ -142,7 +142,10 @@ export class Metrics {
   readonly websocketMessages: Counter<'direction'>;
   /** Slow consumers cut off, counted when detected (the close itself may take a while to complete). */
   readonly websocketSlowConsumers: Counter;
-  /** 2026-07-28 requests by how they were answered: `direct` (a pooled server) or `entry` (the SDK's createMcpHandler). */
+  /**
+   * 2026-07-28 requests by how they were answered: `direct` (a pooled server) or `entry` (the SDK's
+   * createMcpHandler).
+   */
   readonly modernRequests: Counter<'path'>;
 
   private sources: ActiveSources = {};

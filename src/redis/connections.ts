@@ -92,7 +92,7 @@ interface Connecting extends RedisConnections {
 
 async function embedded(log: Logger): Promise<RedisConnections> {
   const { default: RedisMock } = await import('ioredis-mock');
-  const command = new RedisMock() as unknown as Redis;
+  const command = new RedisMock();
   const subscriber = (command as unknown as { duplicate(): Redis }).duplicate();
   log.warn('REDIS_URL is not set: using an embedded in-process Redis stand-in. Single instance only; state is lost on exit.');
   const disconnect = () => {

@@ -16,21 +16,31 @@
  * are just characters.
  */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
-const userKeyCache = new Map<string, string>();
+/**
+ * A truncated SHA-256 of the input, remembered: the same ids are hashed on every request of their
+ * sessions, and the most recently used ones stay.
+ */
+function cachedDigest(): (input: string) => string {
+  const cache = new LRUCache<string, string>({ max: 10_000 });
+  return (input) => {
+    let k = cache.get(input);
+    if (k === undefined) {
+      k = createHash('sha256').update(input).digest('hex').slice(0, 32);
+      cache.set(input, k);
+    }
+    return k;
+  };
+}
+
+const userDigest = cachedDigest();
+const ownerDigest = cachedDigest();
 
 /** Stable, fixed-length, key-safe stand-in for a user id (never reversible into the id's bytes). */
 export function userKey(userId: string): string {
-  let k = userKeyCache.get(userId);
-  if (k === undefined) {
-    k = createHash('sha256').update(userId).digest('hex').slice(0, 32);
-    if (userKeyCache.size > 10_000) userKeyCache.clear();
-    userKeyCache.set(userId, k);
-  }
-  return k;
+  return userDigest(userId);
 }
-
-const ownerKeyCache = new Map<string, string>();
 
 /**
  * `u` of a session: who may see and drive it. The user AND the client (the OAuth client id the
@@ -39,14 +49,7 @@ const ownerKeyCache = new Map<string, string>();
  * encode alike.
  */
 export function sessionOwnerKey(userId: string, clientId: string): string {
-  const id = `${userId.length}:${userId}\n${clientId}`;
-  let k = ownerKeyCache.get(id);
-  if (k === undefined) {
-    k = createHash('sha256').update(id).digest('hex').slice(0, 32);
-    if (ownerKeyCache.size > 10_000) ownerKeyCache.clear();
-    ownerKeyCache.set(id, k);
-  }
-  return k;
+  return ownerDigest(`${userId.length}:${userId}\n${clientId}`);
 }
 
 export interface Keyspace {
@@ -84,7 +87,10 @@ export interface Keyspace {
    */
   serverEvents(): string;
   // ---- 2026-07-28 lane ----
-  /** Hash: the keys `requestState` is sealed with (kid → secret and validity), and `current` (routing/requestStateKeys.ts). */
+  /**
+   * Hash: the keys `requestState` is sealed with (kid → secret and validity), and `current`
+   * (routing/requestStateKeys.ts).
+   */
   requestStateKeys(): string;
   /**
    * Hash: one task of the tasks extension (status, timestamps, result or error, pending input);

@@ -9,7 +9,7 @@ import { encode, type ReplyHeader } from './envelope.js';
 import { Relay } from './relay.js';
 
 function setup(timeoutMs = 50) {
-  const command = new RedisMock() as unknown as Redis;
+  const command = new RedisMock();
   const subscriber = (command as unknown as { duplicate(): Redis }).duplicate();
   const log = createLogger('silent');
   const keys = createKeyspace(`relay${Math.random().toString(36).slice(2)}`);

@@ -58,7 +58,7 @@ export class RedisServerEventBus implements ServerEventBus {
   private receive(payload: string): void {
     let event: ServerEvent;
     try {
-      event = ServerEventSchema.parse(JSON.parse(payload)) as ServerEvent;
+      event = ServerEventSchema.parse(JSON.parse(payload));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'malformed server event dropped');
       return;

@@ -15,13 +15,13 @@ import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { createKeyspace, type Keyspace } from '../redis/keys.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import type { RedisSettings } from '../redis/settings.js';
-import { startServer, type RunningServer } from '../server.js';
+import { startServer, type RunningServer, type StartOptions } from '../server.js';
 import { staticTokenAuth } from './staticTokenAuth.js';
 
 export type Topology = 'single' | 'cluster' | 'sentinel';
 
 /** The topology of the jest project running this file (its `globals`). */
-export const TOPOLOGY: Topology = ((globalThis as { TEST_REDIS_TOPOLOGY?: Topology }).TEST_REDIS_TOPOLOGY ?? 'single');
+export const TOPOLOGY: Topology = (globalThis as { TEST_REDIS_TOPOLOGY?: Topology }).TEST_REDIS_TOPOLOGY ?? 'single';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -40,7 +40,10 @@ export function adminRedisEnv(topology: Topology = TOPOLOGY): Record<string, str
 
 function deploymentEnv(variable: string, topology: Topology): Record<string, string> {
   const json = process.env[variable];
-  if (!json) throw new Error(`${variable} is not set: the ${topology} deployment was not started (src/test/globalSetup.topologies.ts)`);
+  if (!json)
+    throw new Error(
+      `${variable} is not set: the ${topology} deployment was not started (src/test/globalSetup.topologies.ts)`,
+    );
   return JSON.parse(json) as Record<string, string>;
 }
 
@@ -81,6 +84,24 @@ export interface DeploymentEnv {
 }
 
 /**
+ * One server instance as every test harness starts it: loopback, an ephemeral port, no rate
+ * limits, logs at TEST_LOG_LEVEL (silent by default); `env` adds to and overrides these.
+ */
+export function startTestInstance(
+  env: Record<string, string>,
+  opts: StartOptions & { log?: Logger } = {},
+): Promise<RunningServer> {
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    ...env,
+  });
+  return startServer(config, opts.log ?? createLogger(config.LOG_LEVEL), opts);
+}
+
+/**
  * `n` instances with `env` on top of the test defaults, on the deployment under test or on
  * `redis` (a private one, e.g. the failover suite's).
  */
@@ -95,30 +116,21 @@ export async function startCluster(
   const inspect = await inspectRedis(redis.admin);
   const instances: RunningServer[] = [];
   const start = async (extra: Record<string, string> = {}, logger?: Logger) => {
-    const config = loadConfig({
-      ...deployment,
-      REDIS_PREFIX: prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      AUTH_MODE: 'none',
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-      RATE_LIMIT_ENABLED: 'false',
-      SHUTDOWN_GRACE_MS: '2000',
-      ...env,
-      ...extra,
-    });
-    const log = logger ?? createLogger(config.LOG_LEVEL);
-    const server = await startServer(config, log, {
-      auth: staticTokenAuth({ [TOKENS.alice]: 'alice', [TOKENS.bob]: 'bob' }),
-    });
+    const server = await startTestInstance(
+      { ...deployment, REDIS_PREFIX: prefix, AUTH_MODE: 'none', SHUTDOWN_GRACE_MS: '2000', ...env, ...extra },
+      { log: logger, auth: staticTokenAuth({ [TOKENS.alice]: 'alice', [TOKENS.bob]: 'bob' }) },
+    );
     instances.push(server);
     return server;
   };
   for (let i = 0; i < n; i++) await start();
   /** CLIENT LIST of every node, replicas included: a connection anywhere counts. */
   const clientLists = async () => {
-    const nodes = inspect.mode === 'cluster' ? (inspect.command as unknown as RedisCluster).nodes('all') : inspect.masters();
-    return (await Promise.all(nodes.map((node) => node.client('LIST') as Promise<string>))).flatMap((list) => list.split('\n'));
+    const nodes =
+      inspect.mode === 'cluster' ? (inspect.command as unknown as RedisCluster).nodes('all') : inspect.masters();
+    return (await Promise.all(nodes.map((node) => node.client('LIST') as Promise<string>))).flatMap((list) =>
+      list.split('\n'),
+    );
   };
   return {
     instances,
@@ -129,7 +141,8 @@ export async function startCluster(
     async keys() {
       const all: string[] = [];
       for (const node of inspect.masters()) {
-        for await (const batch of node.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) all.push(...batch);
+        for await (const batch of node.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>)
+          all.push(...batch);
       }
       return all;
     },
@@ -138,12 +151,17 @@ export async function startCluster(
       // Instance connections are named `<prefix>-<instance id>…` (ioredis prefixes cluster ones).
       // Not counted: the cluster client's `refresher`, a connection opened for one CLUSTER SLOTS
       // every few seconds and closed at once.
-      return (await clientLists()).filter((l) => new RegExp(` name=\\S*${prefix}-`).test(l) && !l.includes('(refresher)')).length;
+      return (await clientLists()).filter(
+        (l) => new RegExp(` name=\\S*${prefix}-`).test(l) && !l.includes('(refresher)'),
+      ).length;
     },
     async dropSubscriber(instance) {
       const id = instance.routing.instanceId;
-      const subscriber = new RegExp(` name=(${prefix}-${id}-subscriber|ioredis-cluster\\(ssubscriber\\):${prefix}-${id}) `);
-      const nodes = inspect.mode === 'cluster' ? (inspect.command as unknown as RedisCluster).nodes('master') : inspect.masters();
+      const subscriber = new RegExp(
+        ` name=(${prefix}-${id}-subscriber|ioredis-cluster\\(ssubscriber\\):${prefix}-${id}) `,
+      );
+      const nodes =
+        inspect.mode === 'cluster' ? (inspect.command as unknown as RedisCluster).nodes('master') : inspect.masters();
       for (const node of nodes) {
         for (const line of ((await node.client('LIST')) as string).split('\n')) {
           if (!subscriber.test(line)) continue;

@@ -77,7 +77,7 @@ describe('the everything surface across three instances', () => {
     });
     const first = cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'one' } });
     await firstAsked;
-    const second = (await cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'two' } })) as CallToolResult;
+    const second = (await cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'two' } }));
     expect(second.isError).toBe(true);
     expect(text(second)).toContain('too many pending server-to-client requests');
     release();

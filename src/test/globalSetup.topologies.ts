@@ -29,7 +29,7 @@ async function start(topology: string, rootDir: string): Promise<void> {
   });
   ((globalThis as { __redisChildren?: ChildProcess[] }).__redisChildren ??= []).push(child);
   const first = await Promise.race([
-    once(createInterface({ input: child.stdout! }), 'line').then(([line]) => line as string),
+    once(createInterface({ input: child.stdout }), 'line').then(([line]) => line as string),
     once(child, 'exit').then(([code]) => {
       throw new Error(`the ${topology} deployment did not start (exit ${String(code)}); redis-server and redis-cli are needed`);
     }),

@@ -5,8 +5,7 @@
  * multi-round-trip retry that lands on the other instance, a `subscriptions/listen` stream fed by
  * the other instance, and the guards and error answers of this lane.
  */
-import { once } from 'node:events';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { Client, StreamableHTTPClientTransport, type ClientOptions, type ElicitResult } from '@modelcontextprotocol/client';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
@@ -52,7 +51,7 @@ describe('the SDK client in each negotiation mode, every request on the other in
     ['legacy (the default)', {}, 'legacy'],
   ] as const)('%s', async (_mode, options, era) => {
     const pick = alternating();
-    const client = await connect(options as ClientOptions, pick);
+    const client = await connect(options, pick);
     expect(client.getProtocolEra()).toBe(era);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'slow_compute', 'test_input_required_result_multi_round']));

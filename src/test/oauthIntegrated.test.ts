@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { auth, type ClientOptions } from '@modelcontextprotocol/client';
-import { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
@@ -154,7 +153,7 @@ test.each([
   ['auto', 'auto'],
 ] as const)('the 2026-07-28 lane with OAuth (%s): the probe’s 401 starts the flow; the token’s user owns what it creates; revoked → 401', async (_mode, mode) => {
   const carol = providerFor('carol');
-  const { client } = await connect(carol, { versionNegotiation: { mode } } as ClientOptions);
+  const { client } = await connect(carol, { versionNegotiation: { mode } });
   expect(client.getProtocolEra()).toBe('modern');
   const echo = await client.callTool({ name: 'echo', arguments: { message: 'modern with a token' } });
   expect(JSON.stringify(echo.content)).toContain('modern with a token');

@@ -3,7 +3,6 @@
  * sequence of MCP calls, one call followed across instances by its request id, and the caps.
  */
 import { Writable } from 'node:stream';
-import type { CallToolResult } from '@modelcontextprotocol/client';
 import { createLogger } from '../observability/logger.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';

@@ -2,9 +2,10 @@
  * `npx tsx src/test/redisDeployment.ts cluster|sentinel`: starts a throwaway Redis deployment on
  * loopback (src/test/redisServers.ts), prints one JSON line `{"env":{…},"admin":{…}}`: the REDIS_*
  * settings a server instance uses (as the ACL user `mcp`, keys and channels `t*` and `bench*` only)
- * and the ones an administrator uses (the default user). It keeps the deployment up until its standard input closes or it gets SIGINT/SIGTERM; then it
- * stops every process it started. Jest's global setup runs it this way, so the deployment goes
- * with the test run even if jest itself is killed; `npm run bench` can target it by hand:
+ * and the ones an administrator uses (the default user). It keeps the deployment up until its
+ * standard input closes or it gets SIGINT/SIGTERM; then it stops every process it started.
+ * Jest's global setup runs it this way, so the deployment goes with the test run even if jest
+ * itself is killed; `npm run bench` can target it by hand:
  *
  *   npx tsx src/test/redisDeployment.ts cluster   # prints {"env":{"REDIS_CLUSTER_NODES":"127.0.0.1:…",…},…}
  */

@@ -222,7 +222,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
     for (const n of nodes) {
       await until(`cluster state ok on ${n.port}`, 30_000, () =>
         withClient({ port: n.port }, async (r) => {
-          const info = (await r.cluster('INFO')) as string;
+          const info = (await r.cluster('INFO'));
           const known = Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1]);
           if (!info.includes('cluster_state:ok') || known !== count) return false;
           const repl = await r.info('replication');

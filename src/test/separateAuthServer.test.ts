@@ -14,7 +14,8 @@ import { startAuthServer, type RunningAuthServer } from '../../auth-server/serve
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { createLogger } from '../observability/logger.js';
 import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
-import { MCP_URL, REDIS_URL, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
+import { REDIS_URL } from './cluster.js';
+import { MCP_URL, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
 
 const RS = { id: 'mcp-resource-server', secret: `rs-${randomBytes(12).toString('hex')}` };
 const asPrefix = `t${randomBytes(5).toString('hex')}-auth`;

@@ -6,11 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
-import { startServer, type RunningServer } from '../server.js';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import type { RunningServer } from '../server.js';
+import { REDIS_URL, redisSettingsFor, startTestInstance } from './cluster.js';
 
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** What clients see (the balancer). Requests to it are rewritten onto the instances. */
 export const BASE = 'http://localhost:3232';
 export const MCP_URL = `${BASE}/mcp`;
@@ -33,21 +32,15 @@ export async function startSeparateCluster(env: Record<string, string>): Promise
   recorder.on('pmessage', (_p: string, channel: string, message: string) => published.push(`${channel} ${message}`));
   await recorder.psubscribe(`${prefix}:*`);
 
-  const start = () => {
-    const config = loadConfig({
+  const start = () =>
+    startTestInstance({
       REDIS_URL,
       REDIS_PREFIX: prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
       BASE_URI: BASE,
       AUTH_MODE: 'separate',
-      RATE_LIMIT_ENABLED: 'false',
       SHUTDOWN_GRACE_MS: '1000',
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
       ...env,
     });
-    return startServer(config, createLogger(config.LOG_LEVEL));
-  };
   const a = await start();
   const b = await start();
   let turn = 0;
@@ -69,11 +62,7 @@ export async function startSeparateCluster(env: Record<string, string>): Promise
       await Promise.allSettled([a.stop(), b.stop()]);
       await recorder.punsubscribe();
       recorder.disconnect();
-      const inspect = new Redis(REDIS_URL);
-      const left = await inspect.keys(`${prefix}:*`);
-      if (left.length) await inspect.del(...left);
-      inspect.disconnect();
+      await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
     },
   };
 }
-

@@ -65,7 +65,7 @@ test('a hanging AS is cut off by the timeout', async () => {
     timeoutMs: 50,
     retryAfterSeconds: 1,
     fetch: (_u, init) =>
-      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason))),
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error))),
   });
   await expect(fetchAs('https://sso.example.com/x')).rejects.toThrow('authorization server unavailable: timeout');
 });

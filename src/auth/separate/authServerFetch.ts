@@ -4,7 +4,8 @@
  * onto an internal base when configured, and trips a small circuit breaker: after a network error,
  * timeout, 429 or 5xx, calls fail fast with AuthServerUnavailableError until the retry window has
  * passed. Without the breaker, every /mcp request during an outage would open its own connection
- * to the AS (at ~4,000 req/s that is a self-inflicted DoS on the AS as it tries to come back).
+ * to the AS: at the request rates of a busy instance, a self-inflicted DoS on the AS as it tries
+ * to come back.
  */
 import { AuthServerUnavailableError } from './errors.js';
 

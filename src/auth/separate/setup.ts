@@ -80,7 +80,7 @@ export async function setupSeparateAuth(deps: SeparateAuthDeps): Promise<Separat
       validation: config.TOKEN_VALIDATION,
       audiences,
       userIdClaim: config.USER_ID_CLAIM,
-      // Defaults changed in issue 11 (docs/deployment.md).
+      // Defaults a deployment should know about (docs/deployment.md).
       idTokens: config.TOKEN_VALIDATION === 'jwt' ? 'refused unless typ at+jwt' : undefined,
       sessionBinding: 'user+client',
     },

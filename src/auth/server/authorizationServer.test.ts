@@ -625,7 +625,7 @@ describe('client ID metadata documents', () => {
   });
 });
 
-// ---------------------------------------------------------------- security review (issue 11)
+// ---------------------------------------------------------------- security review
 
 describe('errors before sign-in are never redirected to a dynamic client (RFC 9700 §4.11.2)', () => {
   test.each([

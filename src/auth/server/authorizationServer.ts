@@ -64,7 +64,10 @@ export class InvalidIssuerError extends Error {
   override name = 'InvalidIssuerError';
 }
 
-/** RFC 8414 §2: https, no query or fragment; and no path, because the SDK client looks for metadata at the root form. */
+/**
+ * RFC 8414 §2: https, no query or fragment; and no path, because the SDK client looks for metadata
+ * at the root form.
+ */
 function checkIssuer(issuer: string): string {
   let u: URL;
   try {
@@ -166,7 +169,7 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   router.use(ENDPOINTS.register, cors(), allowedMethods(['POST']), rateLimiter('register', limits), express.json({ limit: '8kb' }));
   router.post(
     ENDPOINTS.register,
-    registerHandler({ clients, maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS, trustProxyHops: opts.trustProxyHops, log }),
+    registerHandler({ clients, maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS, log }),
   );
 
   router.use(ENDPOINTS.revoke, cors(), allowedMethods(['POST']), rateLimiter('revoke', limits), form);

@@ -1,19 +1,22 @@
 /**
- * Client authentication at /token and /revoke (RFC 6749 §2.3.1): `client_secret_basic`,
- * `client_secret_post`, or `none` for public clients (client_id only).
+ * Client authentication at /token, /revoke and /introspect (RFC 6749 §2.3.1): `client_secret_basic`,
+ * `client_secret_post`, or `none` for public clients (client_id only). /introspect checks the
+ * presented credentials against its configured resource servers instead of registered clients.
  *
  * Why not SDK 1.x's `authenticateClient` (v2 has none): it compares `client.client_secret` in plaintext (we keep
  * only hashes, so a Redis dump yields no usable secret), with a non-constant-time `!==`, and it does
  * not accept HTTP Basic, the method RFC 6749 says servers MUST support.
  */
-import type { Request } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import type { Logger } from '../../observability/logger.js';
 import { OAuthError, OAuthErrorCode } from '../oauthError.js';
+import { sendOAuthError } from './errors.js';
 import { secretMatchesHash } from './secrets.js';
+import type { ClientStore, KnownClient } from './stores/clients.js';
 
 const invalidClient = (message: string) => new OAuthError(OAuthErrorCode.InvalidClient, message);
 const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);
-import type { ClientStore, KnownClient } from './stores/clients.js';
 
 export interface PresentedCredentials {
   clientId: string;
@@ -75,4 +78,28 @@ export async function authenticateClient(creds: PresentedCredentials, clients: C
     }
   }
   return client;
+}
+
+/**
+ * The opening every client-authenticated endpoint shares: the answer is never cached, the presented
+ * credentials are checked by `authenticate`, then `handle` answers. Any failure is answered in the
+ * OAuth error shape, with the Basic challenge when the client used HTTP Basic (RFC 6749 §5.2).
+ */
+export function clientAuthenticatedHandler<C>(
+  where: string,
+  log: Logger,
+  authenticate: (creds: PresentedCredentials) => C | Promise<C>,
+  handle: (client: C, req: Request, res: Response) => Promise<void>,
+): RequestHandler {
+  return async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    let basic = false;
+    try {
+      const creds = presentedCredentials(req);
+      basic = creds.basic;
+      await handle(await authenticate(creds), req, res);
+    } catch (err) {
+      sendOAuthError(res, err, log, where, basic);
+    }
+  };
 }

@@ -4,7 +4,7 @@
  * between the two — issuer, accepted resources, Redis namespace, name — is passed in.
  */
 import type { Redis } from 'ioredis';
-import { ConfigError, type Config } from '../../config.js';
+import { invalidConfig, type Config } from '../../config.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Keyspace } from '../../redis/keys.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
@@ -36,7 +36,7 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
         'use that user\'s MCP sessions. For testing only; set LOGIN_PROVIDER=oidc for real sign-in (docs/oauth.md).',
     );
   }
-  // Defaults a deployment should know about (issue 11 changed them; docs/oauth.md).
+  // Defaults a deployment should know about (docs/oauth.md).
   log.info(
     {
       issuer: d.issuer,
@@ -104,7 +104,7 @@ export function lifetimesFromConfig(c: Config): Lifetimes {
  * tokens for (refused when there are several: which one would be a guess).
  */
 export function introspectionClientsFromConfig(c: Config, resources: string[]): IntrospectionClient[] {
-  const problem = (why: string) => new ConfigError(`invalid configuration:\n  OAUTH_INTROSPECTION_CLIENTS: ${why}`);
+  const problem = (why: string) => invalidConfig(`OAUTH_INTROSPECTION_CLIENTS: ${why}`);
   return (c.OAUTH_INTROSPECTION_CLIENTS ?? []).map((entry) => {
     const colon = entry.indexOf(':');
     if (colon <= 0 || colon === entry.length - 1) throw problem('expected client_id:secret or client_id:secret@resource entries');

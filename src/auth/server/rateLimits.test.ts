@@ -32,6 +32,7 @@ function instance(extra: Partial<Parameters<typeof createAuthorizationServer>[0]
   });
   servers.push(as);
   const app = express();
+  app.set('trust proxy', extra.trustProxyHops ?? 0);
   app.use(as.router);
   return app;
 }

@@ -66,7 +66,7 @@ return 0`;
 function publicPart(jwk: Record<string, unknown>): JWK {
   // An EC JWK's private part is `d`; everything else is public (RFC 7518 §6.2).
   const { d: _d, ...pub } = jwk;
-  return pub as JWK;
+  return pub;
 }
 
 export class SigningKeys {
@@ -227,7 +227,7 @@ export class SigningKeys {
       .zadd(this.publishedSet(), expiresAt, kid)
       .exec();
     await this.keepPublishedSetUntilLastExpiry(now);
-    this.privateByKid.set(kid, privateKey as CryptoKey);
+    this.privateByKid.set(kid, privateKey);
     return record;
   }
 

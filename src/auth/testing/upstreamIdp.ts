@@ -5,11 +5,8 @@
  * whoever `signInAs` names, or cancels (error=access_denied) when that is undefined, the way a
  * person pressing "Cancel" would.
  */
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
-import '../separate/fixtures/corporateSso.js'; // its console filter for oidc-provider's notices
+import { hostOidcProvider, interactionParam, signingKey } from './oidcProvider.js';
 
 export const UPSTREAM_CLIENT_ID = 'mcp-sign-in';
 
@@ -30,76 +27,47 @@ export interface UpstreamIdp {
 }
 
 export async function startUpstreamIdp(opts: { redirectUri: string }): Promise<UpstreamIdp> {
-  let server: Server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${port}`;
-
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: UPSTREAM_CLIENT_ID,
-        token_endpoint_auth_method: 'none',
-        redirect_uris: [opts.redirectUri],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        id_token_signed_response_alg: 'ES256',
-      },
-    ],
-    jwks: { keys: [await signingJwk()] },
-    scopes: ['openid', 'email', 'profile'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    cookies: { keys: ['upstream-idp-test-cookie-key'] },
-    findAccount: async (_ctx: unknown, id: string) => ({
-      accountId: id,
-      claims: async () => ({ sub: id, ...UPSTREAM_USERS[id] }),
-    }),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-    features: { devInteractions: { enabled: false } },
+  const { privateJwk } = await signingKey('upstream-key-1');
+  const host = await hostOidcProvider({
+    provider: (issuer) =>
+      new Provider(issuer, {
+        clients: [
+          {
+            client_id: UPSTREAM_CLIENT_ID,
+            token_endpoint_auth_method: 'none',
+            redirect_uris: [opts.redirectUri],
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+            id_token_signed_response_alg: 'ES256',
+          },
+        ],
+        jwks: { keys: [privateJwk] },
+        scopes: ['openid', 'email', 'profile'],
+        claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+        cookies: { keys: ['upstream-idp-test-cookie-key'] },
+        findAccount: async (_ctx: unknown, id: string) => ({
+          accountId: id,
+          claims: async () => ({ sub: id, ...UPSTREAM_USERS[id] }),
+        }),
+        interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+        features: { devInteractions: { enabled: false } },
+      }),
+    answer: (details) =>
+      fixture.signInAs === undefined
+        ? undefined
+        : {
+            accountId: fixture.signInAs,
+            consent: (grant) => {
+              for (const s of (interactionParam(details, 'scope') ?? '').split(' ')) if (s) grant.addOIDCScope(s);
+            },
+          },
   });
-  provider.on('server_error', () => undefined);
-
   const fixture: UpstreamIdp = {
-    issuer,
+    issuer: host.issuer,
     signInAs: 'u-alice',
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-    start: async () => {
-      server = createServer(handler);
-      server.listen(port, '127.0.0.1');
-      await once(server, 'listening');
-    },
-    close: () => (server.listening ? fixture.stop() : Promise.resolve()),
+    stop: host.stop,
+    start: host.start,
+    close: host.close,
   };
-
-  const callback = provider.callback();
-  const handler: Parameters<typeof createServer>[1] = (req, res) => {
-    if (!req.url?.startsWith('/interaction/')) return callback(req, res);
-    void (async () => {
-      const details = await provider.interactionDetails(req, res);
-      const accountId = fixture.signInAs;
-      if (accountId === undefined) {
-        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user cancelled' }, { mergeWithLastSubmission: false });
-        return;
-      }
-      const grant = new provider.Grant({ accountId, clientId: String(details.params['client_id']) });
-      for (const s of String(details.params['scope'] ?? '').split(' ')) if (s) grant.addOIDCScope(s);
-      const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
-    })().catch((err: Error) => {
-      res.statusCode = 500;
-      res.end(err.message);
-    });
-  };
-  server.on('request', handler);
   return fixture;
-}
-
-async function signingJwk() {
-  const { exportJWK, generateKeyPair } = await import('jose');
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  return { ...(await exportJWK(privateKey)), kid: 'upstream-key-1', alg: 'ES256', use: 'sig' };
 }

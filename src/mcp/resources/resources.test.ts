@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProtocolError, ProtocolErrorCode, type ListResourcesResult, type Resource } from '@modelcontextprotocol/client';
 import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
@@ -65,9 +64,9 @@ describe('resources/read', () => {
     const odd = await client.readResource({ uri: 'test://static/resource/7' });
     expect(odd.contents[0]).toEqual({ uri: 'test://static/resource/7', mimeType: 'text/plain', text: 'Resource 7: This is a plaintext resource' });
     const even = (await client.readResource({ uri: 'test://static/resource/8' })).contents[0]!;
-    expect('blob' in even && Buffer.from(even.blob as string, 'base64').toString()).toBe('Resource 8: This is a base64 blob');
+    expect('blob' in even && Buffer.from(even.blob, 'base64').toString()).toBe('Resource 8: This is a base64 blob');
     const data = (await client.readResource({ uri: 'test://template/123/data' })).contents[0]!;
-    expect('text' in data && JSON.parse(data.text as string)).toEqual({ id: '123', templateTest: true, data: 'Data for ID: 123' });
+    expect('text' in data && JSON.parse(data.text)).toEqual({ id: '123', templateTest: true, data: 'Data for ID: 123' });
   });
 
   it.each(['test://nope', 'test://static/resource/101', 'test://static/resource/abc'])('answers %s with -32002', async (uri) => {

@@ -27,8 +27,6 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 
-export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
-
 /** A JSON-RPC error object, as a failed task carries it. */
 export interface TaskError {
   code: number;

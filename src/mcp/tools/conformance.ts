@@ -8,7 +8,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { TINY_PNG_BASE64, TINY_WAV_BASE64 } from '../assets.js';
 import { askForm, askSampling, elicited, sampledText, type FormSchema } from './clientRequests.js';
-import type { Tool } from '@modelcontextprotocol/server';
 import { defineJsonSchemaTool, defineTool, toolError, type ToolCall, type ToolOutcome } from './registry.js';
 
 const FIXTURE = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
@@ -271,7 +270,7 @@ export const jsonSchema202012Tool = defineJsonSchemaTool({
     then: { required: ['phone'] },
     else: { required: ['email'] },
     additionalProperties: false,
-  } as Tool['inputSchema'],
+  },
   run: async (args) => ({ content: [{ type: 'text', text: `Received: ${JSON.stringify(args)}` }] }),
 });
 

@@ -117,7 +117,7 @@ export function defineTool<I extends AnyObject, O extends AnyObject | undefined 
     title: spec.title,
     description: spec.description,
     inputSchema: jsonSchema(spec.input, 'input', spec.dialect),
-    ...(spec.output ? { outputSchema: jsonSchema(spec.output, 'output') as Tool['outputSchema'] } : {}),
+    ...(spec.output ? { outputSchema: jsonSchema(spec.output, 'output') } : {}),
     annotations: { title: spec.title, ...spec.annotations },
     ...(spec.icons ? { icons: spec.icons } : {}),
   };

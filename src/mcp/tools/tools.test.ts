@@ -80,7 +80,7 @@ describe('tools/call', () => {
 
   it('getTinyImage returns a PNG', async () => {
     conn = await connectClient();
-    const result = (await conn.client.callTool({ name: 'getTinyImage' })) as CallToolResult;
+    const result = (await conn.client.callTool({ name: 'getTinyImage' }));
     const image = result.content.find((c) => c.type === 'image');
     expect(image?.type === 'image' && image.mimeType).toBe('image/png');
     const bytes = Buffer.from(image?.type === 'image' ? image.data : '', 'base64');
@@ -92,7 +92,7 @@ describe('tools/call', () => {
     const result = (await conn.client.callTool({
       name: 'annotatedMessage',
       arguments: { messageType: 'error', includeImage: true },
-    })) as CallToolResult;
+    }));
     expect(result.content[0]?.annotations).toEqual({ priority: 1, audience: ['user', 'assistant'] });
     expect(result.content[1]?.type).toBe('image');
     expect(result.content[1]?.annotations?.audience).toEqual(['user']);
@@ -100,11 +100,11 @@ describe('tools/call', () => {
 
   it('getResourceReference embeds the resource; getResourceLinks returns resource_link items', async () => {
     conn = await connectClient();
-    const ref = (await conn.client.callTool({ name: 'getResourceReference', arguments: { resourceId: 4 } })) as CallToolResult;
+    const ref = (await conn.client.callTool({ name: 'getResourceReference', arguments: { resourceId: 4 } }));
     const embedded = ref.content.find((c) => c.type === 'resource');
     expect(embedded?.type === 'resource' && embedded.resource).toEqual(readResource('test://static/resource/4'));
 
-    const links = (await conn.client.callTool({ name: 'getResourceLinks', arguments: { count: 4 } })) as CallToolResult;
+    const links = (await conn.client.callTool({ name: 'getResourceLinks', arguments: { count: 4 } }));
     const linkItems = links.content.filter((c) => c.type === 'resource_link');
     expect(linkItems.map((l) => l.type === 'resource_link' && l.uri)).toEqual([1, 2, 3, 4].map((n) => `test://static/resource/${n}`));
   });
@@ -113,7 +113,7 @@ describe('tools/call', () => {
     conn = await connectClient();
     const { tools } = await conn.client.listTools(); // lets the SDK client validate structuredContent too
     const outputSchema = tools.find((t) => t.name === 'getWeather')!.outputSchema!;
-    const result = (await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } })) as CallToolResult;
+    const result = (await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } }));
     const validated = fromJsonSchema(outputSchema as JsonSchemaType)['~standard'].validate(result.structuredContent);
     expect(validated).toEqual({ value: result.structuredContent });
     expect(JSON.parse(text(result))).toEqual(result.structuredContent);
@@ -122,7 +122,7 @@ describe('tools/call', () => {
   it('serves the conformance fixtures with the content types the suite checks', async () => {
     conn = await connectClient();
     const types = async (name: string) =>
-      ((await conn!.client.callTool({ name })) as CallToolResult).content.map((c) => c.type);
+      ((await conn!.client.callTool({ name }))).content.map((c) => c.type);
     expect(await types('test_simple_text')).toEqual(['text']);
     expect(await types('test_image_content')).toEqual(['image']);
     expect(await types('test_audio_content')).toEqual(['audio']);
@@ -130,7 +130,7 @@ describe('tools/call', () => {
     expect(await types('test_multiple_content_types')).toEqual(['text', 'image', 'resource']);
     const failing = await conn.client.callTool({ name: 'test_error_handling' });
     expect(failing.isError).toBe(true);
-    const audio = ((await conn.client.callTool({ name: 'test_audio_content' })) as CallToolResult).content[0];
+    const audio = ((await conn.client.callTool({ name: 'test_audio_content' }))).content[0];
     expect(audio?.type === 'audio' && Buffer.from(audio.data, 'base64').subarray(0, 4).toString()).toBe('RIFF');
   });
 });

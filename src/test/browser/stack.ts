@@ -9,16 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadAuthServerConfig } from '../../../auth-server/config.js';
 import { startAuthServer, type RunningAuthServer } from '../../../auth-server/server.js';
-import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
-import { redisSettingsFor } from '../cluster.js';
+import { REDIS_URL, redisSettingsFor, startTestInstance } from '../cluster.js';
 import { removeKeysWithPrefix } from '../../redis/removePrefix.js';
 import { createKeyspace, sessionOwnerKey } from '../../redis/keys.js';
-import { startServer, type RunningServer } from '../../server.js';
+import type { RunningServer } from '../../server.js';
 import { SessionStore, type SessionMeta } from '../../routing/sessionStore.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from './roundRobinProxy.js';
 
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export type AuthMode = 'integrated' | 'separate';
 
 export interface BrowserStack {
@@ -77,21 +75,15 @@ export async function startStack(mode: AuthMode, opts: { accessTokenTtlSeconds: 
     });
   }
 
-  const start = () => {
-    const config = loadConfig({
+  const start = () =>
+    startTestInstance({
       REDIS_URL,
       REDIS_PREFIX: prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
       BASE_URI: proxy.url,
       AUTH_MODE: mode,
-      RATE_LIMIT_ENABLED: 'false',
       SHUTDOWN_GRACE_MS: '500',
-      LOG_LEVEL: logLevel,
       ...modeEnv,
     });
-    return startServer(config, createLogger(config.LOG_LEVEL));
-  };
   const instances = [await start(), await start()];
   proxy.targets = instances.map((i) => i.url);
 

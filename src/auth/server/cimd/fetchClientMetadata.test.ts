@@ -51,7 +51,7 @@ describe('guarded fetcher', () => {
     // One bad address among good ones is enough: the connection could pick it.
     [[{ address: '93.184.215.14', family: 4 }, { address: '127.0.0.1', family: 4 }], 'loopback'],
   ])('a host resolving to %j is refused (%s)', async (addresses, range) => {
-    const r = resolvingTo(addresses as LookupAddress[]);
+    const r = resolvingTo(addresses);
     const f = createGuardedClientMetadataFetcher({ resolve: r.resolve, timeoutMs: 2000 });
     try {
       const err = await f.fetch(new URL('https://metadata.test/client.json')).catch((e: unknown) => e);

@@ -71,7 +71,7 @@ export function createGuardedClientMetadataFetcher(opts: GuardedFetcherOptions =
   };
 
   const agent = new Agent({
-    connect: { lookup: guardedLookup as never, timeout: timeoutMs },
+    connect: { lookup: guardedLookup, timeout: timeoutMs },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     connections: 16,

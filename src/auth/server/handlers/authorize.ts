@@ -22,7 +22,7 @@ import { sendErrorPage } from '../errors.js';
 import { ENDPOINTS } from '../metadata.js';
 import { findMatchingRedirectUri } from '../redirectUris.js';
 import { matchResource } from '../resource.js';
-import type { ClientStore, KnownClient } from '../stores/clients.js';
+import type { ClientStore } from '../stores/clients.js';
 import { FlowStore } from '../stores/flows.js';
 
 const invalidRequest = (message: string) => new OAuthError(OAuthErrorCode.InvalidRequest, message);

@@ -13,8 +13,7 @@ import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
 import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
 import type { AccessTokens } from '../accessTokens.js';
-import { presentedCredentials } from '../clientAuthentication.js';
-import { sendOAuthError } from '../errors.js';
+import { clientAuthenticatedHandler } from '../clientAuthentication.js';
 import type { IntrospectionClient } from '../options.js';
 import { hashSecret, secretMatchesHash } from '../secrets.js';
 import type { GrantStore } from '../stores/grants.js';
@@ -33,7 +32,9 @@ export interface IntrospectDeps {
 }
 
 export function introspectHandler(deps: IntrospectDeps): RequestHandler {
-  const callers = new Map(deps.callers.map((c) => [c.clientId, { secretHash: hashSecret(c.clientSecret), resources: c.resources }]));
+  const callers = new Map(
+    deps.callers.map((c) => [c.clientId, { secretHash: hashSecret(c.clientSecret), resources: c.resources }]),
+  );
 
   async function describe(token: string, resources: readonly string[]): Promise<Record<string, unknown>> {
     if (token.includes('.')) {
@@ -71,21 +72,31 @@ export function introspectHandler(deps: IntrospectDeps): RequestHandler {
     };
   }
 
-  return async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    let basic = false;
-    try {
-      const creds = presentedCredentials(req);
-      basic = creds.basic;
+  return clientAuthenticatedHandler(
+    'introspect',
+    deps.log,
+    (creds) => {
       const caller = callers.get(creds.clientId);
-      if (caller === undefined || creds.clientSecret === undefined || !secretMatchesHash(creds.clientSecret, caller.secretHash)) {
-        throw new OAuthError(OAuthErrorCode.InvalidClient, 'introspection is limited to authenticated resource servers');
+      if (
+        caller === undefined ||
+        creds.clientSecret === undefined ||
+        !secretMatchesHash(creds.clientSecret, caller.secretHash)
+      ) {
+        throw new OAuthError(
+          OAuthErrorCode.InvalidClient,
+          'introspection is limited to authenticated resource servers',
+        );
       }
+      return caller;
+    },
+    async (caller, req, res) => {
       const p = IntrospectionRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid introspection request');
+      if (!p.success)
+        throw new OAuthError(
+          OAuthErrorCode.InvalidRequest,
+          p.error.issues[0]?.message ?? 'invalid introspection request',
+        );
       res.json(await describe(p.data.token, caller.resources));
-    } catch (err) {
-      sendOAuthError(res, err, deps.log, 'introspect', basic);
-    }
-  };
+    },
+  );
 }

@@ -11,7 +11,6 @@ import type { RequestHandler } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { Logger } from '../../../observability/logger.js';
 import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
-import { clientAddress } from '../clientAddress.js';
 import { acceptClientMetadata, parseClientMetadata } from '../clientMetadata.js';
 import { sendOAuthError } from '../errors.js';
 import { hashSecret } from '../secrets.js';
@@ -21,7 +20,6 @@ export interface RegisterDeps {
   clients: ClientStore;
   /** Live registrations one address may hold. */
   maxClientsPerAddress: number;
-  trustProxyHops: number;
   log: Logger;
 }
 
@@ -32,7 +30,10 @@ export function registerHandler(deps: RegisterDeps): RequestHandler {
     res.setHeader('Pragma', 'no-cache');
     try {
       if (!req.is('application/json')) {
-        throw new OAuthError(OAuthErrorCode.InvalidClientMetadata, 'the registration request must be application/json (RFC 7591 §3.1)');
+        throw new OAuthError(
+          OAuthErrorCode.InvalidClientMetadata,
+          'the registration request must be application/json (RFC 7591 §3.1)',
+        );
       }
       const clientId = randomUUID();
       const info = acceptClientMetadata(parseClientMetadata(req.body), clientId);
@@ -43,10 +44,17 @@ export function registerHandler(deps: RegisterDeps): RequestHandler {
         secret = randomBytes(32).toString('hex');
         info.client_secret_expires_at = now + deps.clients.lifetimeSeconds;
       }
-      const address = ipKeyGenerator(clientAddress(req, deps.trustProxyHops));
+      // Express's `req.ip` honours the app's `trust proxy` (TRUST_PROXY_HOPS), as every limit does.
+      const address = ipKeyGenerator(req.ip ?? 'unknown');
       if (!(await deps.clients.register(info, secret && hashSecret(secret), address, deps.maxClientsPerAddress))) {
-        deps.log.warn({ limit: deps.maxClientsPerAddress }, 'client registration refused: too many live registrations from one address');
-        throw new OAuthError(OAuthErrorCode.TooManyRequests, 'too many client registrations from this address; reuse an existing registration');
+        deps.log.warn(
+          { limit: deps.maxClientsPerAddress },
+          'client registration refused: too many live registrations from one address',
+        );
+        throw new OAuthError(
+          OAuthErrorCode.TooManyRequests,
+          'too many client registrations from this address; reuse an existing registration',
+        );
       }
       deps.log.info({ clientId, method: info.token_endpoint_auth_method }, 'client registered');
       // The plaintext secret leaves this server exactly once: in this response.

@@ -13,8 +13,7 @@ import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
 import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
 import type { AccessTokens } from '../accessTokens.js';
-import { authenticateClient, presentedCredentials } from '../clientAuthentication.js';
-import { sendOAuthError } from '../errors.js';
+import { authenticateClient, clientAuthenticatedHandler } from '../clientAuthentication.js';
 import type { ClientStore } from '../stores/clients.js';
 import type { GrantStore } from '../stores/grants.js';
 
@@ -51,23 +50,20 @@ export async function grantIdOfToken(
 }
 
 export function revokeHandler(deps: RevokeDeps): RequestHandler {
-  return async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    let basic = false;
-    try {
-      const creds = presentedCredentials(req);
-      basic = creds.basic;
-      const client = await authenticateClient(creds, deps.clients);
+  return clientAuthenticatedHandler(
+    'revoke',
+    deps.log,
+    (creds) => authenticateClient(creds, deps.clients),
+    async (client, req, res) => {
       const p = RevocationRequestSchema.safeParse(req.body ?? {});
-      if (!p.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid revocation request');
+      if (!p.success)
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, p.error.issues[0]?.message ?? 'invalid revocation request');
       const gid = await grantIdOfToken(p.data.token, client.info.client_id, deps);
       if (gid !== undefined) {
         await deps.grants.revoke(gid);
         deps.log.info({ clientId: client.info.client_id }, 'grant revoked by client');
       }
       res.status(200).json({});
-    } catch (err) {
-      sendOAuthError(res, err, deps.log, 'revoke', basic);
-    }
-  };
+    },
+  );
 }

@@ -16,8 +16,7 @@ import { z } from 'zod';
 import type { Logger } from '../../../observability/logger.js';
 import type { AccessTokens, IssuedAccessToken } from '../accessTokens.js';
 import { OAuthError, OAuthErrorCode } from '../../oauthError.js';
-import { authenticateClient, presentedCredentials } from '../clientAuthentication.js';
-import { sendOAuthError } from '../errors.js';
+import { authenticateClient, clientAuthenticatedHandler } from '../clientAuthentication.js';
 import { redirectUriMatches } from '../redirectUris.js';
 import { matchResource } from '../resource.js';
 import type { ClientStore, KnownClient } from '../stores/clients.js';
@@ -87,11 +86,13 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     // Bindings first: a failure here leaves the code and its grant untouched.
     if (r.clientId !== client.info.client_id) throw invalidGrant('authorization code was issued to another client');
     // OAuth 2.1 §4.1.3 / RFC 6749 §4.1.3: the same redirect_uri as in the authorization request.
-    if (r.redirectUriGiven && redirect_uri !== r.redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+    if (r.redirectUriGiven && redirect_uri !== r.redirectUri)
+      throw invalidGrant('redirect_uri does not match the authorization request');
     if (!r.redirectUriGiven && redirect_uri !== undefined && !redirectUriMatches(redirect_uri, r.redirectUri)) {
       throw invalidGrant('redirect_uri does not match the authorization request');
     }
-    if (!(await verifyChallenge(code_verifier, r.codeChallenge))) throw invalidGrant('code_verifier does not match the code_challenge');
+    if (!(await verifyChallenge(code_verifier, r.codeChallenge)))
+      throw invalidGrant('code_verifier does not match the code_challenge');
     if (resource !== undefined && matchResource(resource, [r.resource]) === undefined) {
       throw invalidTarget('resource differs from the one authorized');
     }
@@ -121,7 +122,8 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     const precheck = (grant: Grant) => {
       // RFC 6749 §6: a refresh may narrow the scope, never widen it.
       const extra = requested.filter((s) => !grant.scopes.includes(s));
-      if (extra.length > 0) throw new OAuthError(OAuthErrorCode.InvalidScope, `scope exceeds the grant: ${extra.join(' ')}`);
+      if (extra.length > 0)
+        throw new OAuthError(OAuthErrorCode.InvalidScope, `scope exceeds the grant: ${extra.join(' ')}`);
       if (p.data.resource !== undefined && matchResource(p.data.resource, [grant.resource]) === undefined) {
         throw invalidTarget('resource differs from the one authorized');
       }
@@ -143,14 +145,11 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
     return tokenResponse(access, outcome.refreshToken);
   }
 
-  return async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    let basic = false;
-    try {
-      const creds = presentedCredentials(req);
-      basic = creds.basic;
-      const client = await authenticateClient(creds, deps.clients);
+  const handler = clientAuthenticatedHandler(
+    'token',
+    deps.log,
+    (creds) => authenticateClient(creds, deps.clients),
+    async (client, req, res) => {
       const g = GrantTypeSchema.safeParse(req.body ?? {});
       if (!g.success) throw invalidRequest(firstIssue(g.error));
       switch (g.data.grant_type) {
@@ -165,8 +164,11 @@ export function tokenHandler(deps: TokenDeps): RequestHandler {
         default:
           throw new OAuthError(OAuthErrorCode.UnsupportedGrantType, `grant_type ${g.data.grant_type} is not supported`);
       }
-    } catch (err) {
-      sendOAuthError(res, err, deps.log, 'token', basic);
-    }
+    },
+  );
+  // RFC 6749 §5.1: token responses also carry Pragma for HTTP/1.0 caches.
+  return (req, res, next) => {
+    res.setHeader('Pragma', 'no-cache');
+    return handler(req, res, next);
   };
 }

@@ -22,6 +22,7 @@ export interface IdentityPolicy {
 }
 
 // OIDC Core §2: `sub` is at most 255 ASCII characters; other claims get the same bound.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CLAIM_VALUE = /^[^\x00-\x1f\x7f]{1,255}$/;
 
 function verifiedEmail(claims: Record<string, unknown>): string | undefined {
