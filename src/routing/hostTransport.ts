@@ -111,6 +111,11 @@ export class HostTransport implements Transport {
     return this.inflight.size;
   }
 
+  /** Server→client requests (sampling, elicitation, roots) still awaiting the client's answer. */
+  get pendingClientRequestCount(): number {
+    return this.pendingClientRequests.size;
+  }
+
   /** Ends a request's stream without a response (the client cancelled it: no response is sent). */
   async end(id: RequestId, reason: string): Promise<void> {
     const req = this.inflight.get(id);
