@@ -9,11 +9,16 @@
  * instances after each phase and the calls' latency. Flags: --sessions N (default 10000),
  * --max-live M (MAX_LIVE_SESSIONS_PER_INSTANCE of the instances; default: the server's own),
  * --concurrency C (requests in flight while opening and calling, default 32), --json, --tsx (run
- * the TypeScript sources instead of the build, which the bench otherwise builds first).
+ * the TypeScript sources instead of the build, which the bench otherwise builds first), --gc (also
+ * report each instance's heap after a forced full collection, i.e. what it retains: the instances
+ * then run with --expose-gc and src/bench/gcOnSignal.mjs). BENCH_NODE_ARGS passes node flags to both
+ * instances.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -28,8 +33,10 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     json: { type: 'boolean', default: false },
     tsx: { type: 'boolean', default: false },
+    gc: { type: 'boolean', default: false },
   },
 });
+const gcDir = values.gc ? mkdtempSync(join(tmpdir(), 'bench-gc-')) : undefined;
 const N = Number(values.sessions);
 const CONCURRENCY = Number(values.concurrency);
 if (!Number.isInteger(N) || N < 1) throw new Error('--sessions takes one positive integer here');
@@ -52,9 +59,13 @@ interface Instance {
 
 async function startInstance(name: string, port: number): Promise<Instance> {
   const entry = values.tsx ? ['--import', 'tsx', 'src/index.ts'] : ['dist/src/index.js'];
-  const child = spawn(process.execPath, entry, {
+  const gcArgs = gcDir ? ['--expose-gc', '--import', './src/bench/gcOnSignal.mjs'] : [];
+  // BENCH_NODE_ARGS passes flags to the instances, e.g. --max-old-space-size=256.
+  const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...gcArgs, ...entry], {
     env: {
       ...process.env,
+      ...(gcDir ? { BENCH_GC_REPORT_DIR: gcDir } : {}),
       REDIS_URL,
       REDIS_PREFIX: prefix,
       PORT: String(port),
@@ -95,6 +106,23 @@ async function gauges(port: number): Promise<Record<string, number>> {
     getStreams: read(/^mcp_active_streams\{kind="get"\} (\d+)/m),
     heapMb: Math.round(read(/^nodejs_heap_size_used_bytes (\d+)/m) / 1024 / 1024),
   };
+}
+
+/** Heap (MB) an instance retains after a forced full collection (--gc only). */
+async function retainedMb(child: ChildProcess): Promise<number | undefined> {
+  if (!gcDir) return undefined;
+  const file = join(gcDir, `${child.pid}.json`);
+  const since = Date.now();
+  child.kill('SIGUSR2');
+  for (;;) {
+    try {
+      const report = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number; at: number };
+      if (report.at >= since) return Math.round(report.heapUsed / 1024 / 1024);
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -169,12 +197,15 @@ async function main(): Promise<void> {
   const phases: Array<Record<string, number | string>> = [];
   const snapshot = async (phase: string, seconds?: number) => {
     const [ga, gb] = [await gauges(portA), await gauges(portB)];
+    const [rssA, rssB] = [rssMb(a.child.pid), rssMb(b.child.pid)];
+    const [retainedA, retainedB] = [await retainedMb(a.child), await retainedMb(b.child)];
     const row = {
       phase,
-      rssA: rssMb(a.child.pid),
-      rssB: rssMb(b.child.pid),
+      rssA,
+      rssB,
       heapA: ga.heapMb!,
       heapB: gb.heapMb!,
+      ...(gcDir ? { retainedA, retainedB } : {}),
       hostedA: ga.hosted!,
       liveA: ga.live!,
       getStreamsB: gb.getStreams!,
@@ -215,6 +246,8 @@ async function main(): Promise<void> {
     b.child.kill('SIGTERM');
     await Promise.all([once(a.child, 'exit'), once(b.child, 'exit')]);
     await removeKeysWithPrefix(settings, prefix);
+    if (gcDir && process.env['BENCH_HEAP_SNAPSHOTS'] !== '1') rmSync(gcDir, { recursive: true, force: true });
+    else if (gcDir) console.error(`heap snapshots in ${gcDir}`);
   }
 }
 
