@@ -85,9 +85,9 @@ export class RoutingInstance {
   readonly events: EventLog;
   private readonly hosts = new Map<string, SessionHost>();
   /**
-   * The hosts whose server is in memory, least recently used first (a Map keeps insertion order;
-   * use = delete + set). Not lru-cache: eviction must skip busy sessions, and lru-cache evicts
-   * whatever is oldest by itself.
+   * The hosts whose server is in memory and may leave it, least recently used first (a Map keeps
+   * insertion order; use = delete + set). Not lru-cache: eviction must skip busy sessions, and
+   * lru-cache evicts whatever is oldest by itself. Pinned hosts (HTTP+SSE, WebSocket) are not in it.
    */
   private readonly live = new Map<string, SessionHost>();
   private readonly takeovers = new Map<string, Promise<'taken' | 'absent' | 'busy'>>();
@@ -95,6 +95,8 @@ export class RoutingInstance {
   private readonly cap: SessionCap;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
+  /** Hosted HTTP+SSE and WebSocket sessions: always live, outside the LRU. */
+  private pinnedCount = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -245,9 +247,9 @@ export class RoutingInstance {
     return this.hosts.get(hostKey(ref))?.isLive;
   }
 
-  /** Hosted sessions whose server is in memory (the rest are passivated). */
+  /** Hosted sessions whose server is in memory (the rest are passivated), pinned ones included. */
   get liveCount(): number {
-    return this.live.size;
+    return this.live.size + this.pinnedCount;
   }
 
   /**
@@ -269,6 +271,7 @@ export class RoutingInstance {
 
   /** Marks a host most recently used, then passivates the least recently used idle ones beyond the cap. */
   private used(host: SessionHost): void {
+    if (host.pinned) return;
     const k = hostKey(host.ref);
     this.live.delete(k);
     if (host.isLive) this.live.set(k, host);
@@ -351,14 +354,20 @@ export class RoutingInstance {
   private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean, websocket: boolean): Promise<SessionHost> {
     const k = hostKey(ref);
     const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, websocket, (h) => {
-      if (this.hosts.get(k) === h) this.hosts.delete(k);
+      if (this.hosts.get(k) !== h) return;
+      this.hosts.delete(k);
       if (this.live.get(k) === h) this.live.delete(k);
+      if (h.pinned) this.pinnedCount--;
     });
     this.hosts.set(k, host);
+    if (host.pinned) this.pinnedCount++;
     try {
       await host.open();
     } catch (err) {
-      this.hosts.delete(k);
+      if (this.hosts.get(k) === host) {
+        this.hosts.delete(k);
+        if (host.pinned) this.pinnedCount--;
+      }
       throw err;
     }
     this.used(host);

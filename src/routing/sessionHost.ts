@@ -139,6 +139,14 @@ export class SessionHost {
   }
 
   /**
+   * HTTP+SSE and WebSocket sessions live exactly as long as their connection and are never
+   * passivated: the instance keeps them out of its LRU altogether.
+   */
+  get pinned(): boolean {
+    return this.legacy || this.websocket;
+  }
+
+  /**
    * Nothing of the session lives only in this process: no client request in flight (which
    * includes a tool waiting for the client's answer to sampling or elicitation), no
    * server→client request awaiting an answer, not being rebuilt or closed. Legacy HTTP+SSE and
@@ -148,8 +156,7 @@ export class SessionHost {
     const t = this.transport;
     return (
       t !== undefined &&
-      !this.legacy &&
-      !this.websocket &&
+      !this.pinned &&
       this.closing === undefined &&
       this.waiting === undefined &&
       t.inflightCount === 0 &&
