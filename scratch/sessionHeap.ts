@@ -45,9 +45,12 @@ console.log(JSON.stringify({ sessions: N, live: routing.liveCount, bytesPerSessi
 const calls = Number(process.argv[4] ?? 0);
 if (calls > 0) {
   const refs = [...(routing as unknown as { hosts: Map<string, { ref: { u: string; sessionId: string } }> }).hosts.values()].map((h) => h.ref);
+  const cpu0 = process.cpuUsage();
   for (let c = 0; c < calls; c++) for (const [i, ref] of refs.entries()) await request(ref, JSON.stringify({ jsonrpc: '2.0', id: c * N + i + 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'm' } } }));
+  const cpu = process.cpuUsage(cpu0);
   await new Promise((r) => setTimeout(r, 200));
-  console.log(JSON.stringify({ afterCallsEach: calls, live: routing.liveCount, bytesPerSession: Math.round((heap() - h0) / N) }));
+  const cpuMsPerCall = (cpu.user + cpu.system) / 1000 / (calls * N);
+  console.log(JSON.stringify({ afterCallsEach: calls, cpuMsPerCall: Math.round(cpuMsPerCall * 1000) / 1000, live: routing.liveCount, bytesPerSession: Math.round((heap() - h0) / N) }));
 }
 await routing.stop();
 await removeKeysWithPrefix(settings, prefix);
