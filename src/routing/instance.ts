@@ -96,7 +96,7 @@ export class RoutingInstance {
   private readonly timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
   /** Hosted HTTP+SSE and WebSocket sessions: always live, outside the LRU. */
-  private pinnedCount = 0;
+  private readonly pinned = new Set<SessionHost>();
 
   constructor(
     private readonly redis: Redis,
@@ -249,7 +249,7 @@ export class RoutingInstance {
 
   /** Hosted sessions whose server is in memory (the rest are passivated), pinned ones included. */
   get liveCount(): number {
-    return this.live.size + this.pinnedCount;
+    return this.live.size + this.pinned.size;
   }
 
   /**
@@ -357,16 +357,16 @@ export class RoutingInstance {
       if (this.hosts.get(k) !== h) return;
       this.hosts.delete(k);
       if (this.live.get(k) === h) this.live.delete(k);
-      if (h.pinned) this.pinnedCount--;
+      this.pinned.delete(h);
     });
     this.hosts.set(k, host);
-    if (host.pinned) this.pinnedCount++;
+    if (host.pinned) this.pinned.add(host);
     try {
       await host.open();
     } catch (err) {
       if (this.hosts.get(k) === host) {
         this.hosts.delete(k);
-        if (host.pinned) this.pinnedCount--;
+        this.pinned.delete(host);
       }
       throw err;
     }
@@ -379,9 +379,9 @@ export class RoutingInstance {
     this.relay.sweep(now);
     const quiet = Math.floor(this.opts.relayTimeoutMs / 3);
     // A passivated host has nothing in flight to keep alive.
-    for (const h of this.live.values()) {
-      h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
-    }
+    const beat = (h: SessionHost) => h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
+    for (const h of this.live.values()) beat(h);
+    for (const h of this.pinned) beat(h);
   }
 
   private async slowSweep(): Promise<void> {

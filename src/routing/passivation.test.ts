@@ -257,4 +257,50 @@ describe('passivation (one instance, real Redis)', () => {
     expect(await routing.sessionExists(gone)).toBe(false);
     expect(routing.isLive(gone)).toBeUndefined();
   });
+
+  test('slow calls outlive the relay timeout on live and WebSocket sessions alike: their host keeps beating', async () => {
+    // An instance of its own with a short relay timeout: a relay hearing nothing for 900 ms gives up.
+    const conns2 = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit-2');
+    const events2 = new InMemoryServerEventBus();
+    const requestState = createRequestStateSeal(new RedisStateKeys(conns2.command, keys.requestStateKeys(), 3_600_000, 600_000), 600);
+    const r2 = new RoutingInstance(conns2.command, conns2.pubsub, keys, log, {
+      serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
+        createMcpServer({ userId, log: sessionLog, events: events2, requestState, session: { id: sessionId, state } }),
+      relayTimeoutMs: 900,
+      idleTtlMs: 600_000,
+      maxSessionsPerUser: 100,
+      maxInflightPerSession: 32,
+      maxPendingClientRequests: 32,
+      maxLiveSessions: 1,
+    });
+    await r2.start();
+    try {
+      const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'unit', version: '1' } } };
+      const ask = (ref: SessionRef, message: object) =>
+        new Promise<Reply[]>((resolve, reject) => {
+          const replies: Reply[] = [];
+          const reply = r2.relay.open({
+            onReply: (header, body) => {
+              replies.push({ header, message: body === undefined ? undefined : (JSON.parse(body) as JSONRPCMessage) });
+              if (header.t !== 'msg' && header.t !== 'alive') resolve(replies);
+              else if (header.t === 'msg' && header.f === true) resolve(replies);
+            },
+            onTimeout: () => reject(new Error('relay timed out')),
+          });
+          r2.deliver(ref, encode({ t: 'msg', ri: r2.instanceId, reply, caller }, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
+        });
+      const socket = await r2.createSession(caller, undefined, { websocket: true });
+      const plain = await r2.createSession(caller, JSON.stringify(init));
+      for (const ref of [socket, plain]) expect(final(await ask(ref, init)).result?.['protocolVersion']).toBe('2025-11-25');
+      const slow = { method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1.5, steps: 1 } } };
+      const [a, b] = await Promise.all([ask(socket, { id: 1, ...slow }), ask(plain, { id: 1, ...slow })]);
+      for (const replies of [a, b]) {
+        expect(replies.some((r) => r.header.t === 'alive')).toBe(true);
+        expect(toolText(replies)).toContain('completed');
+      }
+    } finally {
+      await r2.stop();
+      await conns2.close();
+    }
+  });
 });
