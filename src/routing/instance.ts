@@ -261,8 +261,7 @@ export class RoutingInstance {
     return events.subscribe((event) => {
       for (const h of this.hosts.values()) {
         if (h.isLive) continue;
-        const subscriptions = () => this.redis.smembers(this.keys.sessionSubscriptions(h.ref.u, h.ref.sessionId));
-        notify(event, subscriptions)
+        notify(event, () => h.subscriptions())
           .then((message) => (message === undefined ? undefined : h.notifyPassivated(JSON.stringify(message))))
           .catch((err: Error) => this.log.debug({ err: err.message, session: h.ref.sessionId }, 'change notification not delivered'));
       }

@@ -65,6 +65,12 @@ export class SessionHost {
   /** Inbound payloads that arrived while passivated, delivered in order once the server is back. */
   private waiting: string[] | undefined;
   private waking: Promise<void> | undefined;
+  /**
+   * A passivated session's resource subscriptions, read once when it left memory: only its live
+   * server changes them (resources/subscribe is a request, and a session with one in flight stays
+   * live), so change events need no Redis read per passivated session.
+   */
+  private passivatedSubscriptions: string[] | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
@@ -174,8 +180,20 @@ export class SessionHost {
     this.server = undefined;
     this.transport = undefined;
     this.log.debug('session passivated');
+    this.ctx.redis.smembers(this.ctx.keys.sessionSubscriptions(this.ref.u, this.ref.sessionId)).then(
+      (subs) => {
+        if (!this.isLive && this.waiting === undefined) this.passivatedSubscriptions = subs;
+      },
+      (err: Error) => this.log.debug({ err: err.message }, 'subscriptions of a passivated session unread'),
+    );
     // Closing releases the server's change listener and timers (src/mcp/server.ts).
     return server.close().catch((err: Error) => this.log.debug({ err: err.message }, 'closing a passivated server failed'));
+  }
+
+  /** The resource subscriptions of a passivated session (read from Redis until known). */
+  subscriptions(): Promise<string[]> {
+    if (this.passivatedSubscriptions) return Promise.resolve(this.passivatedSubscriptions);
+    return this.ctx.redis.smembers(this.ctx.keys.sessionSubscriptions(this.ref.u, this.ref.sessionId));
   }
 
   /** Rebuilds a passivated session from Redis, then delivers what waited for it. */
@@ -279,6 +297,7 @@ export class SessionHost {
         if (body === undefined) return;
         if (this.transport === undefined) {
           // Passivated (or waking up): the message waits for the server, in arrival order.
+          this.passivatedSubscriptions = undefined;
           (this.waiting ??= []).push(payload);
           void this.wake();
           return;
