@@ -258,7 +258,7 @@ describe('passivation (one instance, real Redis)', () => {
     expect(routing.isLive(gone)).toBeUndefined();
   });
 
-  test('slow calls outlive the relay timeout on live and WebSocket sessions alike: their host keeps beating', async () => {
+  test('WebSocket sessions stay live; slow calls outlive the relay timeout on them and on plain sessions: their host keeps beating', async () => {
     // An instance of its own with a short relay timeout: a relay hearing nothing for 900 ms gives up.
     const conns2 = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit-2');
     const events2 = new InMemoryServerEventBus();
@@ -298,6 +298,12 @@ describe('passivation (one instance, real Redis)', () => {
         expect(replies.some((r) => r.header.t === 'alive')).toBe(true);
         expect(toolText(replies)).toContain('completed');
       }
+      // A WebSocket session is never passivated: with room for one server, a second plain session
+      // pushes the first out, and the socket's stays.
+      const other = await r2.createSession(caller, JSON.stringify(init));
+      expect(final(await ask(other, init)).result?.['protocolVersion']).toBe('2025-11-25');
+      expect([r2.isLive(socket), r2.isLive(plain), r2.isLive(other)]).toEqual([true, false, true]);
+      expect(r2.liveCount).toBe(2);
     } finally {
       await r2.stop();
       await conns2.close();
