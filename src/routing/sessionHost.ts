@@ -21,8 +21,8 @@ import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
 import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
-import { GET_STREAM, requestStreamId, type EventLog } from './eventLog.js';
-import { HostTransport } from './hostTransport.js';
+import { GET_STREAM, requestStreamId, type EventKind, type EventLog } from './eventLog.js';
+import { HostTransport, logAndPublish } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
 import type { SessionRef, SessionStore } from './sessionStore.js';
 
@@ -261,13 +261,12 @@ export class SessionHost {
   async notifyPassivated(raw: string): Promise<void> {
     if (this.isLive || this.closing !== undefined) return;
     const { ctx, ref } = this;
-    let e: string | undefined;
-    try {
-      e = await ctx.events.append(ref, GET_STREAM, 'msg', raw, false);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'event log append failed; event sent without an id');
-    }
-    await ctx.bus.publish(ctx.keys.sessionOutbound(ref.u, ref.sessionId), encode(e === undefined ? { t: 'msg' } : { t: 'msg', e }, raw));
+    const deps = {
+      publish: (channel: string, payload: string) => ctx.bus.publish(channel, payload),
+      logEvent: (streamId: string, kind: EventKind, body?: string, final?: boolean) => ctx.events.append(ref, streamId, kind, body, final),
+      log: this.log,
+    };
+    await logAndPublish(deps, GET_STREAM, ctx.keys.sessionOutbound(ref.u, ref.sessionId), raw, false);
   }
 
   async heartbeat(now: number, quietMs: number): Promise<void> {
