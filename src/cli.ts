@@ -159,6 +159,7 @@ export const ENV_DESCRIPTIONS: Readonly<Record<string, string>> = {
   SHUTDOWN_GRACE_MS: 'graceful-shutdown budget for in-flight requests',
   TRUST_PROXY_HOPS: 'reverse-proxy hops whose X-Forwarded-For is trusted for the client address',
   MAX_SESSIONS_PER_USER: 'live sessions per user',
+  MAX_LIVE_SESSIONS_PER_INSTANCE: 'hosted sessions kept in memory; idle ones beyond it are passivated (rebuilt from Redis on their next message)',
   MAX_STREAMS_PER_SESSION: 'concurrent SSE streams per session (GET + POST streams)',
   MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: 'unanswered server→client requests per session',
   MAX_WEBSOCKETS_PER_INSTANCE: 'open WebSockets (/ws) per instance; beyond it the upgrade gets 503',

@@ -310,6 +310,14 @@ export const EnvSchema = z.object({
   MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Concurrent SSE streams of one session (the GET stream plus POST response streams). */
   MAX_STREAMS_PER_SESSION: z.coerce.number().int().min(1).max(1000).default(32),
+  /**
+   * Hosted sessions one instance keeps in memory (their McpServer); beyond it the least recently
+   * used idle ones are passivated: dropped from memory and rebuilt from Redis on their next
+   * message, invisibly to the client. A session with a request in flight or a server→client
+   * request pending is never passivated, nor an HTTP+SSE or WebSocket one. The default bounds
+   * the servers' share of memory to a few tens of MB (docs/performance.md, "Sessions and memory").
+   */
+  MAX_LIVE_SESSIONS_PER_INSTANCE: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** Server→client requests (sampling, elicitation, roots) awaiting an answer, per session. */
   MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: z.coerce.number().int().min(1).max(10_000).default(32),
   // ---- WebSocket transport (/ws; docs/operations.md, "/ws") ----

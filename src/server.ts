@@ -17,6 +17,7 @@ import { userIdOf } from './auth/types.js';
 import { createRequestStateSeal } from './mcp/requestState.js';
 import { WebSocketEndpoint } from './http/websocket.js';
 import { startResourceChangeSimulator } from './mcp/resourceUpdates.js';
+import { changeNotification } from './mcp/resources/subscriptions.js';
 import { createMcpServer } from './mcp/server.js';
 import type { TaskServices } from './mcp/tasks/handlers.js';
 import { TaskRunner } from './mcp/tasks/runner.js';
@@ -74,6 +75,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
     maxInflightPerSession: config.MAX_STREAMS_PER_SESSION,
     maxPendingClientRequests: config.MAX_PENDING_CLIENT_REQUESTS_PER_SESSION,
+    maxLiveSessions: config.MAX_LIVE_SESSIONS_PER_INSTANCE,
     serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
       createMcpServer({
         userId,
@@ -86,8 +88,12 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     onRoutingLatency: (ms) => metrics.routingLatency.observe(ms / 1000),
     onSessionEvicted: () => metrics.sessionEvictions.inc(),
     onSessionRefused: () => metrics.sessionLimitRefusals.inc(),
+    onSessionPassivated: () => metrics.sessionsPassivated.inc(),
+    onSessionRehydrated: () => metrics.sessionsRehydrated.inc(),
   });
   const events = new RedisServerEventBus(routing.bus, keys.serverEvents(), log);
+  // A passivated session's server is gone; its change notifications are sent for it.
+  const stopForwarding = routing.forwardChangesToPassivated(events, changeNotification);
   const taskStore = new RedisTaskStore(redis.command, routing.bus, keys, routing.instanceId, log);
   const runner = new TaskRunner(
     taskStore,
@@ -137,6 +143,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   });
   metrics.trackActive({
     sessions: () => routing.hostedCount,
+    liveSessions: () => routing.liveCount,
     streams: () => ({ ...sse.counts(), listen: modern.listenStreams }),
     tasks: () => runner.runningCount,
     websockets: () => websockets.size,
@@ -170,6 +177,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
 
   const release = async () => {
     stopSimulator();
+    stopForwarding();
     // Tasks still running here cannot move: they fail, saying why, before the instance goes.
     await runner.stop();
     await modern.close();

@@ -32,6 +32,9 @@ import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { openSession, percentile, runClosedLoop } from './wsLoad.js';
 
+// `--memory`: the sessions-and-memory bench (src/bench/sessions.ts) runs instead; it exits the process.
+if (process.argv.includes('--memory')) await new Promise<never>(() => void import('./sessions.js'));
+
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },

@@ -100,6 +100,8 @@ export interface MetricsOptions {
 export interface ActiveSources {
   /** Sessions hosted by this instance, read at scrape time. */
   sessions?: () => number;
+  /** Hosted sessions whose server is in memory (not passivated), read at scrape time. */
+  liveSessions?: () => number;
   /** Open streams on this instance by kind, read at scrape time. */
   streams?: () => Partial<Record<StreamKind | 'listen', number>>;
   /** Tasks (tasks extension) running on this instance, read at scrape time. */
@@ -118,6 +120,12 @@ export class Metrics {
   readonly mcpMessages: McpMessageCounter;
   /** MCP sessions hosted by this instance (set it, or register a source with `trackActive`). */
   readonly activeSessions: Gauge;
+  /** Hosted sessions whose McpServer is in memory; the rest are passivated (MAX_LIVE_SESSIONS_PER_INSTANCE). */
+  readonly liveSessions: Gauge;
+  /** Idle hosted sessions dropped from memory (LRU beyond MAX_LIVE_SESSIONS_PER_INSTANCE). */
+  readonly sessionsPassivated: Counter;
+  /** Passivated sessions rebuilt from Redis for their next message. */
+  readonly sessionsRehydrated: Counter;
   /** Open SSE streams on this instance, by kind. */
   readonly activeStreams: Gauge<'kind'>;
   /** Tasks of the tasks extension running on this instance. */
@@ -187,6 +195,25 @@ export class Metrics {
         const read = sources().sessions;
         if (read) this.set(read());
       },
+    });
+    this.liveSessions = new Gauge({
+      name: 'mcp_live_sessions',
+      help: 'Hosted MCP sessions whose server is in memory; the others are passivated (MAX_LIVE_SESSIONS_PER_INSTANCE).',
+      registers,
+      collect() {
+        const read = sources().liveSessions;
+        if (read) this.set(read());
+      },
+    });
+    this.sessionsPassivated = new Counter({
+      name: 'mcp_sessions_passivated_total',
+      help: 'Idle hosted sessions dropped from memory to stay within MAX_LIVE_SESSIONS_PER_INSTANCE.',
+      registers,
+    });
+    this.sessionsRehydrated = new Counter({
+      name: 'mcp_sessions_rehydrated_total',
+      help: 'Passivated sessions rebuilt from Redis for their next message.',
+      registers,
     });
     this.activeStreams = new Gauge({
       name: 'mcp_active_streams',

@@ -111,6 +111,11 @@ export class HostTransport implements Transport {
     return this.inflight.size;
   }
 
+  /** Server→client requests (sampling, elicitation, roots) still awaiting the client's answer. */
+  get pendingClientRequestCount(): number {
+    return this.pendingClientRequests.size;
+  }
+
   /** Ends a request's stream without a response (the client cancelled it: no response is sent). */
   async end(id: RequestId, reason: string): Promise<void> {
     const req = this.inflight.get(id);
@@ -240,10 +245,8 @@ export class HostTransport implements Transport {
   }
 
   /** Logs a message, then publishes it with its event id. */
-  private async logAndPublish(streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
-    const e = await this.log(streamId, 'msg', raw, final);
-    const header = final ? { t: 'msg', f: true } : { t: 'msg' };
-    return this.deps.publish(channel, encode(e === undefined ? header : { ...header, e }, raw));
+  private logAndPublish(streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
+    return logAndPublish(this.deps, streamId, channel, raw, final);
   }
 
   /**
@@ -258,14 +261,8 @@ export class HostTransport implements Transport {
   }
 
   /** Logs an event when the stream is resumable; a failure loses resumability, not the message. */
-  private async log(streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
-    if (streamId === undefined || !this.deps.logEvent) return undefined;
-    try {
-      return await this.deps.logEvent(streamId, kind, body, final);
-    } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message, stream: streamId }, 'event log append failed; event sent without an id');
-      return undefined;
-    }
+  private log(streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
+    return logEvent(this.deps, streamId, kind, body, final);
   }
 
   /** Ends every in-flight request's stream (session closing) and closes the transport. */
@@ -279,4 +276,27 @@ export class HostTransport implements Transport {
     await Promise.all(ends);
     this.onclose?.();
   }
+}
+
+type LoggingDeps = Pick<HostTransportDeps, 'publish' | 'logEvent' | 'log'>;
+
+/** Logs an event when the stream is resumable; a failure loses resumability, not the message. */
+async function logEvent(deps: LoggingDeps, streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
+  if (streamId === undefined || !deps.logEvent) return undefined;
+  try {
+    return await deps.logEvent(streamId, kind, body, final);
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message, stream: streamId }, 'event log append failed; event sent without an id');
+    return undefined;
+  }
+}
+
+/**
+ * Logs a message, then publishes it with its event id. Also how a passivated session, which has
+ * no transport, sends a notification to its GET stream (src/routing/sessionHost.ts).
+ */
+export async function logAndPublish(deps: LoggingDeps, streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
+  const e = await logEvent(deps, streamId, 'msg', raw, final);
+  const header = final ? { t: 'msg', f: true } : { t: 'msg' };
+  return deps.publish(channel, encode(e === undefined ? header : { ...header, e }, raw));
 }

@@ -9,7 +9,7 @@
  * host died, in which case this instance takes it over by replaying the stored initialize request.
  */
 import { randomUUID } from 'node:crypto';
-import { isSpecType, type LoggingLevel } from '@modelcontextprotocol/server';
+import { isSpecType, type JSONRPCNotification, type LoggingLevel, type ServerEvent, type ServerEventBus } from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { sessionOwnerKey, type Keyspace } from '../redis/keys.js';
@@ -30,13 +30,24 @@ export interface RoutingOptions {
   maxSessionsPerUser: number;
   maxInflightPerSession: number;
   maxPendingClientRequests: number;
+  /**
+   * Live (in-memory) hosted sessions kept at most; beyond it the least recently used idle ones are
+   * passivated (docs/architecture.md, "Passivation"). Unset = no bound.
+   */
+  maxLiveSessions?: number;
   /** Metrics hooks. */
   onMessage?(method: string): void;
   onRoutingLatency?(ms: number): void;
   /** An idle session was ended to make room under the per-user cap / a session was refused at the cap. */
   onSessionEvicted?(): void;
   onSessionRefused?(): void;
+  /** A hosted session left memory / was rebuilt from Redis for a message. */
+  onSessionPassivated?(): void;
+  onSessionRehydrated?(): void;
 }
+
+/** What a change event means to one session: the notification to send it, if any. */
+export type ChangeNotifier = (event: ServerEvent, subscriptions: () => Promise<string[]>) => Promise<JSONRPCNotification | undefined>;
 
 export type DeliveryResult = 'delivered' | 'gone' | 'unavailable';
 /** `timeout`: the host took the delete but did not confirm it within the relay timeout. */
@@ -73,11 +84,19 @@ export class RoutingInstance {
   readonly store: SessionStore;
   readonly events: EventLog;
   private readonly hosts = new Map<string, SessionHost>();
+  /**
+   * The hosts whose server is in memory and may leave it, least recently used first (a Map keeps
+   * insertion order; use = delete + set). Not lru-cache: eviction must skip busy sessions, and
+   * lru-cache evicts whatever is oldest by itself. Pinned hosts (HTTP+SSE, WebSocket) are not in it.
+   */
+  private readonly live = new Map<string, SessionHost>();
   private readonly takeovers = new Map<string, Promise<'taken' | 'absent' | 'busy'>>();
   private readonly hostCtx: HostContext;
   private readonly cap: SessionCap;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
+  /** Hosted HTTP+SSE and WebSocket sessions: always live, outside the LRU. */
+  private readonly pinned = new Set<SessionHost>();
 
   constructor(
     private readonly redis: Redis,
@@ -105,6 +124,11 @@ export class RoutingInstance {
       maxInflightPerSession: opts.maxInflightPerSession,
       maxPendingClientRequests: opts.maxPendingClientRequests,
       onMessage: opts.onMessage,
+      onUsed: (h) => this.used(h),
+      onRehydrated: (h) => {
+        opts.onSessionRehydrated?.();
+        this.used(h);
+      },
     };
     this.cap = new SessionCap({
       store: this.store,
@@ -218,6 +242,56 @@ export class RoutingInstance {
     return this.hosts.size;
   }
 
+  /** Whether a session hosted here has its server in memory; undefined when not hosted here. */
+  isLive(ref: SessionRef): boolean | undefined {
+    return this.hosts.get(hostKey(ref))?.isLive;
+  }
+
+  /** Hosted sessions whose server is in memory (the rest are passivated), pinned ones included. */
+  get liveCount(): number {
+    return this.live.size + this.pinned.size;
+  }
+
+  /**
+   * Passivated sessions have no server listening to change events; this forwards the events to
+   * them as their server would (`notify` is the server's own mapping, src/mcp/resources/subscriptions.ts).
+   * Returns the function that stops forwarding.
+   */
+  forwardChangesToPassivated(events: ServerEventBus, notify: ChangeNotifier): () => void {
+    return events.subscribe((event) => {
+      for (const h of this.hosts.values()) {
+        if (h.isLive) continue;
+        notify(event, () => h.subscriptions())
+          .then((message) => (message === undefined ? undefined : h.notifyPassivated(JSON.stringify(message))))
+          .catch((err: Error) => this.log.debug({ err: err.message, session: h.ref.sessionId }, 'change notification not delivered'));
+      }
+    });
+  }
+
+  /** Marks a host most recently used, then passivates the least recently used idle ones beyond the cap. */
+  private used(host: SessionHost): void {
+    if (host.pinned) return;
+    const k = hostKey(host.ref);
+    this.live.delete(k);
+    if (host.isLive) this.live.set(k, host);
+    this.enforceLiveCap();
+  }
+
+  private enforceLiveCap(): void {
+    const max = this.opts.maxLiveSessions;
+    if (max === undefined || this.live.size <= max) return;
+    // Entries not yet visited; the last one is the session being served now: never its own victim.
+    let unvisited = this.live.size;
+    for (const [k, h] of this.live) {
+      if (this.live.size <= max || unvisited-- === 1) break;
+      const closing = h.passivate();
+      if (closing === undefined) continue;
+      this.live.delete(k);
+      this.opts.onSessionPassivated?.();
+    }
+    if (this.live.size > max) this.log.debug({ live: this.live.size, max }, 'live sessions above the cap: the others are busy');
+  }
+
   /**
    * Stops hosting without ending sessions: their state stays in Redis and the next request for
    * each is taken over by a live instance.
@@ -279,15 +353,23 @@ export class RoutingInstance {
   private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean, websocket: boolean): Promise<SessionHost> {
     const k = hostKey(ref);
     const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, websocket, (h) => {
-      if (this.hosts.get(k) === h) this.hosts.delete(k);
+      if (this.hosts.get(k) !== h) return;
+      this.hosts.delete(k);
+      if (this.live.get(k) === h) this.live.delete(k);
+      this.pinned.delete(h);
     });
     this.hosts.set(k, host);
+    if (host.pinned) this.pinned.add(host);
     try {
       await host.open();
     } catch (err) {
-      this.hosts.delete(k);
+      if (this.hosts.get(k) === host) {
+        this.hosts.delete(k);
+        this.pinned.delete(host);
+      }
       throw err;
     }
+    this.used(host);
     return host;
   }
 
@@ -295,9 +377,10 @@ export class RoutingInstance {
     const now = Date.now();
     this.relay.sweep(now);
     const quiet = Math.floor(this.opts.relayTimeoutMs / 3);
-    for (const h of this.hosts.values()) {
-      h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
-    }
+    // A passivated host has nothing in flight to keep alive.
+    const beat = (h: SessionHost) => h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
+    for (const h of this.live.values()) beat(h);
+    for (const h of this.pinned) beat(h);
   }
 
   private async slowSweep(): Promise<void> {
@@ -313,6 +396,8 @@ export class RoutingInstance {
       }
     }
     this.lastRefresh = now;
+    // Sessions that were busy when the cap was last enforced may be idle by now.
+    this.enforceLiveCap();
     await this.store.refresh(active);
   }
 

@@ -1,0 +1,312 @@
+/**
+ * Passivation on one routing instance over a real Redis, driven through the mesh's own envelopes:
+ * the LRU keeps at most `maxLiveSessions` servers in memory and never drops a busy one, and a
+ * session rebuilt from Redis keeps its log level, its resource subscriptions, its client
+ * capabilities and its event log.
+ */
+import { randomBytes } from 'node:crypto';
+import { InMemoryServerEventBus, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { changeNotification } from '../mcp/resources/subscriptions.js';
+import { createRequestStateSeal } from '../mcp/requestState.js';
+import { createMcpServer } from '../mcp/server.js';
+import { createLogger } from '../observability/logger.js';
+import { connectRedis, type RedisConnections } from '../redis/connections.js';
+import { createKeyspace, type Keyspace } from '../redis/keys.js';
+import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import { redisSettings } from '../redis/settings.js';
+import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from './envelope.js';
+import { parseEventId } from './eventLog.js';
+import { RoutingInstance } from './instance.js';
+import { RedisStateKeys } from './requestStateKeys.js';
+import type { SessionRef } from './sessionStore.js';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const log = createLogger('silent');
+const prefix = `passivation-unit-${randomBytes(4).toString('hex')}`;
+const caller = { userId: 'alice', clientId: 'unit', scopes: [] };
+const MAX_LIVE = 2;
+
+let conns: RedisConnections;
+let keys: Keyspace;
+let events: InMemoryServerEventBus;
+let routing: RoutingInstance;
+let passivated = 0;
+let rehydrated = 0;
+
+beforeAll(async () => {
+  conns = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit');
+  keys = createKeyspace(prefix);
+  events = new InMemoryServerEventBus();
+  const requestState = createRequestStateSeal(new RedisStateKeys(conns.command, keys.requestStateKeys(), 3_600_000, 600_000), 600);
+  routing = new RoutingInstance(conns.command, conns.pubsub, keys, log, {
+    serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
+      createMcpServer({ userId, log: sessionLog, events, requestState, session: { id: sessionId, state } }),
+    relayTimeoutMs: 5000,
+    idleTtlMs: 600_000,
+    maxSessionsPerUser: 100,
+    maxInflightPerSession: 32,
+    maxPendingClientRequests: 32,
+    maxLiveSessions: MAX_LIVE,
+    onSessionPassivated: () => passivated++,
+    onSessionRehydrated: () => rehydrated++,
+  });
+  await routing.start();
+  routing.forwardChangesToPassivated(events, changeNotification);
+});
+
+afterAll(async () => {
+  await routing.stop();
+  await removeKeysWithPrefix(redisSettings({ REDIS_URL }), prefix);
+  await conns.close();
+});
+
+interface Reply {
+  header: ReplyHeader;
+  message: JSONRPCMessage | undefined;
+}
+
+/** One client request through the mesh, as a relay sends it; `onMessage` sees every reply as it arrives. */
+function request(ref: SessionRef, message: object, opts: { resumable?: boolean; onReply?: (r: Reply) => void } = {}): Promise<Reply[]> {
+  return new Promise((resolve, reject) => {
+    const replies: Reply[] = [];
+    const reply = routing.relay.open({
+      onReply: (header, body) => {
+        const r = { header, message: body === undefined ? undefined : (JSON.parse(body) as JSONRPCMessage) };
+        replies.push(r);
+        opts.onReply?.(r);
+        if (header.t !== 'msg' && header.t !== 'alive') resolve(replies);
+        else if (header.t === 'msg' && header.f === true) resolve(replies);
+      },
+      onTimeout: () => reject(new Error('relay timed out')),
+    });
+    const header = { t: 'msg', ri: routing.instanceId, reply, caller, ...(opts.resumable ? { rs: true } : {}) };
+    routing.deliver(ref, encode(header, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
+  });
+}
+
+/** A message without a reply channel (a notification, or the client's answer to a server request). */
+async function notify(ref: SessionRef, message: object): Promise<void> {
+  expect(await routing.deliver(ref, encode({ t: 'msg', ri: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', ...message })))).toBe('delivered');
+}
+
+let nextId = 1;
+const final = (replies: Reply[]) => replies[replies.length - 1]!.message as { result?: Record<string, unknown>; error?: { message: string } };
+const toolText = (replies: Reply[]) => ((final(replies).result?.['content'] as Array<{ text: string }>)[0]!.text);
+
+async function openSession(capabilities: object = {}): Promise<SessionRef> {
+  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'unit', version: '1' } } };
+  const ref = await routing.createSession(caller, JSON.stringify(init));
+  const replies = await request(ref, init);
+  expect(final(replies).result?.['protocolVersion']).toBe('2025-11-25');
+  await notify(ref, { method: 'notifications/initialized' });
+  return ref;
+}
+
+const echo = async (ref: SessionRef, text: string) => toolText(await request(ref, { id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: text } } }));
+
+/** Collects what the session's GET stream would receive (its outbound channel). */
+async function outbound(ref: SessionRef): Promise<{ got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }>; stop(): Promise<void> }> {
+  const got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }> = [];
+  const stop = await routing.bus.subscribe(keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
+    const { header, body } = decode(OutboundHeaderSchema, payload);
+    if (header.t === 'msg' && body !== undefined) got.push({ e: header.e, message: JSON.parse(body) as { method: string } });
+  });
+  return { got, stop };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('passivation (one instance, real Redis)', () => {
+  test('at most maxLiveSessions servers stay in memory, least recently used go first, a busy one never', async () => {
+    const before = passivated;
+    const s1 = await openSession();
+    const s2 = await openSession();
+    const s3 = await openSession();
+    expect(routing.liveCount).toBe(MAX_LIVE);
+    expect([routing.isLive(s1), routing.isLive(s2), routing.isLive(s3)]).toEqual([false, true, true]);
+    expect(passivated - before).toBeGreaterThanOrEqual(1);
+
+    // s2 gets busy: a call that is still running (its progress has arrived).
+    let progressed!: () => void;
+    const running = new Promise<void>((r) => (progressed = r));
+    const slow = request(
+      s2,
+      { id: nextId++, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1, steps: 5 }, _meta: { progressToken: 'p' } } },
+      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'notifications/progress' && progressed() },
+    );
+    await running;
+    // s1 wakes up; s2 is now the least recently used, but busy: s3 goes instead.
+    expect(await echo(s1, 'one')).toBe('Echo: one');
+    expect([routing.isLive(s1), routing.isLive(s2), routing.isLive(s3)]).toEqual([true, true, false]);
+    // And again: s3 wakes up, s2 is still busy, s1 goes.
+    expect(await echo(s3, 'three')).toBe('Echo: three');
+    expect([routing.isLive(s1), routing.isLive(s2), routing.isLive(s3)]).toEqual([false, true, true]);
+    expect(toolText(await slow)).toContain('completed');
+    // Idle again, s2 is the first to go when s1 comes back.
+    expect(await echo(s1, 'one again')).toBe('Echo: one again');
+    expect([routing.isLive(s1), routing.isLive(s2), routing.isLive(s3)]).toEqual([true, false, true]);
+  });
+
+  test('a session waiting for the client (sampling) is not passivated while others come and go', async () => {
+    const waiting = await openSession({ sampling: {} });
+    let asked!: (id: string | number) => void;
+    const samplingId = new Promise<string | number>((r) => (asked = r));
+    const call = request(
+      waiting,
+      { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'hold on' } } },
+      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'sampling/createMessage' && 'id' in r.message && asked(r.message.id) },
+    );
+    const id = await samplingId;
+    for (let i = 0; i < 4; i++) await openSession();
+    expect(routing.isLive(waiting)).toBe(true);
+    await notify(waiting, { id, result: { role: 'assistant', content: { type: 'text', text: 'fine' }, model: 'm' } });
+    expect(toolText(await call)).toContain('fine');
+  });
+
+  test('a rehydrated session keeps its log level, subscriptions, client capabilities and event log', async () => {
+    const s = await openSession({ sampling: {} });
+    const out = await outbound(s);
+    const uri = 'test://static/resource/7';
+    expect(final(await request(s, { id: nextId++, method: 'logging/setLevel', params: { level: 'error' } })).result).toEqual({});
+    expect(final(await request(s, { id: nextId++, method: 'resources/subscribe', params: { uri } })).result).toEqual({});
+    // A resumable request stream, logged before the session leaves memory.
+    const logged = await request(
+      s,
+      { id: nextId++, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'q' } } },
+      { resumable: true },
+    );
+    const firstEvent = logged.find((r) => r.header.t === 'msg' && r.header.e !== undefined)!.header as { e: string };
+    const loggedIds = logged.flatMap((r) => (r.header.t === 'msg' && r.header.e !== undefined ? [r.header.e] : []));
+    expect(loggedIds.length).toBeGreaterThanOrEqual(3);
+
+    // Two newer sessions push it out of memory.
+    const other = await openSession();
+    await openSession();
+    expect(routing.isLive(s)).toBe(false);
+    const wokenBefore = rehydrated;
+
+    // Passivated: change events still reach its GET stream, filtered by its subscriptions, logged.
+    events.publish({ kind: 'resource_updated', uri: 'test://static/resource/8' });
+    events.publish({ kind: 'resource_updated', uri });
+    events.publish({ kind: 'tools_list_changed' });
+    await until('change notifications', () => out.got.length >= 2);
+    // (Each event is forwarded on its own, as a live server does: their order may differ.)
+    expect(out.got.map((g) => [g.message.method, g.message.params?.uri]).sort()).toEqual([
+      ['notifications/resources/updated', uri],
+      ['notifications/tools/list_changed', undefined],
+    ]);
+    expect(out.got.every((g) => g.e !== undefined)).toBe(true);
+    expect(routing.isLive(s)).toBe(false);
+
+    // The event log survived: the stream logged before passivation replays from its first event.
+    const replay = await routing.events.after(s, parseEventId(firstEvent.e)!);
+    expect(replay.known).toBe(true);
+    expect(replay.ended).toBe(true);
+    expect(replay.events.map((e) => e.id)).toEqual(loggedIds.slice(1));
+
+    // Log level: the level set before passivation still filters the rebuilt server's logs...
+    const quiet = await request(s, { id: nextId++, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } });
+    expect(routing.isLive(s)).toBe(true);
+    expect(rehydrated - wokenBefore).toBe(1);
+    expect(quiet.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message')).toHaveLength(0);
+    expect(toolText(quiet)).toContain('successfully');
+    // ...while a session that set none gets all three.
+    const loud = await request(other, { id: nextId++, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } });
+    expect(loud.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message')).toHaveLength(3);
+
+    // Client capabilities (from the replayed initialize): sampling is still declared.
+    let asked!: (id: string | number) => void;
+    const samplingId = new Promise<string | number>((r) => (asked = r));
+    const call = request(
+      s,
+      { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'still there?' } } },
+      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'sampling/createMessage' && 'id' in r.message && asked(r.message.id) },
+    );
+    await notify(s, { id: await samplingId, result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' } });
+    expect(toolText(await call)).toContain('yes');
+
+    // Subscriptions, now served by the rebuilt server.
+    out.got.length = 0;
+    events.publish({ kind: 'resource_updated', uri });
+    await until('resource update from the live server', () => out.got.length >= 1);
+    expect(out.got[0]!.message).toEqual({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
+    await out.stop();
+  });
+
+  test('messages that arrive while the session is being rebuilt all reach it; a delete needs no rebuild', async () => {
+    const s = await openSession();
+    await openSession();
+    await openSession();
+    expect(routing.isLive(s)).toBe(false);
+    const calls = Array.from({ length: 5 }, (_, i) => echo(s, `m${i}`));
+    expect(await Promise.all(calls)).toEqual(['Echo: m0', 'Echo: m1', 'Echo: m2', 'Echo: m3', 'Echo: m4']);
+
+    const gone = await openSession();
+    await openSession();
+    await openSession();
+    expect(routing.isLive(gone)).toBe(false);
+    const woken = rehydrated;
+    expect(await routing.endSession(gone)).toBe('deleted');
+    expect(rehydrated).toBe(woken);
+    expect(await routing.sessionExists(gone)).toBe(false);
+    expect(routing.isLive(gone)).toBeUndefined();
+  });
+
+  test('WebSocket sessions stay live; slow calls outlive the relay timeout on them and on plain sessions: their host keeps beating', async () => {
+    // An instance of its own with a short relay timeout: a relay hearing nothing for 900 ms gives up.
+    const conns2 = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit-2');
+    const events2 = new InMemoryServerEventBus();
+    const requestState = createRequestStateSeal(new RedisStateKeys(conns2.command, keys.requestStateKeys(), 3_600_000, 600_000), 600);
+    const r2 = new RoutingInstance(conns2.command, conns2.pubsub, keys, log, {
+      serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
+        createMcpServer({ userId, log: sessionLog, events: events2, requestState, session: { id: sessionId, state } }),
+      relayTimeoutMs: 900,
+      idleTtlMs: 600_000,
+      maxSessionsPerUser: 100,
+      maxInflightPerSession: 32,
+      maxPendingClientRequests: 32,
+      maxLiveSessions: 1,
+    });
+    await r2.start();
+    try {
+      const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'unit', version: '1' } } };
+      const ask = (ref: SessionRef, message: object) =>
+        new Promise<Reply[]>((resolve, reject) => {
+          const replies: Reply[] = [];
+          const reply = r2.relay.open({
+            onReply: (header, body) => {
+              replies.push({ header, message: body === undefined ? undefined : (JSON.parse(body) as JSONRPCMessage) });
+              if (header.t !== 'msg' && header.t !== 'alive') resolve(replies);
+              else if (header.t === 'msg' && header.f === true) resolve(replies);
+            },
+            onTimeout: () => reject(new Error('relay timed out')),
+          });
+          r2.deliver(ref, encode({ t: 'msg', ri: r2.instanceId, reply, caller }, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
+        });
+      const socket = await r2.createSession(caller, undefined, { websocket: true });
+      const plain = await r2.createSession(caller, JSON.stringify(init));
+      for (const ref of [socket, plain]) expect(final(await ask(ref, init)).result?.['protocolVersion']).toBe('2025-11-25');
+      const slow = { method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1.5, steps: 1 } } };
+      const [a, b] = await Promise.all([ask(socket, { id: 1, ...slow }), ask(plain, { id: 1, ...slow })]);
+      for (const replies of [a, b]) {
+        expect(replies.some((r) => r.header.t === 'alive')).toBe(true);
+        expect(toolText(replies)).toContain('completed');
+      }
+      // A WebSocket session is never passivated: with room for one server, a second plain session
+      // pushes the first out, and the socket's stays.
+      const other = await r2.createSession(caller, JSON.stringify(init));
+      expect(final(await ask(other, init)).result?.['protocolVersion']).toBe('2025-11-25');
+      expect([r2.isLive(socket), r2.isLive(plain), r2.isLive(other)]).toEqual([true, false, true]);
+      expect(r2.liveCount).toBe(2);
+    } finally {
+      await r2.stop();
+      await conns2.close();
+    }
+  });
+});
