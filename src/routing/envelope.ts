@@ -7,6 +7,7 @@
  * Bearer tokens never travel here; only the verified identity they yielded does.
  */
 import { z } from 'zod';
+import type { Logger } from '../observability/logger.js';
 
 /** The verified identity of the caller, minus the token itself (no token passthrough). */
 export const CallerSchema = z.object({
@@ -86,4 +87,17 @@ export function decode<T>(schema: z.ZodType<T>, payload: string): { header: T; b
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new EnvelopeError(`bad envelope header: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return { header: parsed.data, body: nl === -1 ? undefined : payload.slice(nl + 1) };
+}
+
+/**
+ * Every subscriber's way in: a payload that does not decode is logged and dropped, never thrown
+ * into the shared subscriber loop (one bad publisher must not disturb the other sessions).
+ */
+export function decodeOrDrop<T>(schema: z.ZodType<T>, payload: string, log: Logger, what: string): { header: T; body: string | undefined } | undefined {
+  try {
+    return decode(schema, payload);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `malformed ${what} envelope dropped`);
+    return undefined;
+  }
 }

@@ -1,8 +1,7 @@
 import RedisMock from 'ioredis-mock';
 import type { Redis } from 'ioredis';
-import { ReplayGate } from '../http/resume.js';
 import { createKeyspace } from '../redis/keys.js';
-import { EventLog, GET_STREAM, isAfter, parseEventId } from './eventLog.js';
+import { EventLog, GET_STREAM, isAfter, parseEventId, ReplayGate } from './eventLog.js';
 
 const STREAM = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.1a';
 

@@ -9,7 +9,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
-import { decode, ReplyHeaderSchema, type ReplyHeader } from './envelope.js';
+import { decodeOrDrop, ReplyHeaderSchema, type ReplyHeader } from './envelope.js';
 
 export interface ReplySink {
   /** A reply arrived; `body` is the raw JSON-RPC message for `msg` replies. */
@@ -82,13 +82,8 @@ export class Relay {
       this.log.debug({ relayId }, 'late reply for a finished relay dropped');
       return;
     }
-    let env;
-    try {
-      env = decode(ReplyHeaderSchema, payload);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'malformed reply envelope dropped');
-      return;
-    }
+    const env = decodeOrDrop(ReplyHeaderSchema, payload, this.log, 'reply');
+    if (!env) return;
     p.lastSeen = Date.now();
     if (!p.replied) {
       p.replied = true;

@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
-import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
+import { decodeOrDrop, encode, InboundHeaderSchema, type Caller } from './envelope.js';
 import { requestStreamId, type EventLog } from './eventLog.js';
 import { HostTransport } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
@@ -114,13 +114,8 @@ export class SessionHost {
   }
 
   private onInbound(payload: string): void {
-    let env;
-    try {
-      env = decode(InboundHeaderSchema, payload);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'malformed inbound envelope dropped');
-      return;
-    }
+    const env = decodeOrDrop(InboundHeaderSchema, payload, this.log, 'inbound');
+    if (!env) return;
     this.lastActivity = Date.now();
     const { header, body } = env;
     switch (header.t) {
