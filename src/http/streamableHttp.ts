@@ -206,10 +206,10 @@ class HttpReplySink implements ReplySink {
 
   onReply(header: ReplyHeader, body: string | undefined): void {
     if (this.done) return;
-    switch (header.t) {
+    switch (header.type) {
       case 'msg':
         if (body === undefined) return;
-        if (header.f && !this.stream && this.mode.json) {
+        if (header.final && !this.stream && this.mode.json) {
           // The answer came before anything else: one plain JSON response (the spec lets the server
           // choose either content type), one write instead of an SSE head, an event and a terminator.
           this.finishJson(200, body);
@@ -220,8 +220,8 @@ class HttpReplySink implements ReplySink {
           return;
         }
         // Anything before the answer means the host logs this stream: it is resumable.
-        this.sse(!header.f).send(body, header.e);
-        if (header.f) this.finishSse();
+        this.sse(!header.final).send(body, header.eventId);
+        if (header.final) this.finishSse();
         return;
       case 'alive':
         // Open the stream early so proxies see bytes while a slow request runs (resumable too).
@@ -241,7 +241,7 @@ class HttpReplySink implements ReplySink {
         return;
       case 'close':
         // The host closes the stream early (polling). It only does so for requests this relay
-        // marked resumable (`rs`: the client accepts SSE and speaks 2025-11-25+), so the stream is
+        // marked resumable (the client accepts SSE and speaks 2025-11-25+), so the stream is
         // primed; the client reconnects after the retry hint and gets the rest by resuming.
         this.sse(true).retry(CLOSED_STREAM_RETRY_MS);
         this.finishSse();

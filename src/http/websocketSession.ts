@@ -252,9 +252,9 @@ export class WebSocketSession {
   }
 
   private onReply(request: OpenRequest, id: string | number, header: ReplyHeader, body: string | undefined): void {
-    switch (header.t) {
+    switch (header.type) {
       case 'msg':
-        if (header.f) this.requests.delete(request);
+        if (header.final) this.requests.delete(request);
         if (body !== undefined) this.send(body);
         return;
       case 'error':

@@ -90,7 +90,7 @@ export class Relay {
       this.onFirstReply?.(p.lastSeen - p.opened);
     }
     const { header, body } = env;
-    const final = header.t !== 'msg' && header.t !== 'alive' ? true : header.t === 'msg' && header.f === true;
+    const final = header.type !== 'msg' && header.type !== 'alive' ? true : header.type === 'msg' && header.final === true;
     if (final) this.pending.delete(relayId);
     p.sink.onReply(header, body);
   }

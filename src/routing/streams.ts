@@ -133,8 +133,8 @@ export class SessionStreams {
     const relayId = routing.relay.open(sink);
     const release = () => routing.relay.release(relayId);
     const payload = encode(
-      // `rs` left out unless set: the host logs only streams a client can resume.
-      { t: 'msg', ri: routing.instanceId, reply: relayId, rid: from.httpRequestId, caller: from.caller, rs: from.resumable === true ? true : undefined },
+      // `resumable` is left out unless set: the host logs only streams a client can resume.
+      { type: 'msg', relayInstance: routing.instanceId, relayId, httpRequestId: from.httpRequestId, caller: from.caller, resumable: from.resumable === true ? true : undefined },
       body,
     );
     const delivery = routing.deliver(ref, payload).then(
@@ -158,12 +158,12 @@ export class SessionStreams {
 
   /** A notification or a response from the client: nothing comes back. */
   send(ref: SessionRef, body: string, from: Sender): Promise<DeliveryResult> {
-    return this.routing.deliver(ref, encode({ t: 'msg', ri: this.routing.instanceId, rid: from.httpRequestId, caller: from.caller }, body));
+    return this.routing.deliver(ref, encode({ type: 'msg', relayInstance: this.routing.instanceId, httpRequestId: from.httpRequestId, caller: from.caller }, body));
   }
 
   /** The client is still there (a long-lived connection's keep-alive); a dead host is replaced now. */
   touch(ref: SessionRef): Promise<DeliveryResult> {
-    return this.routing.deliver(ref, encode({ t: 'touch' }));
+    return this.routing.deliver(ref, encode({ type: 'touch' }));
   }
 
   /**
@@ -177,8 +177,8 @@ export class SessionStreams {
       const env = decodeOrDrop(OutboundHeaderSchema, payload, this.log, 'outbound');
       if (!env) return;
       // `closed`: the session ended (DELETE elsewhere, idle expiry).
-      if (env.header.t === 'closed') sink.end();
-      else if (env.body !== undefined) sink.message(env.body, env.header.e);
+      if (env.header.type === 'closed') sink.end();
+      else if (env.body !== undefined) sink.message(env.body, env.header.eventId);
     });
   }
 
@@ -228,7 +228,7 @@ export class SessionStreams {
       },
       keepAlive: () => {
         routing.store.extendLock(key, token, leaseMs).catch(() => undefined);
-        routing.bus.tryPublish(inbound, encode({ t: 'touch' }));
+        routing.bus.tryPublish(inbound, encode({ type: 'touch' }));
       },
       close: () => {
         if (closed) return;
@@ -288,9 +288,9 @@ export class SessionStreams {
       const env = decodeOrDrop(ReplyHeaderSchema, payload, log, 'reply');
       if (!env) return;
       const h = env.header;
-      if (h.t === 'msg') gate.live({ kind: 'msg', body: env.body, id: h.e, final: h.f === true });
-      else if (h.t === 'end') gate.live({ kind: 'end', final: true });
-      else if (h.t === 'alive') gate.live({ kind: 'alive', final: false });
+      if (h.type === 'msg') gate.live({ kind: 'msg', body: env.body, id: h.eventId, final: h.final === true });
+      else if (h.type === 'end') gate.live({ kind: 'end', final: true });
+      else if (h.type === 'alive') gate.live({ kind: 'alive', final: false });
     });
     let logged;
     try {
