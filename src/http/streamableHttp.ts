@@ -315,7 +315,7 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   if (!getStream) return sendJsonRpcError(res, 409, JsonRpcCode.InvalidRequest, 'Conflict: only one GET stream per session is allowed');
   // Keep the lease and the session alive while the client listens.
   const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => getStream.keepAlive());
-  res.on('close', () => getStream.close());
+  res.on('close', () => void getStream.close());
   await getStream.start(from, sseSink(stream));
 }
 

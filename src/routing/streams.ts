@@ -62,8 +62,8 @@ export interface GetStream {
   start(from: StreamCursor | undefined, sink: EventSink): Promise<void>;
   /** Extends the lease and keeps the session from idling out (each SSE keep-alive). */
   keepAlive(): void;
-  /** Stops listening and releases the lease. Idempotent. */
-  close(): void;
+  /** Stops listening and releases the lease (resolves once released; never rejects). Idempotent. */
+  close(): Promise<void>;
 }
 
 /** A request's SSE stream, found again in the log; ready to replay and go on live. */
@@ -200,7 +200,7 @@ export class SessionStreams {
 
     const inbound = routing.keys.sessionInbound(ref.u, ref.sessionId);
     let unsubscribe: (() => Promise<void>) | undefined;
-    let closed = false;
+    let closed: Promise<void> | undefined;
     return {
       start: async (from, sink) => {
         const gate = new ReplayGate<{ body: string; id: string | undefined }>(
@@ -231,11 +231,12 @@ export class SessionStreams {
         routing.bus.tryPublish(inbound, encode({ type: 'touch' }));
       },
       close: () => {
-        if (closed) return;
-        closed = true;
-        void unsubscribe?.();
-        // A lease that cannot be released now expires on its own.
-        routing.store.releaseLock(key, token).catch(() => undefined);
+        closed ??= Promise.all([
+          unsubscribe?.(),
+          // A lease that cannot be released now expires on its own.
+          routing.store.releaseLock(key, token).catch(() => undefined),
+        ]).then(() => undefined);
+        return closed;
       },
     };
   }
