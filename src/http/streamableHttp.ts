@@ -15,6 +15,7 @@ import {
   parseLastEventId,
   SessionLimitError,
   type EventSink,
+  type OpenRequest,
   type ReplyHeader,
   type ReplySink,
   type SessionRef,
@@ -193,7 +194,7 @@ async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Respo
 class HttpReplySink implements ReplySink {
   done = false;
   /** The request this response waits for (names its resumable stream; set once sent). */
-  request: { readonly primingEventId: string } | undefined;
+  request: OpenRequest | undefined;
   private stream: SseStream | undefined;
 
   constructor(
