@@ -80,8 +80,8 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
   const session = ref;
   if (closed) return endSession(deps, session, undefined);
   const stream = deps.sse.start(res, 'legacy_sse', {}, () => {
-    // Keeps the session from idling out while its client listens. Through `deliver`, so a host
-    // that died meanwhile is replaced, and a session ended meanwhile closes the stream.
+    // Keeps the session from idling out while its client listens. Delivered like any message, so
+    // a host that died meanwhile is replaced, and a session ended meanwhile closes the stream.
     mesh.touch(session).then(
       (result) => {
         if (result === 'gone') stream.end();

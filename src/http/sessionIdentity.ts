@@ -1,8 +1,8 @@
 /**
  * Who is calling, and which session name that gives, for every endpoint that routes to a session
  * (/mcp, /message, /sessions). The user key comes from the verified token only, never from the
- * request, so naming another user's session id yields another session and the same 404 as
- * an unknown session (MCP security best practices: bind sessions to the user).
+ * request: another user's session id names no session of this caller, and gets the same 404 as
+ * an unknown id (MCP security best practices: bind sessions to the user).
  */
 import type { Request } from 'express';
 import { userIdOf } from '../auth/types.js';
