@@ -30,14 +30,14 @@ await routing.start();
 const caller = { userId: 'u', clientId: 'c', scopes: [] };
 const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'h', version: '1' } } });
 const request = (ref: { u: string; sessionId: string }, body: string) => new Promise<void>((resolve) => {
-  const reply = routing.relay.open({ onReply: (h) => { if (h.t !== 'alive') resolve(); }, onTimeout: () => resolve() });
-  void routing.deliver(ref, encode({ t: 'msg', ri: routing.instanceId, reply, caller }, body));
+  const reply = routing.relay.open({ onReply: (h) => { if (h.type !== 'alive') resolve(); }, onTimeout: () => resolve() });
+  void routing.deliver(ref, encode({ type: 'msg', relayInstance: routing.instanceId, relayId: reply, caller }, body));
 });
 const h0 = heap();
 for (let i = 0; i < N; i++) {
   const ref = await routing.createSession(caller, init);
   await request(ref, init);
-  await routing.deliver(ref, encode({ t: 'msg', ri: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })));
+  await routing.deliver(ref, encode({ type: 'msg', relayInstance: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })));
 }
 await new Promise((r) => setTimeout(r, 200));
 const h1 = heap();

@@ -31,7 +31,7 @@ import type { ModernLane } from './http/modernLane.js';
 import { legacySseRouters } from './http/legacySse.js';
 import { sessionAdminRouter } from './http/sessionAdmin.js';
 import type { Logger } from './observability/logger.js';
-import type { RoutingInstance } from './routing/instance.js';
+import type { SessionStreams } from './routing/streams.js';
 import { healthRouter } from './http/health.js';
 import { metricsRouter } from './http/metricsEndpoint.js';
 import { finalErrorHandler, notFoundHandler } from './http/finalErrorHandler.js';
@@ -45,7 +45,8 @@ import type { Redis } from 'ioredis';
 export interface AppDeps {
   config: Config;
   log: Logger;
-  routing: RoutingInstance;
+  /** The routing mesh (2025-11-25 sessions, legacy /sse), as the transports see it. */
+  mesh: SessionStreams;
   /** The stateless 2026-07-28 lane of /mcp. */
   modern: ModernLane;
   auth: AuthModeSetup;
@@ -85,7 +86,7 @@ export function createApp(deps: AppDeps): AppListener {
   const guarded = protectedChain(deps, limits);
 
   const endpoint = streamableHttpEndpoint({
-    routing: deps.routing,
+    mesh: deps.mesh,
     modern: deps.modern,
     sse: deps.sse,
     log: deps.log,
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): AppListener {
 
   app.use(everyResponse);
   const legacy = legacySseRouters({
-    routing: deps.routing,
+    mesh: deps.mesh,
     sse: deps.sse,
     log: deps.log,
     maxBodyBytes: config.MAX_BODY_BYTES,
@@ -105,7 +106,7 @@ export function createApp(deps: AppDeps): AppListener {
   });
   app.use('/sse', guarded, legacy.stream);
   app.use('/message', guarded, legacy.message);
-  app.use('/sessions', guarded, sessionAdminRouter({ routing: deps.routing, log: deps.log }));
+  app.use('/sessions', guarded, sessionAdminRouter({ mesh: deps.mesh, log: deps.log }));
   // A plain GET without the upgrade handshake.
   app.use(WEBSOCKET_PATH, (_req, res) => {
     res.setHeader('Upgrade', 'websocket');

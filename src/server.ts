@@ -26,6 +26,7 @@ import { Metrics } from './observability/metrics.js';
 import { connectRedis, type RedisConnections } from './redis/connections.js';
 import { createKeyspace, sessionOwnerKey } from './redis/keys.js';
 import { RoutingInstance } from './routing/instance.js';
+import { SessionStreams } from './routing/streams.js';
 import { RedisStateKeys } from './routing/requestStateKeys.js';
 import { RedisServerEventBus } from './routing/serverEventBus.js';
 import { RedisTaskStore } from './routing/taskStore.js';
@@ -111,6 +112,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     // Tasks belong to the user AND the OAuth client of the token, like sessions.
     ownerOf: (sdk) => sessionOwnerKey(userIdOf(sdk.http?.authInfo) ?? ANONYMOUS_USER, sdk.http?.authInfo?.clientId ?? ''),
   };
+  const mesh = new SessionStreams(routing, log);
   await routing.start();
   await events.start();
   await taskStore.start();
@@ -132,7 +134,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const sse = new SseStreams(config.SSE_KEEPALIVE_MS);
   let draining = false;
   const websockets = new WebSocketEndpoint({
-    routing,
+    mesh,
     log,
     metrics,
     maxSockets: config.MAX_WEBSOCKETS_PER_INSTANCE,
@@ -151,7 +153,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const app = createApp({
     config,
     log,
-    routing,
+    mesh,
     modern,
     auth,
     sse,

@@ -34,3 +34,20 @@ export function sendJsonRpcError(
   }
   res.status(status).json(jsonRpcErrorBody(code, message, id));
 }
+
+/** The session does not exist (any more) for this caller: unknown, ended, or someone else's. */
+export function sendSessionNotFound(res: Response, id: string | number | null = null): void {
+  sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
+}
+
+/** The session's host cannot be reached right now (a takeover in progress, Redis failing over). */
+export function sendSessionUnavailable(res: Response, id: string | number | null = null): void {
+  res.setHeader('Retry-After', '1');
+  sendJsonRpcError(res, 503, JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
+}
+
+/** A message the mesh could not hand to the session's host (see SessionStreams: `gone`, `unavailable`). */
+export function sendUndelivered(res: Response, result: 'gone' | 'unavailable', id: string | number | null = null): void {
+  if (result === 'gone') sendSessionNotFound(res, id);
+  else sendSessionUnavailable(res, id);
+}

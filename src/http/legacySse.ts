@@ -11,16 +11,15 @@
  */
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from '../observability/logger.js';
-import { encode } from '../routing/envelope.js';
-import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
-import type { SessionRef } from '../routing/sessionStore.js';
+import { SessionLimitError, type SessionRef, type SessionStreams } from '../routing/streams.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
-import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
+import { JsonRpcCode, sendJsonRpcError, sendSessionNotFound, sendUndelivered } from './jsonRpcError.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
 import type { SseStreams } from './sse.js';
 
 export interface LegacySseDeps {
-  routing: RoutingInstance;
+  /** The routing mesh. */
+  mesh: SessionStreams;
   sse: SseStreams;
   log: Logger;
   maxBodyBytes: number;
@@ -62,7 +61,7 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
   if (accept !== undefined && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
     return sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include text/event-stream');
   }
-  const { routing, log } = deps;
+  const { mesh, log } = deps;
   // The client may leave while the session is being set up: whatever exists by then is ended.
   let ref: SessionRef | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
@@ -73,7 +72,7 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
   });
 
   try {
-    ref = await routing.createSession(callerOf(req), undefined, { legacySse: true });
+    ref = await mesh.createSession(callerOf(req), undefined, { legacySse: true });
   } catch (err) {
     if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message);
     throw err;
@@ -81,9 +80,9 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
   const session = ref;
   if (closed) return endSession(deps, session, undefined);
   const stream = deps.sse.start(res, 'legacy_sse', {}, () => {
-    // Keeps the session from idling out while its client listens. Through `deliver`, so a host
-    // that died meanwhile is replaced, and a session ended meanwhile closes the stream.
-    routing.deliver(session, encode({ t: 'touch' })).then(
+    // Keeps the session from idling out while its client listens. Delivered like any message, so
+    // a host that died meanwhile is replaced, and a session ended meanwhile closes the stream.
+    mesh.touch(session).then(
       (result) => {
         if (result === 'gone') stream.end();
       },
@@ -91,12 +90,8 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
     );
   });
   // Subscribed before the endpoint is announced: no answer can be published before we listen.
-  unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(session.u, session.sessionId), (payload) => {
-    const nl = payload.indexOf('\n');
-    // A header without a body is {t:'closed'}: the session ended (deleted elsewhere, idle expiry).
-    if (nl === -1) stream.end();
-    else stream.send(payload.slice(nl + 1));
-  });
+  // The transport has no event ids: every message goes out as it is.
+  unsubscribe = await mesh.listenOutbound(session, { message: (body) => stream.send(body), end: () => stream.end() });
   // Closed while subscribing: the close handler ended the session but had nothing to unsubscribe.
   if (closed) return void unsubscribe();
   stream.event('endpoint', `${messagePath}?sessionId=${encodeURIComponent(session.sessionId)}`);
@@ -106,7 +101,7 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
 /** The stream is gone, so is the session: the host deletes its keys wherever it runs. */
 function endSession(deps: LegacySseDeps, ref: SessionRef, unsubscribe: (() => Promise<void>) | undefined): void {
   void unsubscribe?.();
-  deps.routing.endSession(ref).then(
+  deps.mesh.end(ref).then(
     (result) => deps.log.debug({ session: ref.sessionId, result }, 'legacy SSE stream closed: session ended'),
     (err: Error) => deps.log.warn({ err: err.message, session: ref.sessionId }, 'could not end legacy session'),
   );
@@ -121,20 +116,12 @@ async function postMessage(deps: LegacySseDeps, req: Request, res: Response): Pr
   if (!message) return;
   const id = 'id' in message && message.id !== undefined ? message.id : null;
   const ref = ownedSessionRef(req, sid);
-  if (!ref) return sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
+  if (!ref) return sendSessionNotFound(res, id);
 
-  const rid = req.id;
-  // No reply id: the host answers on the session's /sse stream, not on this request.
-  const payload = encode({ t: 'msg', ri: deps.routing.instanceId, rid, caller: callerOf(req) }, req.body as string);
-  const result = await deps.routing.deliver(ref, payload);
-  if (result === 'delivered') {
-    res.status(202).end();
-  } else if (result === 'gone') {
-    sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
-  } else {
-    res.setHeader('Retry-After', '1');
-    sendJsonRpcError(res, 503, JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
-  }
+  // Sent one way: the host answers on the session's /sse stream, not on this request.
+  const result = await deps.mesh.send(ref, req.body as string, { caller: callerOf(req), httpRequestId: req.id });
+  if (result === 'delivered') res.status(202).end();
+  else sendUndelivered(res, result, id);
 }
 
 function fail(deps: LegacySseDeps, res: Response, err: unknown): void {

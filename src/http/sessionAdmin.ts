@@ -9,22 +9,19 @@
 import { type Request, type Response, Router } from 'express';
 import { userIdOf } from '../auth/types.js';
 import type { Logger } from '../observability/logger.js';
-import { sessionOwnerKey } from '../redis/keys.js';
-import type { RoutingInstance } from '../routing/instance.js';
-import type { SessionMeta } from '../routing/sessionStore.js';
+import type { SessionInfo, SessionStreams, SessionTransport } from '../routing/streams.js';
 import { ownedSessionRef } from './sessionIdentity.js';
 
 export interface SessionAdminDeps {
-  routing: RoutingInstance;
+  /** The routing mesh. */
+  mesh: SessionStreams;
   log: Logger;
 }
-
-export type TransportKind = 'streamable-http' | 'sse' | 'websocket';
 
 /** One entry of `GET /sessions`. Times are ISO 8601; `lastActivity` is refreshed every few seconds. */
 export interface SessionSummary {
   id: string;
-  transport: TransportKind;
+  transport: SessionTransport;
   created: string;
   lastActivity: string;
   /** Id of the instance hosting the session (its McpServer). */
@@ -59,36 +56,27 @@ export function sessionAdminRouter(deps: SessionAdminDeps): Router {
 }
 
 async function listSessions(deps: SessionAdminDeps, req: Request, res: Response): Promise<void> {
-  const u = sessionOwnerKey(userIdOf(req.auth)!, req.auth!.clientId);
-  const { store } = deps.routing;
-  const ids = await store.listForUser(u);
-  const metas = await Promise.all(ids.map((sessionId) => store.load({ u, sessionId })));
-  const sessions: SessionSummary[] = [];
-  ids.forEach((id, i) => {
-    const meta = metas[i];
-    // An id whose meta is gone ended between the two reads.
-    if (meta) sessions.push(summary(id, meta));
-  });
+  const sessions = (await deps.mesh.listSessions(userIdOf(req.auth)!, req.auth!.clientId)).map(summary);
   res.setHeader('Cache-Control', 'no-store');
   res.json({ sessions });
 }
 
-function summary(id: string, meta: SessionMeta): SessionSummary {
+function summary(info: SessionInfo): SessionSummary {
   const s: SessionSummary = {
-    id,
-    transport: meta.ws !== undefined ? 'websocket' : meta.sse !== undefined ? 'sse' : 'streamable-http',
-    created: new Date(meta.created).toISOString(),
-    lastActivity: new Date(meta.seen).toISOString(),
-    instance: meta.host,
+    id: info.id,
+    transport: info.transport,
+    created: new Date(info.created).toISOString(),
+    lastActivity: new Date(info.lastActivity).toISOString(),
+    instance: info.host,
   };
-  if (meta.proto !== undefined) s.protocolVersion = meta.proto;
+  if (info.protocolVersion !== undefined) s.protocolVersion = info.protocolVersion;
   return s;
 }
 
 async function endSession(deps: SessionAdminDeps, req: Request, res: Response): Promise<void> {
   const ref = ownedSessionRef(req, String(req.params['id']));
   if (!ref) return sendError(res, 404, 'session_not_found', 'Session not found');
-  const result = await deps.routing.endSession(ref);
+  const result = await deps.mesh.end(ref);
   switch (result) {
     case 'deleted':
       res.json({ id: ref.sessionId, ended: true });

@@ -1,14 +1,12 @@
 /**
  * Who is calling, and which session name that gives, for every endpoint that routes to a session
  * (/mcp, /message, /sessions). The user key comes from the verified token only, never from the
- * request, so naming another user's session id yields a different Redis name and the same 404 as
- * an unknown session (MCP security best practices: bind sessions to the user).
+ * request: another user's session id names no session of this caller, and gets the same 404 as
+ * an unknown id (MCP security best practices: bind sessions to the user).
  */
 import type { Request } from 'express';
 import { userIdOf } from '../auth/types.js';
-import { sessionOwnerKey } from '../redis/keys.js';
-import type { Caller } from '../routing/envelope.js';
-import type { SessionRef } from '../routing/sessionStore.js';
+import { ownedSession, type Caller, type SessionRef } from '../routing/streams.js';
 
 /** Visible ASCII, as the spec requires of MCP-Session-Id (2025-11-25, transports: session management). */
 export const SESSION_ID_RE = /^[\x21-\x7e]{1,128}$/;
@@ -28,5 +26,5 @@ export function callerOf(req: Request): Caller {
 /** The caller's session of that id, or undefined when the id cannot name any session. */
 export function ownedSessionRef(req: Request, sessionId: string): SessionRef | undefined {
   if (!SESSION_ID_RE.test(sessionId)) return undefined;
-  return { u: sessionOwnerKey(userIdOf(req.auth)!, req.auth!.clientId), sessionId };
+  return ownedSession(userIdOf(req.auth)!, req.auth!.clientId, sessionId);
 }

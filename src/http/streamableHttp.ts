@@ -10,29 +10,33 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
-import { isRedisUnavailable } from '../redis/errors.js';
-import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from '../routing/envelope.js';
-import { eventId, GET_STREAM, parseEventId, requestStreamId, type LoggedEvent, type ParsedEventId } from '../routing/eventLog.js';
-import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
-import type { ReplySink } from '../routing/relay.js';
-import type { SessionRef } from '../routing/sessionStore.js';
+import {
+  isMeshUnavailable,
+  parseLastEventId,
+  SessionLimitError,
+  type EventSink,
+  type OpenRequest,
+  type ReplyHeader,
+  type ReplySink,
+  type SessionRef,
+  type SessionStreams,
+  type StreamCursor,
+} from '../routing/streams.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
-import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError } from './jsonRpcError.js';
+import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError, sendSessionNotFound, sendSessionUnavailable, sendUndelivered } from './jsonRpcError.js';
 import { postLane, sessionOperationLane, VERSION_HEADER, type Refusal } from './lanes.js';
 import type { ModernLane } from './modernLane.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
-import { ReplayGate, resumeRequestStream } from './resume.js';
 import { type SseStream, SseStreams } from './sse.js';
 
 export interface StreamableHttpDeps {
-  routing: RoutingInstance;
+  /** The routing mesh (2025-11-25 sessions). */
+  mesh: SessionStreams;
   /** The stateless 2026-07-28 lane. */
   modern: ModernLane;
   sse: SseStreams;
   log: Logger;
   maxBodyBytes: number;
-  /** Ends a GET stream's lock lease if its holder dies without releasing it. */
-  getStreamLeaseMs?: number;
 }
 
 type RpcId = string | number | null;
@@ -106,12 +110,8 @@ function sessionRef(req: Request, res: Response, id: RpcId = null): SessionRef |
     return undefined;
   }
   const ref = ownedSessionRef(req, sid);
-  if (!ref) notFound(res, id);
+  if (!ref) sendSessionNotFound(res, id);
   return ref;
-}
-
-function notFound(res: Response, id: RpcId = null): void {
-  sendJsonRpcError(res, 404, JsonRpcCode.SessionNotFound, 'Session not found', id);
 }
 
 function responseMode(req: Request): Mode | undefined {
@@ -141,18 +141,15 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
 
 /** A 2025-11-25 session's message: handed to the session's host through the mesh. */
 async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Response, message: JSONRPCMessage): Promise<void> {
-  const caller = callerOf(req);
-  const rid = req.id;
+  const from = { caller: callerOf(req), httpRequestId: req.id };
 
   if (!('method' in message && 'id' in message)) {
     // Notifications and responses: accepted once the session's host has them (202, no body).
     const ref = sessionRef(req, res);
     if (!ref) return;
-    const payload = encode({ t: 'msg', ri: deps.routing.instanceId, rid, caller }, req.body as string);
-    const result = await deps.routing.deliver(ref, payload);
+    const result = await deps.mesh.send(ref, req.body as string, from);
     if (result === 'delivered') res.status(202).end();
-    else if (result === 'gone') notFound(res);
-    else unavailable(res);
+    else sendUndelivered(res, result);
     return;
   }
 
@@ -165,7 +162,7 @@ async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Respo
   let ref: SessionRef;
   if (message.method === 'initialize') {
     try {
-      ref = await deps.routing.createSession(caller, req.body as string);
+      ref = await deps.mesh.createSession(from.caller, req.body as string);
     } catch (err) {
       if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message, message.id);
       throw err;
@@ -177,36 +174,27 @@ async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Respo
   }
 
   const sink = new HttpReplySink(deps, res, mode, ref.sessionId, message.id);
-  const relayId = deps.routing.relay.open(sink);
-  sink.relayId = relayId;
+  const request = deps.mesh.request(ref, req.body as string, { ...from, resumable: mode.sse && mode.prime }, sink);
+  sink.request = request;
   res.on('close', () => {
     if (!sink.done) {
       // A disconnect is not a cancellation (spec): the host finishes; its late answer is dropped.
-      deps.routing.relay.release(relayId);
+      request.cancel();
       deps.log.debug({ session: ref.sessionId, id: message.id }, 'client disconnected before the response');
     }
   });
-  const rs = mode.sse && mode.prime ? true : undefined; // undefined: left out of the JSON
-  const payload = encode({ t: 'msg', ri: deps.routing.instanceId, reply: relayId, rid, caller, rs }, req.body as string);
-  const result = await deps.routing.deliver(ref, payload);
+  const result = await request.delivery;
   if (result !== 'delivered') {
-    deps.routing.relay.release(relayId);
     sink.done = true;
-    if (result === 'gone') notFound(res, message.id);
-    else unavailable(res, message.id);
+    sendUndelivered(res, result, message.id);
   }
-}
-
-function unavailable(res: Response, id: RpcId = null): void {
-  res.setHeader('Retry-After', '1');
-  sendJsonRpcError(res, 503, JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
 }
 
 /** Turns replies from the session's host into the HTTP response of one POSTed request. */
 class HttpReplySink implements ReplySink {
   done = false;
-  /** The relay id this response waits under (names its resumable stream; set once opened). */
-  relayId = '';
+  /** The request this response waits for (names its resumable stream; set once sent). */
+  request: OpenRequest | undefined;
   private stream: SseStream | undefined;
 
   constructor(
@@ -219,10 +207,10 @@ class HttpReplySink implements ReplySink {
 
   onReply(header: ReplyHeader, body: string | undefined): void {
     if (this.done) return;
-    switch (header.t) {
+    switch (header.type) {
       case 'msg':
         if (body === undefined) return;
-        if (header.f && !this.stream && this.mode.json) {
+        if (header.final && !this.stream && this.mode.json) {
           // The answer came before anything else: one plain JSON response (the spec lets the server
           // choose either content type), one write instead of an SSE head, an event and a terminator.
           this.finishJson(200, body);
@@ -233,8 +221,8 @@ class HttpReplySink implements ReplySink {
           return;
         }
         // Anything before the answer means the host logs this stream: it is resumable.
-        this.sse(!header.f).send(body, header.e);
-        if (header.f) this.finishSse();
+        this.sse(!header.final).send(body, header.eventId);
+        if (header.final) this.finishSse();
         return;
       case 'alive':
         // Open the stream early so proxies see bytes while a slow request runs (resumable too).
@@ -254,7 +242,7 @@ class HttpReplySink implements ReplySink {
         return;
       case 'close':
         // The host closes the stream early (polling). It only does so for requests this relay
-        // marked resumable (`rs`: the client accepts SSE and speaks 2025-11-25+), so the stream is
+        // marked resumable (the client accepts SSE and speaks 2025-11-25+), so the stream is
         // primed; the client reconnects after the retry hint and gets the rest by resuming.
         this.sse(true).retry(CLOSED_STREAM_RETRY_MS);
         this.finishSse();
@@ -273,7 +261,7 @@ class HttpReplySink implements ReplySink {
     if (!this.stream) {
       this.stream = this.deps.sse.start(this.res, 'post', { 'Mcp-Session-Id': this.sessionId });
       // Cursor before the first logged event: resuming from it replays the whole stream.
-      if (resumable && this.mode.prime) this.stream.prime(eventId(requestStreamId(this.deps.routing.instanceId, this.relayId), '0-0'));
+      if (resumable && this.mode.prime && this.request) this.stream.prime(this.request.primingEventId);
     }
     return this.stream;
   }
@@ -312,100 +300,61 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   }
   const ref = sessionRef(req, res);
   if (!ref) return;
-  const { routing, log } = deps;
-  if (!(await routing.sessionExists(ref))) return notFound(res);
+  const { mesh } = deps;
+  if (!(await mesh.exists(ref))) return sendSessionNotFound(res);
 
   // Resumption (spec 2025-11-25): Last-Event-ID names the stream and the client's cursor in it.
   const lastEventId = req.headers['last-event-id'];
-  let from: ParsedEventId | undefined;
+  let from: StreamCursor | undefined;
   if (lastEventId !== undefined) {
-    from = typeof lastEventId === 'string' ? parseEventId(lastEventId) : undefined;
+    from = typeof lastEventId === 'string' ? parseLastEventId(lastEventId) : undefined;
     if (!from) return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID is not an event id of this server');
-    if (from.streamId !== GET_STREAM) return resumeRequestStream(deps, res, ref, from);
+    if (from.stream === 'request') return resumeRequestStream(deps, res, ref, from);
   }
 
-  // One standalone stream per session (spec: each message goes on exactly one stream).
-  const lockKey = routing.keys.sessionGetStream(ref.u, ref.sessionId);
-  const leaseMs = deps.getStreamLeaseMs ?? 45_000;
-  const token = `${routing.instanceId}:${Math.random().toString(36).slice(2)}`;
-  if (!(await acquireStreamLock(routing, lockKey, token, leaseMs))) {
-    return sendJsonRpcError(res, 409, JsonRpcCode.InvalidRequest, 'Conflict: only one GET stream per session is allowed');
-  }
-
-  const inbound = routing.keys.sessionInbound(ref.u, ref.sessionId);
-  let unsubscribe: (() => Promise<void>) | undefined;
-  const release = () => {
-    void unsubscribe?.();
-    // A lease that cannot be released now expires on its own.
-    routing.store.releaseLock(lockKey, token).catch(() => undefined);
-  };
-  const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => {
-    // Keep the lease and the session alive while the client listens.
-    routing.store.extendLock(lockKey, token, leaseMs).catch(() => undefined);
-    routing.bus.tryPublish(inbound, encode({ t: 'touch' }));
-  });
-  res.on('close', release);
-  const gate = new ReplayGate<{ body: string; id: string | undefined }>(
-    (m) => stream.send(m.body, m.id),
-    (m) => m.id,
-  );
-  unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
-    let env;
-    try {
-      env = decode(OutboundHeaderSchema, payload);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'malformed outbound envelope dropped');
-      return;
-    }
-    // {t:'closed'}: the session ended (DELETE elsewhere, idle expiry).
-    if (env.header.t === 'closed') return stream.end();
-    if (env.body !== undefined) gate.live({ body: env.body, id: env.header.e });
-  });
-  // A resumed GET stream first replays the notifications logged after the client's cursor.
-  let missed: LoggedEvent[] = [];
-  if (from) {
-    try {
-      missed = (await routing.events.after(ref, from)).events;
-    } catch (err) {
-      // The stream is already open: carry on live rather than fail it.
-      log.warn({ err: (err as Error).message, session: ref.sessionId }, 'event log unreadable: GET stream resumed without replay');
-    }
-  }
-  gate.release(
-    missed.flatMap((e) => (e.kind === 'msg' && e.body !== undefined ? [{ body: e.body, id: e.id }] : [])),
-    from,
-  );
-  if (stream.isEnded) release();
-  log.debug({ session: ref.sessionId, resumedFrom: lastEventId, replayed: missed.length }, 'GET stream opened');
+  const getStream = await mesh.claimGetStream(ref);
+  if (!getStream) return sendJsonRpcError(res, 409, JsonRpcCode.InvalidRequest, 'Conflict: only one GET stream per session is allowed');
+  // Keep the lease and the session alive while the client listens.
+  const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => getStream.keepAlive());
+  res.on('close', () => void getStream.close());
+  await getStream.start(from, sseSink(stream));
 }
 
-async function acquireStreamLock(routing: RoutingInstance, key: string, token: string, leaseMs: number): Promise<boolean> {
-  if (await routing.store.acquireLock(key, token, leaseMs)) return true;
-  // A holder whose instance died cannot release its lease: take it over instead of waiting it out.
-  const holder = await routing.store.lockHolder(key);
-  if (holder && !(await routing.isAlive(holder.split(':')[0]!))) {
-    return routing.store.replaceLock(key, holder, token, leaseMs);
+/**
+ * Resumes the SSE response of a POSTed request whose connection was lost, possibly because the
+ * instance holding it is gone.
+ */
+async function resumeRequestStream(deps: StreamableHttpDeps, res: Response, ref: SessionRef, from: StreamCursor): Promise<void> {
+  const resumed = await deps.mesh.resumeRequestStream(ref, from);
+  if (!resumed) {
+    // Not 404: that would tell the client its session is gone.
+    return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID names no resumable stream of this session (unknown, expired or already complete)');
   }
-  return false;
+  const stream = deps.sse.start(res, 'post', { 'Mcp-Session-Id': ref.sessionId });
+  res.on('close', () => resumed.close());
+  resumed.start(sseSink(stream));
+}
+
+function sseSink(stream: SseStream): EventSink {
+  return { message: (body, id) => stream.send(body, id), end: () => stream.end() };
 }
 
 async function handleDelete(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
   const ref = sessionRef(req, res);
   if (!ref) return;
-  const result = await deps.routing.endSession(ref);
+  const result = await deps.mesh.end(ref);
   if (res.writableEnded || res.destroyed) return;
   if (result === 'deleted') res.status(200).json({});
-  else if (result === 'gone') notFound(res);
   else if (result === 'timeout') sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
-  else unavailable(res);
+  else sendUndelivered(res, result);
 }
 
 function fail(deps: StreamableHttpDeps, res: Response, err: unknown): void {
-  if (isRedisUnavailable(err)) {
+  if (isMeshUnavailable(err)) {
     // A lost connection or a failover in progress: retryable, and not a bug.
     deps.log.warn({ err: (err as Error).message }, 'mcp request failed: Redis unavailable');
     if (res.headersSent) res.end();
-    else unavailable(res);
+    else sendSessionUnavailable(res);
     return;
   }
   deps.log.error({ err }, 'mcp request failed');

@@ -22,8 +22,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { SessionLimitError, type RoutingInstance } from '../routing/instance.js';
-import type { SessionRef } from '../routing/sessionStore.js';
+import { SessionLimitError, type SessionRef, type SessionStreams } from '../routing/streams.js';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 import { callerOf } from './sessionIdentity.js';
 import { SERVER_CLOSES } from './websocketCloseCodes.js';
@@ -34,7 +33,8 @@ export const MCP_SUBPROTOCOL = 'mcp';
 export const WEBSOCKET_PATH = '/ws';
 
 export interface WebSocketEndpointOptions {
-  routing: RoutingInstance;
+  /** The routing mesh. */
+  mesh: SessionStreams;
   log: Logger;
   metrics: Metrics;
   maxSockets: number;
@@ -203,11 +203,11 @@ export class WebSocketEndpoint {
    * as /mcp's initialize, whatever its policy) answers as plain HTTP; then completes the handshake.
    */
   private async openSession(req: Request, res: Response, socket: Duplex, head: Buffer): Promise<void> {
-    const { routing } = this.opts;
+    const { mesh } = this.opts;
     const caller = callerOf(req);
     let ref: SessionRef;
     try {
-      ref = await routing.createSession(caller, undefined, { websocket: true });
+      ref = await mesh.createSession(caller, undefined, { websocket: true });
     } catch (err) {
       if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message);
       throw err;
@@ -217,9 +217,12 @@ export class WebSocketEndpoint {
     const box: { session?: WebSocketSession } = {};
     let unsubscribe: (() => Promise<void>) | undefined;
     try {
-      unsubscribe = await routing.bus.subscribe(routing.keys.sessionOutbound(ref.u, ref.sessionId), (p) => box.session?.onOutbound(p));
+      unsubscribe = await mesh.listenOutbound(ref, {
+        message: (body, id) => box.session?.outbound.message(body, id),
+        end: () => box.session?.outbound.end(),
+      });
     } catch (err) {
-      void routing.endSession(ref).catch(() => undefined);
+      void mesh.end(ref).catch(() => undefined);
       throw err;
     }
     if (!socket.destroyed) {
@@ -237,7 +240,7 @@ export class WebSocketEndpoint {
     if (!box.session) {
       // The client left during the checks: its session goes with it.
       void unsubscribe();
-      void routing.endSession(ref).catch(() => undefined);
+      void mesh.end(ref).catch(() => undefined);
     }
   }
 
@@ -252,7 +255,7 @@ export class WebSocketEndpoint {
     const session = new WebSocketSession(
       ws,
       {
-        routing: this.opts.routing,
+        mesh: this.opts.mesh,
         sendBufferBytes: this.opts.sendBufferBytes,
         onFrame: (direction) => metrics.websocketMessages.inc({ direction }),
         onSlowConsumer: () => metrics.websocketSlowConsumers.inc(),

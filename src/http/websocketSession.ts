@@ -21,14 +21,13 @@
 import { isSpecType, PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/server';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
-import { decode, encode, OutboundHeaderSchema, type Caller, type ReplyHeader } from '../routing/envelope.js';
-import type { RoutingInstance } from '../routing/instance.js';
-import type { SessionRef } from '../routing/sessionStore.js';
+import type { Caller, EventSink, OpenRequest, ReplyHeader, SessionRef, SessionStreams } from '../routing/streams.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 import { reasonOfPeerClose, SERVER_CLOSES, type CloseReason, type ServerClose } from './websocketCloseCodes.js';
 
 export interface WebSocketSessionDeps {
-  routing: RoutingInstance;
+  /** The routing mesh. */
+  mesh: SessionStreams;
   /** More than this many bytes still unsent when the next message is due: the consumer is too slow. */
   sendBufferBytes: number;
   /** Counts one text frame received (`in`) or sent (`out`). */
@@ -64,7 +63,8 @@ export class WebSocketSession {
   private ref: SessionRef | undefined;
   /** The client sent `initialize` (one per socket). */
   private initialized = false;
-  private readonly relays = new Set<string>();
+  /** Client requests waiting for their answer. */
+  private readonly requests = new Set<OpenRequest>();
   /** Set once the socket is closing; the first cause wins. */
   private end: SocketEnd | undefined;
   /** The peer answered the last ping (RFC 6455 §5.5.2–3). */
@@ -132,7 +132,7 @@ export class WebSocketSession {
     this.checkToken();
     const ref = this.ref;
     if (!ref) return;
-    this.deps.routing.deliver(ref, encode({ t: 'touch' })).then(
+    this.deps.mesh.touch(ref).then(
       (result) => {
         if (result === 'gone') this.close(SERVER_CLOSES.sessionEnded);
       },
@@ -226,50 +226,46 @@ export class WebSocketSession {
 
   /** A client request: its answer and related messages come back on a reply channel of this instance. */
   private relayRequest(ref: SessionRef, message: JSONRPCRequest, raw: string): void {
-    const { routing } = this.deps;
     const id = message.id;
-    const relayId = routing.relay.open({
-      onReply: (header, body) => this.onReply(relayId, id, header, body),
+    const request: OpenRequest = this.deps.mesh.request(ref, raw, { caller: this.caller, httpRequestId: this.rid }, {
+      onReply: (header, body) => this.onReply(request, id, header, body),
       onTimeout: () => {
-        this.relays.delete(relayId);
+        this.requests.delete(request);
         this.log.warn({ session: ref.sessionId }, 'session host did not answer in time');
         this.sendError(JsonRpcCode.ServerError, 'Session host did not respond in time', id);
       },
     });
-    this.relays.add(relayId);
-    const payload = encode({ t: 'msg', ri: routing.instanceId, reply: relayId, rid: this.rid, caller: this.caller }, raw);
-    routing.deliver(ref, payload).then(
+    this.requests.add(request);
+    request.delivery.then(
       (result) => {
         if (result === 'delivered') return;
-        routing.relay.release(relayId);
-        this.relays.delete(relayId);
+        this.requests.delete(request);
         if (result === 'gone') this.sessionGone(id);
         else this.sendError(JsonRpcCode.ServerError, 'Session host unavailable, retry shortly', id);
       },
       (err: Error) => {
-        routing.relay.release(relayId);
-        this.relays.delete(relayId);
+        this.requests.delete(request);
         this.log.error({ err: err.message }, 'websocket request could not be routed');
         this.sendError(JsonRpcCode.InternalError, 'Internal error', id);
       },
     );
   }
 
-  private onReply(relayId: string, id: string | number, header: ReplyHeader, body: string | undefined): void {
-    switch (header.t) {
+  private onReply(request: OpenRequest, id: string | number, header: ReplyHeader, body: string | undefined): void {
+    switch (header.type) {
       case 'msg':
-        if (header.f) this.relays.delete(relayId);
+        if (header.final) this.requests.delete(request);
         if (body !== undefined) this.send(body);
         return;
       case 'error':
         // Refused by the host (a duplicate id in flight, too many concurrent requests).
-        this.relays.delete(relayId);
+        this.requests.delete(request);
         return this.sendError(header.code, header.message, id);
       case 'end':
       case 'deleted':
       case 'close':
         // Cancelled (no response, as the spec says) or ended with the session.
-        this.relays.delete(relayId);
+        this.requests.delete(request);
         return;
       case 'alive':
         return;
@@ -278,8 +274,7 @@ export class WebSocketSession {
 
   /** A notification, or the client's answer to a server→client request: delivered, nothing comes back. */
   private deliverOneWay(ref: SessionRef, raw: string): void {
-    const payload = encode({ t: 'msg', ri: this.deps.routing.instanceId, rid: this.rid, caller: this.caller }, raw);
-    this.deps.routing.deliver(ref, payload).then(
+    this.deps.mesh.send(ref, raw, { caller: this.caller, httpRequestId: this.rid }).then(
       (result) => {
         if (result === 'gone') this.sessionGone(null);
         else if (result === 'unavailable') this.log.warn({ session: ref.sessionId }, 'websocket notification dropped: session host unavailable');
@@ -289,18 +284,11 @@ export class WebSocketSession {
   }
 
   /** The session's outbound channel: server messages unrelated to a request, and the session's end. */
-  onOutbound(payload: string): void {
-    let env;
-    try {
-      env = decode(OutboundHeaderSchema, payload);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'malformed outbound envelope dropped');
-      return;
-    }
+  readonly outbound: EventSink = {
+    message: (body) => this.send(body),
     // Ended elsewhere: DELETE /sessions/<id>, idle expiry.
-    if (env.header.t === 'closed') return this.close(SERVER_CLOSES.sessionEnded);
-    if (env.body !== undefined) this.send(env.body);
-  }
+    end: () => this.close(SERVER_CLOSES.sessionEnded),
+  };
 
   /** The session is gone (ended elsewhere, or its state expired): say so, then close. */
   private sessionGone(id: RpcId): void {
@@ -349,19 +337,19 @@ export class WebSocketSession {
     this.onEnded(this, this.end);
   }
 
-  /** Forgets the socket's relays, subscription and timer; with `endSession`, ends the session on the mesh. */
+  /** Forgets the socket's requests, subscription and timer; with `endSession`, ends the session on the mesh. */
   private release(endSession: boolean): void {
     clearTimeout(this.expiry);
-    const { routing } = this.deps;
-    for (const relayId of this.relays) routing.relay.release(relayId);
-    this.relays.clear();
+    const { mesh } = this.deps;
+    for (const request of this.requests) request.cancel();
+    this.requests.clear();
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = undefined;
     void unsubscribe?.();
     const ref = this.ref;
     this.ref = undefined;
     if (ref && endSession) {
-      this.ending = routing.endSession(ref).then(
+      this.ending = mesh.end(ref).then(
         (result) => this.log.debug({ session: ref.sessionId, result }, 'websocket closed: session ended'),
         (err: Error) => this.log.warn({ err: err.message, session: ref.sessionId }, 'could not end websocket session'),
       );

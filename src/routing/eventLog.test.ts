@@ -1,7 +1,7 @@
 import RedisMock from 'ioredis-mock';
-import { ReplayGate } from '../http/resume.js';
+import type { Redis } from 'ioredis';
 import { createKeyspace } from '../redis/keys.js';
-import { EventLog, GET_STREAM, isAfter, parseEventId } from './eventLog.js';
+import { EventLog, GET_STREAM, isAfter, parseEventId, ReplayGate } from './eventLog.js';
 
 const STREAM = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.1a';
 
@@ -20,7 +20,7 @@ describe('event ids', () => {
 
 describe('EventLog', () => {
   test('keeps each stream apart, reports known/ended, and expires with the session', async () => {
-    const redis = new RedisMock();
+    const redis = new RedisMock() as unknown as Redis;
     const keys = createKeyspace(`ev${Math.random().toString(36).slice(2)}`);
     const log = new EventLog(redis, keys, 60_000);
     const ref = { u: 'u1', sessionId: 's1' };

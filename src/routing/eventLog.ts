@@ -119,6 +119,45 @@ export function isAfter(id: string, than: ParsedEventId): boolean {
   return p !== undefined && compareEntry(p.entry, than.entry) > 0;
 }
 
+/**
+ * Joins a replay and a live feed of one stream into one sequence without loss or repetition: live
+ * events are held back while the log is replayed, then those the replay already sent are dropped.
+ * A resuming instance subscribes first and reads the log second, so nothing published in between
+ * can fall through the gap.
+ */
+export class ReplayGate<T> {
+  private buffered: T[] | undefined = [];
+  private cursor: ParsedEventId | undefined;
+
+  constructor(
+    private readonly emit: (item: T) => void,
+    private readonly idOf: (item: T) => string | undefined,
+  ) {}
+
+  live(item: T): void {
+    if (this.buffered) this.buffered.push(item);
+    else this.pass(item);
+  }
+
+  /** Emits the replayed items, then everything held back that is newer than them. */
+  release(replayed: readonly T[], from: ParsedEventId | undefined): void {
+    this.cursor = from;
+    for (const item of replayed) this.pass(item);
+    const held = this.buffered ?? [];
+    this.buffered = undefined;
+    for (const item of held) this.pass(item);
+  }
+
+  private pass(item: T): void {
+    const id = this.idOf(item);
+    if (id !== undefined) {
+      if (this.cursor && !isAfter(id, this.cursor)) return;
+      this.cursor = parseEventId(id) ?? this.cursor;
+    }
+    this.emit(item);
+  }
+}
+
 function parseEntry(entryId: string): readonly [bigint, bigint] {
   const dash = entryId.indexOf('-');
   return [BigInt(entryId.slice(0, dash)), BigInt(entryId.slice(dash + 1))];

@@ -28,7 +28,7 @@ describe('HostTransport routing', () => {
     const { t, published } = setup();
     t.deliver(call(1), {}, 'reply-1');
     await t.send({ jsonrpc: '2.0', id: 1, result: {} });
-    expect(published).toEqual([{ channel: 'reply-1', header: { t: 'msg', f: true }, body: '{"jsonrpc":"2.0","id":1,"result":{}}' }]);
+    expect(published).toEqual([{ channel: 'reply-1', header: { type: 'msg', final: true }, body: '{"jsonrpc":"2.0","id":1,"result":{}}' }]);
     await t.send({ jsonrpc: '2.0', id: 1, result: {} }); // duplicate: no longer in flight
     expect(published).toHaveLength(1);
   });
@@ -39,7 +39,7 @@ describe('HostTransport routing', () => {
     await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }, { relatedRequestId: 7 });
     await t.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'x' } });
     expect(published.map((p) => p.channel)).toEqual(['reply-7', 'out']);
-    expect(published[0]!.header).toEqual({ t: 'msg' });
+    expect(published[0]!.header).toEqual({ type: 'msg' });
   });
 
   test('a server→client request with nowhere to go fails at once instead of timing out', async () => {
@@ -67,11 +67,11 @@ describe('HostTransport routing', () => {
     const { t, published } = setup();
     t.deliver(call(1), {}, 'reply-1');
     await t.heartbeat(Date.now() + 10_000, 1000);
-    expect(published).toEqual([{ channel: 'reply-1', header: { t: 'alive' }, body: undefined }]);
+    expect(published).toEqual([{ channel: 'reply-1', header: { type: 'alive' }, body: undefined }]);
     await t.heartbeat(Date.now(), 1000);
     expect(published).toHaveLength(1);
     await t.close();
-    expect(published[1]).toEqual({ channel: 'reply-1', header: { t: 'end', reason: 'session closed' }, body: undefined });
+    expect(published[1]).toEqual({ channel: 'reply-1', header: { type: 'end', reason: 'session closed' }, body: undefined });
   });
 });
 

@@ -123,7 +123,7 @@ export class HostTransport implements Transport {
     this.inflight.delete(id);
     // The legacy /sse stream is the session's only stream: it outlives any one request.
     if (this.deps.routeAllToOutbound) return;
-    const publishEnd = () => this.deps.publish(req.channel, encode({ t: 'end', reason }));
+    const publishEnd = () => this.deps.publish(req.channel, encode({ type: 'end', reason }));
     if (req.streamId === undefined || !req.streaming) {
       await publishEnd();
       return;
@@ -145,7 +145,7 @@ export class HostTransport implements Transport {
         req.lastSent = now;
         // The relay opens its SSE stream on a heartbeat: from now on the stream is logged.
         this.startStreaming(req);
-        const beat = () => this.deps.publish(req.channel, encode({ t: 'alive' }));
+        const beat = () => this.deps.publish(req.channel, encode({ type: 'alive' }));
         beats.push(req.streamId === undefined ? beat() : this.inOrder(req, beat));
       }
     }
@@ -173,7 +173,7 @@ export class HostTransport implements Transport {
       // A lone answer (nothing sent before it) goes out as plain JSON and is never logged.
       const { streamId } = req;
       if (streamId === undefined || !req.streaming) {
-        await this.deps.publish(req.channel, encode({ t: 'msg', f: true }, raw));
+        await this.deps.publish(req.channel, encode({ type: 'msg', final: true }, raw));
         return;
       }
       await this.inOrder(req, () => this.logAndPublish(streamId, req.channel, raw, true));
@@ -198,7 +198,7 @@ export class HostTransport implements Transport {
       this.startStreaming(req);
       const { streamId } = req;
       if (streamId === undefined) {
-        await this.deps.publish(req.channel, encode({ t: 'msg' }, raw));
+        await this.deps.publish(req.channel, encode({ type: 'msg' }, raw));
         return;
       }
       await this.inOrder(req, () => this.logAndPublish(streamId, req.channel, raw, false));
@@ -209,7 +209,7 @@ export class HostTransport implements Transport {
     // server→client requests are not (one that finds no open stream fails at once, below).
     const receivers =
       isRequest || this.deps.routeAllToOutbound || !this.deps.logEvent
-        ? await this.deps.publish(this.deps.outboundChannel, encode({ t: 'msg' }, raw))
+        ? await this.deps.publish(this.deps.outboundChannel, encode({ type: 'msg' }, raw))
         : await this.inOrder(this.getStream, () => this.logAndPublish(GET_STREAM, this.deps.outboundChannel, raw, false));
     if (receivers === 0) {
       if (isRequest) {
@@ -229,7 +229,7 @@ export class HostTransport implements Transport {
     const req = this.inflight.get(id);
     if (req?.streamId === undefined) return;
     this.startStreaming(req);
-    await this.inOrder(req, () => this.deps.publish(req.channel, encode({ t: 'close' }))).catch((err: Error) =>
+    await this.inOrder(req, () => this.deps.publish(req.channel, encode({ type: 'close' }))).catch((err: Error) =>
       this.deps.log.debug({ err: err.message }, 'closing a request stream failed'),
     );
   }
@@ -270,7 +270,7 @@ export class HostTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     const ends = (this.deps.routeAllToOutbound ? [] : [...this.inflight.values()]).map((req) =>
-      this.deps.publish(req.channel, encode({ t: 'end', reason: 'session closed' })).catch(() => 0),
+      this.deps.publish(req.channel, encode({ type: 'end', reason: 'session closed' })).catch(() => 0),
     );
     this.inflight.clear();
     await Promise.all(ends);
@@ -297,6 +297,5 @@ async function logEvent(deps: LoggingDeps, streamId: string | undefined, kind: E
  */
 export async function logAndPublish(deps: LoggingDeps, streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
   const e = await logEvent(deps, streamId, 'msg', raw, final);
-  const header = final ? { t: 'msg', f: true } : { t: 'msg' };
-  return deps.publish(channel, encode(e === undefined ? header : { ...header, e }, raw));
+  return deps.publish(channel, encode({ type: 'msg', final: final || undefined, eventId: e }, raw));
 }

@@ -195,10 +195,10 @@ export class RoutingInstance {
   private sendDelete(ref: SessionRef, idle: boolean): Promise<EvictionResult> {
     return new Promise<EvictionResult>((resolve, reject) => {
       const relayId = this.relay.open({
-        onReply: (header) => resolve(header.t === 'deleted' ? 'deleted' : header.t === 'error' ? IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable' : 'unavailable'),
+        onReply: (header) => resolve(header.type === 'deleted' ? 'deleted' : header.type === 'error' ? IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable' : 'unavailable'),
         onTimeout: () => resolve('timeout'),
       });
-      this.deliver(ref, encode({ t: 'delete', ri: this.instanceId, reply: relayId, ...(idle ? { idle } : {}) })).then(
+      this.deliver(ref, encode({ type: 'delete', relayInstance: this.instanceId, relayId, ifIdle: idle || undefined })).then(
         (result) => {
           if (result === 'delivered') return;
           this.relay.release(relayId);

@@ -74,19 +74,19 @@ function request(ref: SessionRef, message: object, opts: { resumable?: boolean; 
         const r = { header, message: body === undefined ? undefined : (JSON.parse(body) as JSONRPCMessage) };
         replies.push(r);
         opts.onReply?.(r);
-        if (header.t !== 'msg' && header.t !== 'alive') resolve(replies);
-        else if (header.t === 'msg' && header.f === true) resolve(replies);
+        if (header.type !== 'msg' && header.type !== 'alive') resolve(replies);
+        else if (header.type === 'msg' && header.final === true) resolve(replies);
       },
       onTimeout: () => reject(new Error('relay timed out')),
     });
-    const header = { t: 'msg', ri: routing.instanceId, reply, caller, ...(opts.resumable ? { rs: true } : {}) };
+    const header = { type: 'msg' as const, relayInstance: routing.instanceId, relayId: reply, caller, ...(opts.resumable ? { resumable: true } : {}) };
     routing.deliver(ref, encode(header, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
   });
 }
 
 /** A message without a reply channel (a notification, or the client's answer to a server request). */
 async function notify(ref: SessionRef, message: object): Promise<void> {
-  expect(await routing.deliver(ref, encode({ t: 'msg', ri: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', ...message })))).toBe('delivered');
+  expect(await routing.deliver(ref, encode({ type: 'msg', relayInstance: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', ...message })))).toBe('delivered');
 }
 
 let nextId = 1;
@@ -109,7 +109,7 @@ async function outbound(ref: SessionRef): Promise<{ got: Array<{ e?: string; mes
   const got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }> = [];
   const stop = await routing.bus.subscribe(keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
     const { header, body } = decode(OutboundHeaderSchema, payload);
-    if (header.t === 'msg' && body !== undefined) got.push({ e: header.e, message: JSON.parse(body) as { method: string } });
+    if (header.type === 'msg' && body !== undefined) got.push({ e: header.eventId, message: JSON.parse(body) as { method: string } });
   });
   return { got, stop };
 }
@@ -181,8 +181,8 @@ describe('passivation (one instance, real Redis)', () => {
       { id: nextId++, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'q' } } },
       { resumable: true },
     );
-    const firstEvent = logged.find((r) => r.header.t === 'msg' && r.header.e !== undefined)!.header as { e: string };
-    const loggedIds = logged.flatMap((r) => (r.header.t === 'msg' && r.header.e !== undefined ? [r.header.e] : []));
+    const firstEvent = logged.find((r) => r.header.type === 'msg' && r.header.eventId !== undefined)!.header as { eventId: string };
+    const loggedIds = logged.flatMap((r) => (r.header.type === 'msg' && r.header.eventId !== undefined ? [r.header.eventId] : []));
     expect(loggedIds.length).toBeGreaterThanOrEqual(3);
 
     // Two newer sessions push it out of memory.
@@ -205,7 +205,7 @@ describe('passivation (one instance, real Redis)', () => {
     expect(routing.isLive(s)).toBe(false);
 
     // The event log survived: the stream logged before passivation replays from its first event.
-    const replay = await routing.events.after(s, parseEventId(firstEvent.e)!);
+    const replay = await routing.events.after(s, parseEventId(firstEvent.eventId)!);
     expect(replay.known).toBe(true);
     expect(replay.ended).toBe(true);
     expect(replay.events.map((e) => e.id)).toEqual(loggedIds.slice(1));
@@ -282,12 +282,12 @@ describe('passivation (one instance, real Redis)', () => {
           const reply = r2.relay.open({
             onReply: (header, body) => {
               replies.push({ header, message: body === undefined ? undefined : (JSON.parse(body) as JSONRPCMessage) });
-              if (header.t !== 'msg' && header.t !== 'alive') resolve(replies);
-              else if (header.t === 'msg' && header.f === true) resolve(replies);
+              if (header.type !== 'msg' && header.type !== 'alive') resolve(replies);
+              else if (header.type === 'msg' && header.final === true) resolve(replies);
             },
             onTimeout: () => reject(new Error('relay timed out')),
           });
-          r2.deliver(ref, encode({ t: 'msg', ri: r2.instanceId, reply, caller }, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
+          r2.deliver(ref, encode({ type: 'msg', relayInstance: r2.instanceId, relayId: reply, caller }, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
         });
       const socket = await r2.createSession(caller, undefined, { websocket: true });
       const plain = await r2.createSession(caller, JSON.stringify(init));
@@ -295,7 +295,7 @@ describe('passivation (one instance, real Redis)', () => {
       const slow = { method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1.5, steps: 1 } } };
       const [a, b] = await Promise.all([ask(socket, { id: 1, ...slow }), ask(plain, { id: 1, ...slow })]);
       for (const replies of [a, b]) {
-        expect(replies.some((r) => r.header.t === 'alive')).toBe(true);
+        expect(replies.some((r) => r.header.type === 'alive')).toBe(true);
         expect(toolText(replies)).toContain('completed');
       }
       // A WebSocket session is never passivated: with room for one server, a second plain session

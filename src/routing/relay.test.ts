@@ -25,13 +25,13 @@ describe('Relay', () => {
     const got: Array<[ReplyHeader, string | undefined]> = [];
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    const id = relay.open({ onReply: (h, b) => (got.push([h, b]), h.t === 'msg' && h.f && done()), onTimeout: () => undefined });
-    await bus.publish(keys.reply('me', id), encode({ t: 'msg' }, '{"a":1}'));
-    await bus.publish(keys.reply('me', id), encode({ t: 'msg', f: true }, '{"b":2}'));
+    const id = relay.open({ onReply: (h, b) => (got.push([h, b]), h.type === 'msg' && h.final && done()), onTimeout: () => undefined });
+    await bus.publish(keys.reply('me', id), encode({ type: 'msg' }, '{"a":1}'));
+    await bus.publish(keys.reply('me', id), encode({ type: 'msg', final: true }, '{"b":2}'));
     await finished;
     expect(got).toEqual([
-      [{ t: 'msg' }, '{"a":1}'],
-      [{ t: 'msg', f: true }, '{"b":2}'],
+      [{ type: 'msg' }, '{"a":1}'],
+      [{ type: 'msg', final: true }, '{"b":2}'],
     ]);
     expect(relay.size).toBe(0);
     command.disconnect();
@@ -44,7 +44,7 @@ describe('Relay', () => {
     const sink = { onReply: jest.fn(), onTimeout: jest.fn() };
     const id = relay.open(sink);
     relay.release(id);
-    await bus.publish(keys.reply('me', id), encode({ t: 'msg', f: true }, '{}'));
+    await bus.publish(keys.reply('me', id), encode({ type: 'msg', final: true }, '{}'));
     await new Promise((r) => setImmediate(r));
     expect(sink.onReply).not.toHaveBeenCalled();
     command.disconnect();
@@ -65,7 +65,7 @@ describe('Relay', () => {
     expect(quiet.onTimeout).not.toHaveBeenCalled();
     // A heartbeat from the host moves the busy relay's deadline forward.
     await new Promise((r) => setTimeout(r, 60));
-    await bus.publish(keys.reply('me', busyId), encode({ t: 'alive' }));
+    await bus.publish(keys.reply('me', busyId), encode({ type: 'alive' }));
     await beaten;
     relay.sweep(t0 + 150);
     expect(quiet.onTimeout).toHaveBeenCalledTimes(1);

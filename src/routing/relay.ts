@@ -9,7 +9,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
-import { decode, ReplyHeaderSchema, type ReplyHeader } from './envelope.js';
+import { decodeOrDrop, ReplyHeaderSchema, type ReplyHeader } from './envelope.js';
 
 export interface ReplySink {
   /** A reply arrived; `body` is the raw JSON-RPC message for `msg` replies. */
@@ -82,20 +82,15 @@ export class Relay {
       this.log.debug({ relayId }, 'late reply for a finished relay dropped');
       return;
     }
-    let env;
-    try {
-      env = decode(ReplyHeaderSchema, payload);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'malformed reply envelope dropped');
-      return;
-    }
+    const env = decodeOrDrop(ReplyHeaderSchema, payload, this.log, 'reply');
+    if (!env) return;
     p.lastSeen = Date.now();
     if (!p.replied) {
       p.replied = true;
       this.onFirstReply?.(p.lastSeen - p.opened);
     }
     const { header, body } = env;
-    const final = header.t !== 'msg' && header.t !== 'alive' ? true : header.t === 'msg' && header.f === true;
+    const final = header.type !== 'msg' && header.type !== 'alive' ? true : header.type === 'msg' && header.final === true;
     if (final) this.pending.delete(relayId);
     p.sink.onReply(header, body);
   }

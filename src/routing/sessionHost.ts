@@ -20,7 +20,7 @@ import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
-import { decode, encode, InboundHeaderSchema, type Caller } from './envelope.js';
+import { decode, decodeOrDrop, encode, InboundHeaderSchema, type Caller } from './envelope.js';
 import { GET_STREAM, requestStreamId, type EventKind, type EventLog } from './eventLog.js';
 import { HostTransport, logAndPublish } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
@@ -245,8 +245,8 @@ export class SessionHost {
     for (const payload of waiting) {
       try {
         const { header } = decode(InboundHeaderSchema, payload);
-        if (header.t === 'msg' && header.reply !== undefined) {
-          this.ctx.bus.tryPublish(this.ctx.keys.reply(header.ri, header.reply), encode({ t: 'error', status: 404, code: -32001, message: 'Session not found' }));
+        if (header.type === 'msg' && header.relayId !== undefined) {
+          this.ctx.bus.tryPublish(this.ctx.keys.reply(header.relayInstance, header.relayId), encode({ type: 'error', status: 404, code: -32001, message: 'Session not found' }));
         }
       } catch {
         // Already validated once.
@@ -274,22 +274,17 @@ export class SessionHost {
   }
 
   private onInbound(payload: string): void {
-    let env;
-    try {
-      env = decode(InboundHeaderSchema, payload);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'malformed inbound envelope dropped');
-      return;
-    }
+    const env = decodeOrDrop(InboundHeaderSchema, payload, this.log, 'inbound');
+    if (!env) return;
     this.lastActivity = Date.now();
     const { header, body } = env;
-    switch (header.t) {
+    switch (header.type) {
       case 'touch':
         return;
       case 'delete': {
-        const reply = this.ctx.keys.reply(header.ri, header.reply);
-        if (header.idle === true) return void this.closeIfIdle(reply);
-        void this.close(true).then(() => this.ctx.bus.tryPublish(reply, encode({ t: 'deleted' })));
+        const reply = this.ctx.keys.reply(header.relayInstance, header.relayId);
+        if (header.ifIdle === true) return void this.closeIfIdle(reply);
+        void this.close(true).then(() => this.ctx.bus.tryPublish(reply, encode({ type: 'deleted' })));
         return;
       }
       case 'msg':
@@ -306,10 +301,10 @@ export class SessionHost {
           JSON.parse(body) as JSONRPCMessage,
           body,
           header.caller,
-          header.reply && this.ctx.keys.reply(header.ri, header.reply),
+          header.relayId && this.ctx.keys.reply(header.relayInstance, header.relayId),
           // Only a stream the client can resume is worth logging.
-          header.rs === true && header.reply !== undefined ? requestStreamId(header.ri, header.reply) : undefined,
-          header.rid,
+          header.resumable === true && header.relayId !== undefined ? requestStreamId(header.relayInstance, header.relayId) : undefined,
+          header.httpRequestId,
         );
     }
   }
@@ -335,7 +330,7 @@ export class SessionHost {
       if (this.legacy) return this.onLegacyRequest(message, raw, authInfo, replyChannel, rid);
       if (replyChannel === undefined) return;
       const refuse = (status: number, code: number, text: string) =>
-        this.ctx.bus.tryPublish(replyChannel, encode({ t: 'error', status, code, message: text }));
+        this.ctx.bus.tryPublish(replyChannel, encode({ type: 'error', status, code, message: text }));
       if (transport.isInflight(message.id)) return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
       if (transport.inflightCount >= this.ctx.maxInflightPerSession) {
         return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
@@ -365,12 +360,12 @@ export class SessionHost {
       // A POST /mcp naming a legacy session: its answer would go to the /sse stream, never to
       // the waiting POST; refuse it there instead of letting it time out.
       const text = 'This session uses the HTTP+SSE transport: POST to its /message endpoint';
-      return this.ctx.bus.tryPublish(replyChannel, encode({ t: 'error', status: 400, code: -32600, message: text }));
+      return this.ctx.bus.tryPublish(replyChannel, encode({ type: 'error', status: 400, code: -32600, message: text }));
     }
     const transport = this.transport!;
     const outbound = this.ctx.keys.sessionOutbound(this.ref.u, this.ref.sessionId);
     const refuse = (code: number, text: string) =>
-      this.ctx.bus.tryPublish(outbound, encode({ t: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
+      this.ctx.bus.tryPublish(outbound, encode({ type: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
     if (transport.isInflight(message.id)) return refuse(-32600, `request id ${String(message.id)} is already in flight`);
     if (transport.inflightCount >= this.ctx.maxInflightPerSession) {
       return refuse(-32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
@@ -398,13 +393,13 @@ export class SessionHost {
 
   private async closeIfIdle(reply: string): Promise<void> {
     if (this.closing === undefined && (await this.isBusy())) {
-      this.ctx.bus.tryPublish(reply, encode({ t: 'error', status: 409, code: -32000, message: 'session busy' }));
+      this.ctx.bus.tryPublish(reply, encode({ type: 'error', status: 409, code: -32000, message: 'session busy' }));
       return;
     }
     // Two instances may pick the same victim at once: only the command that ended it says so.
     const first = this.closing === undefined;
     await this.close(true);
-    this.ctx.bus.tryPublish(reply, encode(first ? { t: 'deleted' } : { t: 'error', status: 404, code: -32001, message: 'Session not found' }));
+    this.ctx.bus.tryPublish(reply, encode(first ? { type: 'deleted' } : { type: 'error', status: 404, code: -32001, message: 'Session not found' }));
   }
 
   /**
@@ -422,7 +417,7 @@ export class SessionHost {
     try {
       if (deleteState) {
         await ctx.store.delete(ref);
-        await ctx.bus.publish(ctx.keys.sessionOutbound(ref.u, ref.sessionId), encode({ t: 'closed' }));
+        await ctx.bus.publish(ctx.keys.sessionOutbound(ref.u, ref.sessionId), encode({ type: 'closed' }));
       }
       await this.unsubscribe?.();
       await this.server?.close();

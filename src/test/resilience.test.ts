@@ -72,7 +72,11 @@ describe('resources stay bounded', () => {
     const c = await startCluster(2);
     try {
       const [A, B] = c.instances.map((i) => i.url) as [string, string];
-      const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [A, B]));
+      const { client, transport } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [A, B]));
+      // Counted once the client's GET stream listens: its instance may need a subscriber for the
+      // session's shard, opened when the stream opens, which the client does after connecting.
+      const outbound = c.keyspace.sessionOutbound(sessionOwnerKey('alice', 'test-client'), transport.sessionId!);
+      await waitFor(async () => (await c.receivers(outbound)) === 1);
       const before = await c.connectionCount();
       if (TOPOLOGY === 'cluster') {
         // Per instance: a command connection to each of the 6 nodes named as seeds (ioredis opens
