@@ -10,7 +10,7 @@
  *   - each client request opens a relay (reply channel): its answer and everything related to it
  *     (progress, logs, sampling, elicitation) come back there and go out as text frames; a host
  *     that stays silent for RELAY_TIMEOUT_MS yields a JSON-RPC error with the request's id instead
- *     of a request that never ends, and the next message takes the session over (`deliver`);
+ *     of a request that never ends, and the next message takes the session over from a dead host;
  *   - notifications and the client's answers to server→client requests are delivered without a
  *     reply channel, like a 202 POST.
  * The session lives as long as the socket: when the socket closes, for whatever reason, the
