@@ -173,7 +173,7 @@ function openGetStream(port: number, sid: string): Promise<IncomingMessage> {
 
 /** Runs `task` over `items` with at most CONCURRENCY at once. */
 async function pool<T, R>(items: T[], task: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out: R[] = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {

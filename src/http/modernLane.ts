@@ -195,7 +195,7 @@ async function writeResponse(res: Response, response: globalThis.Response, abort
     return;
   }
   res.flushHeaders();
-  const reader = response.body.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const stop = () => void reader.cancel().catch(() => undefined);
   aborted.addEventListener('abort', stop, { once: true });
   try {

@@ -38,9 +38,9 @@ export interface WebSocketSessionDeps {
    * Counts one message against the user's rate limit (the counter of /mcp); resolves to the seconds
    * until the window resets when the budget is spent. Absent when rate limits are off.
    */
-  countMessage?(): Promise<number | undefined>;
+  countMessage?: () => Promise<number | undefined>;
   /** Asks the token verifier again whether the socket's token is still accepted (each keep-alive tick). */
-  reauthenticate?(): Promise<'ok' | 'refused' | 'unavailable'>;
+  reauthenticate?: () => Promise<'ok' | 'refused' | 'unavailable'>;
 }
 
 /** How a socket ended, for the endpoint's metrics and log line. */
@@ -145,7 +145,7 @@ export class WebSocketSession {
     const reauthenticate = this.deps.reauthenticate;
     if (!reauthenticate || this.reauthenticating) return;
     this.reauthenticating = true;
-    reauthenticate()
+    void reauthenticate()
       .then((verdict) => {
         if (verdict === 'refused') this.close(SERVER_CLOSES.tokenRevoked);
         else if (verdict === 'unavailable') this.log.debug('websocket token check inconclusive: serving on');

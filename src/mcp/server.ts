@@ -33,7 +33,7 @@ import { HUMAN_TIMEOUT_MS } from './tools/clientRequests.js';
 import { ALL_TOOLS } from './tools/index.js';
 import { installTools } from './tools/registry.js';
 
-export type { McpServerContext, McpSession } from './context.js';
+export type { McpServerContext };
 
 /**
  * The stateless revisions this server serves (spec 2026-07-28 basic/versioning). Listed in every

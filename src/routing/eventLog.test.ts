@@ -1,5 +1,4 @@
 import RedisMock from 'ioredis-mock';
-import type { Redis } from 'ioredis';
 import { createKeyspace } from '../redis/keys.js';
 import { EventLog, GET_STREAM, isAfter, parseEventId, ReplayGate } from './eventLog.js';
 
@@ -20,7 +19,7 @@ describe('event ids', () => {
 
 describe('EventLog', () => {
   test('keeps each stream apart, reports known/ended, and expires with the session', async () => {
-    const redis = new RedisMock() as unknown as Redis;
+    const redis = new RedisMock();
     const keys = createKeyspace(`ev${Math.random().toString(36).slice(2)}`);
     const log = new EventLog(redis, keys, 60_000);
     const ref = { u: 'u1', sessionId: 's1' };

@@ -36,14 +36,14 @@ export interface RoutingOptions {
    */
   maxLiveSessions?: number;
   /** Metrics hooks. */
-  onMessage?(method: string): void;
-  onRoutingLatency?(ms: number): void;
+  onMessage?: (method: string) => void;
+  onRoutingLatency?: (ms: number) => void;
   /** An idle session was ended to make room under the per-user cap / a session was refused at the cap. */
-  onSessionEvicted?(): void;
-  onSessionRefused?(): void;
+  onSessionEvicted?: () => void;
+  onSessionRefused?: () => void;
   /** A hosted session left memory / was rebuilt from Redis for a message. */
-  onSessionPassivated?(): void;
-  onSessionRehydrated?(): void;
+  onSessionPassivated?: () => void;
+  onSessionRehydrated?: () => void;
 }
 
 /** What a change event means to one session: the notification to send it, if any. */
@@ -206,7 +206,7 @@ export class RoutingInstance {
         },
         (err: unknown) => {
           this.relay.release(relayId);
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });
@@ -379,8 +379,8 @@ export class RoutingInstance {
     const quiet = Math.floor(this.opts.relayTimeoutMs / 3);
     // A passivated host has nothing in flight to keep alive.
     const beat = (h: SessionHost) => h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
-    for (const h of this.live.values()) beat(h);
-    for (const h of this.pinned) beat(h);
+    for (const h of this.live.values()) void beat(h);
+    for (const h of this.pinned) void beat(h);
   }
 
   private async slowSweep(): Promise<void> {

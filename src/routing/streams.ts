@@ -23,8 +23,7 @@ import type { SessionRef } from './sessionStore.js';
 export { isRedisUnavailable as isMeshUnavailable } from '../redis/errors.js';
 export type { Caller, ReplyHeader } from './envelope.js';
 export { SessionLimitError, type CreateSessionOptions, type DeliveryResult, type EndSessionResult } from './instance.js';
-export type { ReplySink } from './relay.js';
-export type { SessionRef } from './sessionStore.js';
+export type { ReplySink, SessionRef };
 
 /** Who sends a message: the verified caller, and the HTTP request it arrived in (log correlation). */
 export interface Sender {

@@ -40,7 +40,7 @@ export function forwardChanges(server: Server, context: McpServerContext, sessio
   return context.events.subscribe((event) =>
     deliver(async () => {
       const message = await changeNotification(event, () => session.state.subscriptions());
-      if (message) await server.notification({ method: message.method, params: message.params } as Parameters<Server['notification']>[0]);
+      if (message) await server.notification({ method: message.method, params: message.params });
     }),
   );
 }
