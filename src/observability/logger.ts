@@ -44,6 +44,13 @@ export const REDACT_PATHS = [
   'req.body.password',
 ];
 
+/**
+ * Without a destination the logger writes to stdout asynchronously (SonicBoom, `sync: false`):
+ * lines written while a write is in flight leave together in the next one, instead of one
+ * blocking write(2) per line on the request path. pino flushes what is buffered synchronously when
+ * the process exits (its exit hook), so `process.exit` after shutdown loses nothing; `flushLogs`
+ * is for the moments before a crash-exit elsewhere.
+ */
 export function createLogger(level: string, opts: { name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const options: LoggerOptions = {
     level,
@@ -51,5 +58,25 @@ export function createLogger(level: string, opts: { name?: string; destination?:
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
+  if (opts.destination) return pino(options, opts.destination as pino.DestinationStream);
+  if (level === 'silent') return pino(options);
+  return pino(options, pino.destination({ dest: 1, sync: false }));
+}
+
+/** Writes out whatever the logger still buffers (async destination), synchronously. */
+export function flushLogs(log: Logger): void {
+  try {
+    log.flush();
+  } catch {
+    // Nothing buffered, or a destination without flush: nothing to lose.
+  }
+}
+
+/**
+ * A child of `log` without redaction, for lines built from an allow-list that can carry no
+ * credential (the access log): redaction walks every configured path, wildcards included, on
+ * every line, which at info level cost more than building the line.
+ */
+export function unredacted(log: Logger): Logger {
+  return log.child({}, { redact: { paths: [] } });
 }
