@@ -12,12 +12,65 @@
  * (no 503 for an unreachable AS), accept `Bearer a b` by splitting on the first space, and check
  * `expiresAt` with no clock-skew tolerance. The checks below are the same otherwise.
  * It only sets its own headers and status, so CORS headers set earlier survive on every answer.
+ *
+ * Revocation in one round trip with the rate limits: when the guard chain collects checks for one
+ * Redis round trip after authentication (`req.deferredChecks`, src/http/rateLimit.ts) and the
+ * verifier can split its work (`DeferringVerifier`), the token is verified locally here and its
+ * revocation check joins the batch; the batch's answer refuses a revoked token with the very 401
+ * this middleware would have sent, and a batch Redis cannot answer with a 503 (the revocation
+ * status is unknown: never let such a token through). Every other path checks at once.
  */
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { OAuthError, OAuthErrorCode, invalidToken, isOAuthError } from './oauthError.js';
 import { AuthServerUnavailableError } from './separate/errors.js';
 import type { AuthInfo, OAuthTokenVerifier } from './types.js';
 import { userIdOf } from './types.js';
+
+/** A verifier that can leave the revocation check to the caller. */
+export interface DeferringVerifier extends OAuthTokenVerifier {
+  /** Everything but revocation; `liveKey` is the Redis key that must still exist for the token to be valid. */
+  verifyLocally(token: string): Promise<{ info: AuthInfo; liveKey: string }>;
+}
+
+/** What a refused or unanswerable liveness check answers (see `DeferredChecks.requireLive`). */
+export interface LivenessAnswers {
+  revoked(res: Response): void;
+  unavailable(res: Response): void;
+}
+
+/** The guard chain's checks settled in one Redis round trip after authentication (src/http/rateLimit.ts). */
+export interface DeferredChecks {
+  /** Whether the batch still takes checks (it settles once). */
+  readonly open: boolean;
+  /** Whether `requireLive` may be used (not with per-process counters: the caller checks itself). */
+  readonly takesLiveness: boolean;
+  /** Adds "`key` exists" to the batch; when it does not, or Redis cannot say, `answers` respond. */
+  requireLive(key: string, answers: LivenessAnswers): void;
+  /**
+   * Authentication refuses the request without Redis: the checks collected before it (the
+   * per-address limit) are settled first and may answer instead (429); else `refusal` runs.
+   */
+  refuse(req: Request, res: Response, refusal: () => void): void;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by the per-address rate limit, settled by the per-user one (src/http/rateLimit.ts). */
+    deferredChecks?: DeferredChecks;
+  }
+}
+
+function isDeferring(v: OAuthTokenVerifier): v is DeferringVerifier {
+  return typeof (v as Partial<DeferringVerifier>).verifyLocally === 'function';
+}
+
+/** 503: the token's status cannot be established now (authorization server or revocation store unreachable). */
+function unavailable(res: Response, retryAfterSeconds: number, description: string): void {
+  res.set('Retry-After', String(retryAfterSeconds));
+  res.status(503).json({ error: 'temporarily_unavailable', error_description: description });
+}
+
+const REVOCATION_UNREADABLE = 'The access token cannot be checked for revocation right now; retry later.';
 
 export interface BearerOptions {
   verifier: OAuthTokenVerifier;
@@ -48,39 +101,52 @@ function refuse(res: Response, opts: BearerOptions, err: OAuthError | undefined)
 export function bearerAuth(opts: BearerOptions): RequestHandler {
   const required = opts.requiredScopes ?? [];
   const skew = opts.clockSkewSeconds ?? 0;
+  const verifier = opts.verifier;
+  const deferring = isDeferring(verifier) ? verifier : undefined;
+  const livenessAnswers: LivenessAnswers = {
+    revoked: (res) => refuse(res, opts, invalidToken('token has been revoked')),
+    unavailable: (res) => unavailable(res, 1, REVOCATION_UNREADABLE),
+  };
   return async (req, res, next) => {
     // CORS preflights carry no credentials by design (Fetch standard); let the CORS layer answer.
     if (req.method === 'OPTIONS') return next();
+    const deferred = req.deferredChecks?.open ? req.deferredChecks : undefined;
+    // A refusal lets the checks collected before authentication speak first (see DeferredChecks).
+    const answer = (refusal: () => void) => (deferred ? deferred.refuse(req, res, refusal) : refusal());
     const header = req.headers.authorization;
-    if (!header) return refuse(res, opts, undefined);
+    if (!header) return answer(() => refuse(res, opts, undefined));
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
-    if (!match?.[1]) return refuse(res, opts, invalidToken("Invalid Authorization header, expected 'Bearer TOKEN'"));
+    if (!match?.[1]) return answer(() => refuse(res, opts, invalidToken("Invalid Authorization header, expected 'Bearer TOKEN'")));
 
     let info: AuthInfo;
+    let liveKey: string | undefined;
     try {
-      info = await opts.verifier.verifyAccessToken(match[1]);
+      if (deferred?.takesLiveness && deferring) ({ info, liveKey } = await deferring.verifyLocally(match[1]));
+      else info = await verifier.verifyAccessToken(match[1]);
     } catch (err) {
       if (err instanceof AuthServerUnavailableError) {
-        res.set('Retry-After', String(err.retryAfterSeconds));
-        res.status(503).json({
-          error: err.code,
-          error_description: 'The authorization server cannot be reached to validate the access token; retry later.',
-        });
-        return;
+        const e = err;
+        return answer(() =>
+          unavailable(res, e.retryAfterSeconds, 'The authorization server cannot be reached to validate the access token; retry later.'),
+        );
       }
-      if (isOAuthError(err, OAuthErrorCode.InvalidToken)) return refuse(res, opts, err);
+      if (isOAuthError(err, OAuthErrorCode.InvalidToken)) {
+        const e = err;
+        return answer(() => refuse(res, opts, e));
+      }
       return next(err);
     }
 
     if (typeof info.expiresAt !== 'number' || Number.isNaN(info.expiresAt)) {
-      return refuse(res, opts, invalidToken('Token has no expiration time'));
+      return answer(() => refuse(res, opts, invalidToken('Token has no expiration time')));
     }
-    if (info.expiresAt + skew < Date.now() / 1000) return refuse(res, opts, invalidToken('Token has expired'));
+    if (info.expiresAt + skew < Date.now() / 1000) return answer(() => refuse(res, opts, invalidToken('Token has expired')));
     // A verifier that forgets the user id must not yield an ownerless session.
-    if (!userIdOf(info)) return refuse(res, opts, invalidToken('Token carries no user identity'));
+    if (!userIdOf(info)) return answer(() => refuse(res, opts, invalidToken('Token carries no user identity')));
     if (!required.every((s) => info.scopes.includes(s))) {
-      return refuse(res, opts, new OAuthError(OAuthErrorCode.InsufficientScope, 'Insufficient scope'));
+      return answer(() => refuse(res, opts, new OAuthError(OAuthErrorCode.InsufficientScope, 'Insufficient scope')));
     }
+    if (liveKey !== undefined) deferred!.requireLive(liveKey, livenessAnswers);
     // The raw token goes no further than here: nothing downstream may forward it (MCP
     // authorization, "Token Passthrough"), and it must never travel in Redis messages.
     req.auth = { ...info, token: '' };

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Metrics } from '../observability/metrics.js';
 import { createKeyspace, type Keyspace } from '../redis/keys.js';
+import { redisCounters } from '../redis/rateLimitStore.js';
 import { mcpRateLimits, type RateLimitConfig } from './rateLimit.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -140,6 +141,90 @@ describe('mcpRateLimits with a shared Redis', () => {
       await request(a.app).post('/mcp').set('X-Forwarded-For', '192.0.2.99, 203.0.113.7').set('X-Test-User', 'u1').send({}),
       60,
     );
+  });
+});
+
+describe('the counters behind the limits (one script per check)', () => {
+  let redis: Redis;
+  let keys: Keyspace;
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+  });
+  beforeEach(() => {
+    keys = createKeyspace(`test-counters-${randomBytes(6).toString('hex')}`);
+  });
+  afterEach(async () => {
+    const stale = await redis.keys(`${keys.prefix}:*`);
+    if (stale.length > 0) await redis.del(...stale);
+  });
+  afterAll(() => redis.quit());
+
+  it('counts and checks in order, stopping at a count over its limit or a missing key', async () => {
+    const counters = redisCounters(redis);
+    const [addr, grant, user] = ['a', 'grant', 'u'].map((k) => `${keys.prefix}:${k}`) as [string, string, string];
+    await redis.set(grant, '1');
+    const steps = [
+      { kind: 'count', key: addr, limit: 1 },
+      { kind: 'live', key: grant },
+      { kind: 'count', key: user, limit: 5 },
+    ] as const;
+    const first = await counters.run(steps, 60_000);
+    expect(first[0]).toEqual({ kind: 'count', hits: 1, resetMs: expect.any(Number) });
+    expect((first[0] as { resetMs: number }).resetMs).toBeGreaterThan(59_000);
+    expect(first[1]).toEqual({ kind: 'live', live: true });
+    expect(first[2]).toMatchObject({ kind: 'count', hits: 1 });
+    // Over the address limit: the grant is not asked and the user not counted.
+    const second = await counters.run(steps, 60_000);
+    expect(second).toEqual([{ kind: 'count', hits: 2, resetMs: expect.any(Number) }, undefined, undefined]);
+    expect(await redis.get(user)).toBe('1');
+    // A missing grant stops the script before the user is counted.
+    await redis.del(grant, addr);
+    const third = await counters.run(steps, 60_000);
+    expect(third).toEqual([{ kind: 'count', hits: 1, resetMs: expect.any(Number) }, { kind: 'live', live: false }, undefined]);
+    expect(await redis.get(user)).toBe('1');
+    // Every counter expires with its window.
+    expect(await redis.pttl(addr)).toBeGreaterThan(0);
+    expect(await redis.pttl(user)).toBeGreaterThan(0);
+  });
+
+  it('on a Cluster (keys on different shards) sends the steps concurrently, each counted', async () => {
+    // A Cluster client routes each command to its key's node; here every "node" is the one Redis,
+    // which is what the per-step logic needs to be checked against.
+    const cluster = Object.assign(Object.create(redis) as Redis, { isCluster: true });
+    const sent: string[] = [];
+    for (const name of ['evalsha', 'eval', 'exists'] as const) {
+      const original = redis[name].bind(redis) as (...a: unknown[]) => Promise<unknown>;
+      (cluster as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => (sent.push(name), original(...a));
+    }
+    const [addr, grant, user] = ['a', 'grant', 'u'].map((k) => `${keys.prefix}:${k}`) as [string, string, string];
+    const answers = await redisCounters(cluster).run(
+      [
+        { kind: 'count', key: addr, limit: 0 },
+        { kind: 'live', key: grant },
+        { kind: 'count', key: user, limit: 5 },
+      ],
+      60_000,
+    );
+    expect(answers).toEqual([
+      { kind: 'count', hits: 1, resetMs: expect.any(Number) },
+      { kind: 'live', live: false },
+      { kind: 'count', hits: 1, resetMs: expect.any(Number) },
+    ]);
+    // One command per step, none waiting for another.
+    expect(sent.filter((n) => n === 'exists')).toHaveLength(1);
+    expect(sent.filter((n) => n !== 'exists')).toHaveLength(2);
+  });
+
+  it('an authentication refusal still counts against the address, and an exhausted address answers 429 first', async () => {
+    const limits = mcpRateLimits({ redis, keys, config: { ...BASE, RATE_LIMIT_PER_ADDRESS: 1 } });
+    const app = express();
+    app.use('/mcp', limits.perAddress);
+    // Stand-in for bearer auth refusing a bad token: through the batch, as src/auth/bearer.ts does.
+    app.use('/mcp', (req, res) => req.deferredChecks!.refuse(req, res, () => void res.status(401).json({ error: 'invalid_token' })));
+    expect((await request(app).post('/mcp').send({})).status).toBe(401);
+    const second = await request(app).post('/mcp').send({});
+    expect429(second, 60);
   });
 });
 

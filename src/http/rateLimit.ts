@@ -1,8 +1,11 @@
 /**
- * Rate limits on /mcp, counted in Redis so that every instance behind the load balancer enforces
- * one shared budget (a client spreading requests across instances gets no more than one gets).
+ * Rate limits, counted in Redis so that every instance behind the load balancer enforces one shared
+ * budget (a client spreading requests across instances gets no more than one gets). Fixed windows;
+ * the counters are src/redis/rateLimitStore.ts. This is the one rate limiter of the server: the
+ * bearer-protected endpoints (`mcpRateLimits`) and the authorization server's endpoints
+ * (`fixedWindowLimiter`, via src/auth/server/rateLimits.ts) both count here.
  *
- * Two limiters, placed around authentication:
+ * On the bearer-protected endpoints, two limits around authentication:
  *   - `perAddress` before auth: bounds token guessing and unauthenticated floods per client
  *     address. The address is express's `req.ip`, which honours `trust proxy` = TRUST_PROXY_HOPS
  *     (set on the app): only that many proxy hops of X-Forwarded-For are believed, so a client
@@ -10,19 +13,30 @@
  *     subscriber usually holds a whole prefix.
  *   - `perUser` after auth: keyed on the verified user id (`req.auth.extra.userId`), whatever
  *     address or instance the user comes through.
+ * Both, and the access token's revocation check, cost one Redis round trip together: `perAddress`
+ * opens a batch of checks on the request (`req.deferredChecks`) and lets the request on, the
+ * bearer middleware verifies the token locally and adds its revocation check, and `perUser` adds
+ * its count and settles the batch with one script. The verdicts then apply in the order the checks
+ * would have run one by one: the address limit (429), revocation (401), the user limit (429). When
+ * authentication refuses without Redis (no token, a bad one), the address is counted first and an
+ * exhausted address budget answers 429 instead, as before.
+ *
+ * Redis unreachable: the limits let the request through (it will fail in routing anyway, with the
+ * real error); a revocation check that cannot be answered refuses with 503 + Retry-After.
  *
  * A rejected request gets 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3), the IETF RateLimit
  * headers, and a JSON-RPC error body, because MCP clients parse JSON-RPC from /mcp responses.
  */
-import type { RequestHandler } from 'express';
-import { ipKeyGenerator, MemoryStore, rateLimit, type Options, type Store } from 'express-rate-limit';
+import type { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
+import type { DeferredChecks, LivenessAnswers } from '../auth/bearer.js';
 import { userIdOf } from '../auth/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics, RateLimitScope } from '../observability/metrics.js';
 import { userKey, type Keyspace } from '../redis/keys.js';
-import { rateLimitStore } from '../redis/rateLimitStore.js';
+import { memoryCounters, redisCounters, type CheckStep, type SecurityCounters, type StepAnswer } from '../redis/rateLimitStore.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 
 export type RateLimitConfig = Pick<
@@ -32,11 +46,12 @@ export type RateLimitConfig = Pick<
 
 export interface RateLimitDeps {
   /**
-   * The instance's command connection. Undefined only with the embedded Redis stand-in (no
-   * REDIS_URL), which cannot run the store's Lua scripts; counters then live in process memory,
-   * which is equivalent there because that mode is single-instance.
+   * The instance's command connection (one Redis, a Sentinel master or a Cluster). Undefined only
+   * with the embedded Redis stand-in (no REDIS_URL), which cannot run the counters' script;
+   * counters then live in process memory, which is equivalent there because that mode is
+   * single-instance.
    */
-  redis: Pick<Redis, 'call'> | undefined;
+  redis: Redis | undefined;
   keys: Keyspace;
   config: RateLimitConfig;
   metrics?: Metrics;
@@ -44,9 +59,9 @@ export interface RateLimitDeps {
 }
 
 export interface McpRateLimits {
-  /** Before authentication: per client address. */
+  /** Before authentication: per client address (opens the request's batch of checks). */
   perAddress: RequestHandler;
-  /** After authentication: per verified user. */
+  /** After authentication: per verified user (settles the batch). */
   perUser: RequestHandler;
   /**
    * Counts one message of an open WebSocket against the user's budget, on the very counter
@@ -63,96 +78,204 @@ export class RateLimitWiringError extends Error {
 
 const IPV6_SUBNET = 56;
 
+/** The counters of a deployment: shared through Redis, or per process with the embedded stand-in. */
+export function securityCounters(redis: Redis | undefined): SecurityCounters {
+  return redis ? redisCounters(redis) : memoryCounters();
+}
+
+/** Whole seconds until a window resets, at least 1 (the Retry-After value). */
+function secondsLeft(resetMs: number): number {
+  return Math.max(1, Math.ceil(resetMs / 1000));
+}
+
+interface McpLimitContext {
+  counters: SecurityCounters;
+  windowMs: number;
+  addressPrefix: string;
+  userPrefix: string;
+  addressLimit: number;
+  userLimit: number;
+  /** RateLimit-Policy: fixed for the deployment. */
+  policy: string;
+  deps: RateLimitDeps;
+}
+
+/** The checks of one request, settled in one round trip (see the module comment). */
+class CheckBatch implements DeferredChecks {
+  open = true;
+  private live: { key: string; answers: LivenessAnswers } | undefined = undefined;
+
+  constructor(
+    private readonly ctx: McpLimitContext,
+    private readonly addressKey: string | undefined,
+  ) {}
+
+  get takesLiveness(): boolean {
+    return this.ctx.counters.takesLiveness;
+  }
+
+  requireLive(key: string, answers: LivenessAnswers): void {
+    this.live = { key, answers };
+  }
+
+  refuse(req: Request, res: Response, refusal: () => void): void {
+    this.settle(req, res, refusal, undefined);
+  }
+
+  /** Runs every collected check; `proceed` runs when none refuses. */
+  settle(req: Request, res: Response, proceed: () => void, userKeyOfRequest: string | undefined): void {
+    this.open = false;
+    req.deferredChecks = undefined;
+    const { ctx } = this;
+    const steps: CheckStep[] = [];
+    if (this.addressKey !== undefined) steps.push({ kind: 'count', key: this.addressKey, limit: ctx.addressLimit });
+    const live = this.live;
+    if (live) steps.push({ kind: 'live', key: live.key });
+    if (userKeyOfRequest !== undefined) steps.push({ kind: 'count', key: userKeyOfRequest, limit: ctx.userLimit });
+    if (steps.length === 0) return proceed();
+    ctx.counters.run(steps, ctx.windowMs).then(
+      (answers) => this.apply(req, res, proceed, steps, answers),
+      (err: unknown) => {
+        // The limits fail open; revocation, which nothing else would catch, fails closed.
+        if (live) {
+          req.log?.warn({ err: errorFields(err) }, 'revocation check failed');
+          return live.answers.unavailable(res);
+        }
+        ctx.deps.log?.error({ err: errorFields(err) }, 'rate limiter error');
+        proceed();
+      },
+    );
+  }
+
+  private apply(req: Request, res: Response, proceed: () => void, steps: CheckStep[], answers: StepAnswer[]): void {
+    const { ctx } = this;
+    const remaining: string[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      const a = answers[i];
+      if (a === undefined) break;
+      if (a.kind === 'live') {
+        if (!a.live) return this.live!.answers.revoked(res);
+        continue;
+      }
+      const scope: RateLimitScope = steps[i]!.key === this.addressKey ? 'address' : 'user';
+      const limit = scope === 'address' ? ctx.addressLimit : ctx.userLimit;
+      const t = secondsLeft(a.resetMs);
+      remaining.push(`"mcp-${scope}"; r=${Math.max(0, limit - a.hits)}; t=${t}`);
+      if (a.hits > limit) {
+        res.setHeader('RateLimit-Policy', ctx.policy);
+        res.setHeader('RateLimit', remaining.join(', '));
+        return reject(req, res, scope, t, ctx.deps);
+      }
+    }
+    res.setHeader('RateLimit-Policy', ctx.policy);
+    if (remaining.length > 0) res.setHeader('RateLimit', remaining.join(', '));
+    proceed();
+  }
+}
+
+function errorFields(err: unknown) {
+  return err instanceof Error ? { name: err.name, message: err.message } : String(err);
+}
+
+function reject(req: Request, res: Response, scope: RateLimitScope, retryAfter: number, deps: RateLimitDeps): void {
+  deps.metrics?.rateLimitRejections.inc({ scope });
+  req.log?.debug({ scope }, 'rate limit exceeded');
+  res.setHeader('Retry-After', String(retryAfter));
+  res.status(429).json(jsonRpcErrorBody(JsonRpcCode.ServerError, `Rate limit exceeded; retry after ${retryAfter} s`));
+}
+
 export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
   const { config } = deps;
   if (!config.RATE_LIMIT_ENABLED) {
     const pass: RequestHandler = (_req, _res, next) => next();
     return { perAddress: pass, perUser: pass };
   }
-
-  const perAddress = limiter(deps, 'address', config.RATE_LIMIT_PER_ADDRESS, (req) =>
-    // req.ip is undefined only once the socket is gone; such a request is answered by nobody anyway.
-    ipKeyGenerator(req.ip ?? 'unknown', IPV6_SUBNET),
-  );
-
-  // The hashed form, as in every other Redis key: user ids stay out of the keyspace. The wrapper
-  // below guarantees a user is present. The store is kept: WebSocket messages count on it too.
-  const userStore = store(deps, 'user');
-  const perUserLimiter = limiter(deps, 'user', config.RATE_LIMIT_PER_USER, (req) => userKey(userIdOf(req.auth) ?? ''), userStore);
-  const perUser: RequestHandler = (req, res, next) => {
-    if (userIdOf(req.auth) === undefined) {
-      next(new RateLimitWiringError('per-user rate limit ran before authentication'));
-      return;
-    }
-    return perUserLimiter(req, res, next);
+  const windowMs = config.RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const w = config.RATE_LIMIT_WINDOW_SECONDS;
+  const ctx: McpLimitContext = {
+    counters: securityCounters(deps.redis),
+    windowMs,
+    // Separate key prefixes keep an address and a user hash from ever sharing a counter.
+    addressPrefix: deps.keys.rateLimit('mcp-address'),
+    userPrefix: deps.keys.rateLimit('mcp-user'),
+    addressLimit: config.RATE_LIMIT_PER_ADDRESS,
+    userLimit: config.RATE_LIMIT_PER_USER,
+    policy: `"mcp-address"; q=${config.RATE_LIMIT_PER_ADDRESS}; w=${w}, "mcp-user"; q=${config.RATE_LIMIT_PER_USER}; w=${w}`,
+    deps,
   };
 
-  const windowMs = config.RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const perAddress: RequestHandler = (req, _res, next) => {
+    // req.ip is undefined only once the socket is gone; such a request is answered by nobody anyway.
+    req.deferredChecks = new CheckBatch(ctx, ctx.addressPrefix + ipKeyGenerator(req.ip ?? 'unknown', IPV6_SUBNET));
+    next();
+  };
+
+  const perUser: RequestHandler = (req, res, next) => {
+    const pending = req.deferredChecks;
+    const batch = pending instanceof CheckBatch && pending.open ? pending : new CheckBatch(ctx, undefined);
+    const userId = userIdOf(req.auth);
+    if (userId === undefined) {
+      // Settle what was collected (an exhausted address budget still answers 429), then refuse to go on.
+      batch.settle(req, res, () => next(new RateLimitWiringError('per-user rate limit ran before authentication')), undefined);
+      return;
+    }
+    // The hashed form, as in every other Redis key: user ids stay out of the keyspace.
+    batch.settle(req, res, () => next(), ctx.userPrefix + userKey(userId));
+  };
+
   const countUserMessage = async (userId: string): Promise<number | undefined> => {
-    let hits;
+    let answers: StepAnswer[];
     try {
-      hits = await userStore.increment(userKey(userId));
+      answers = await ctx.counters.run([{ kind: 'count', key: ctx.userPrefix + userKey(userId), limit: ctx.userLimit }], windowMs);
     } catch (err) {
-      // As for requests (passOnStoreError): an unreachable store lets the message through.
-      deps.log?.error({ err }, 'rate limiter error');
+      // As for requests: an unreachable store lets the message through.
+      deps.log?.error({ err: errorFields(err) }, 'rate limiter error');
       return undefined;
     }
-    if (hits.totalHits <= config.RATE_LIMIT_PER_USER) return undefined;
+    const a = answers[0];
+    if (a?.kind !== 'count' || a.hits <= ctx.userLimit) return undefined;
     deps.metrics?.rateLimitRejections.inc({ scope: 'user' });
-    const resetAt = hits.resetTime?.getTime() ?? Date.now() + windowMs;
-    return Math.max(1, Math.ceil((resetAt - Date.now()) / 1000));
+    return secondsLeft(a.resetMs);
   };
 
   return { perAddress, perUser, countUserMessage };
 }
 
-/**
- * The counter store of one limiter: shared through Redis, or in process memory with the embedded
- * stand-in. One store per limiter (express-rate-limit refuses a shared one); separate key prefixes
- * keep an address and a user hash from ever sharing a counter.
- */
-function store(deps: RateLimitDeps, scope: RateLimitScope): Store {
-  const redis = deps.redis;
-  return redis ? rateLimitStore(redis, deps.keys.rateLimit(`mcp-${scope}`)) : new MemoryStore();
+export interface FixedWindowOptions {
+  counters: SecurityCounters;
+  /** Key prefix of this limiter's counters (one per limiter). */
+  prefix: string;
+  windowMs: number;
+  limit: number;
+  /** The request's partition, e.g. its client address. */
+  key: (req: Request) => string;
+  /** Answers a request over the limit; Retry-After and the RateLimit headers are already set. */
+  reject: (req: Request, res: Response) => void;
+  /** Name in the RateLimit headers. */
+  name: string;
+  log?: Logger;
 }
 
-function limiter(
-  deps: RateLimitDeps,
-  scope: RateLimitScope,
-  limit: number,
-  keyGenerator: Options['keyGenerator'],
-  counters: Store = store(deps, scope),
-): RequestHandler {
-  const windowMs = deps.config.RATE_LIMIT_WINDOW_SECONDS * 1000;
-  return rateLimit({
-    windowMs,
-    limit,
-    keyGenerator,
-    identifier: `mcp-${scope}`,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    store: counters,
-    // If Redis is unreachable the request itself cannot be routed either; let it through to fail
-    // there with the routing error instead of answering a misleading 429/500 here.
-    passOnStoreError: true,
-    logger: {
-      error: (err, message) => deps.log?.error({ err }, message ?? 'rate limiter error'),
-      warn: (err, message) => deps.log?.warn({ err }, message ?? 'rate limiter warning'),
-    },
-    validate: {
-      // Our client address comes from TRUST_PROXY_HOPS; an X-Forwarded-For sent by a client when
-      // no proxy is trusted is simply ignored, not a misconfiguration worth an error log.
-      xForwardedForHeader: false,
-    },
-    handler: (req, res) => {
-      deps.metrics?.rateLimitRejections.inc({ scope });
-      req.log?.debug({ scope }, 'rate limit exceeded');
-      const retryAfter = res.getHeader('Retry-After');
-      const message =
-        typeof retryAfter === 'string' || typeof retryAfter === 'number'
-          ? `Rate limit exceeded; retry after ${retryAfter} s`
-          : 'Rate limit exceeded';
-      res.status(429).json(jsonRpcErrorBody(JsonRpcCode.ServerError, message));
-    },
-  });
+/** One fixed-window limit as middleware (shared counters; lets requests through when Redis is unreachable). */
+export function fixedWindowLimiter(opts: FixedWindowOptions): RequestHandler {
+  const w = Math.ceil(opts.windowMs / 1000);
+  const policy = `"${opts.name}"; q=${opts.limit}; w=${w}`;
+  return (req, res, next) => {
+    opts.counters.run([{ kind: 'count', key: opts.prefix + opts.key(req), limit: opts.limit }], opts.windowMs).then(
+      (answers) => {
+        const a = answers[0];
+        if (a?.kind !== 'count') return next();
+        const t = secondsLeft(a.resetMs);
+        res.setHeader('RateLimit-Policy', policy);
+        res.setHeader('RateLimit', `"${opts.name}"; r=${Math.max(0, opts.limit - a.hits)}; t=${t}`);
+        if (a.hits <= opts.limit) return next();
+        res.setHeader('Retry-After', String(t));
+        opts.reject(req, res);
+      },
+      (err: unknown) => {
+        opts.log?.error({ err: errorFields(err) }, 'rate limiter error');
+        next();
+      },
+    );
+  };
 }

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from './logger.js';
+import { unredacted, type Logger } from './logger.js';
 import { userIdOf, type AuthInfo } from '../auth/types.js';
 import { onResponseDone } from './responseDone.js';
 
@@ -91,6 +91,9 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
   installLogAccessor();
   const quiet = new Set(opts.quietPaths ?? ['/health', '/ready', '/metrics']);
   const { log } = opts;
+  // The access line is an allow-list (masked URL, harmless headers, status): nothing to redact.
+  // Error lines carry `err`, whose fields are not ours to vouch for: they keep redaction.
+  const accessLog = unredacted(log);
   return (req, res, next) => {
     const id = assignRequestId(req, res);
     req.id = id;
@@ -111,7 +114,7 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
         ...(err ? { err } : {}),
       };
       const msg = err || res.statusCode >= 500 ? 'request errored' : res.writableFinished ? 'request completed' : 'request aborted';
-      log[level](line, msg);
+      (err ? log : accessLog)[level](line, msg);
     });
     next();
   };

@@ -1,31 +1,127 @@
 /**
- * The shared counters behind every rate limit (express-rate-limit with rate-limit-redis), on
- * whichever topology the instance runs.
+ * The shared counters behind every rate limit, and the per-request security checks of the
+ * bearer-protected endpoints in one Redis round trip.
  *
- * rate-limit-redis loads its Lua scripts with SCRIPT LOAD and runs them with EVALSHA on the
- * counter's key. Redis keeps loaded scripts per node, and Redis 7 no longer replicates SCRIPT LOAD:
- * in a cluster, a script loaded on whichever node the client picked is unknown to the node owning
- * the counter's slot, and to a replica promoted by a failover. So SCRIPT commands go to every
- * master; on NOSCRIPT (after a failover) the store loads again, which reaches the new master too.
+ * A check is a list of steps, run in order by one Lua script on one Redis (or a Sentinel group's
+ * master): a `count` step counts one fixed window (INCR; the first hit of a window sets its
+ * expiry), a `live` step asks whether a key exists (the revocation check of an access token's
+ * grant). The script stops at the first count over its limit and at the first missing key, so a
+ * request refused by an earlier step is not counted by a later one, as when the checks ran one
+ * after another.
+ *
+ * In a Redis Cluster the steps' keys live in different slots, which one script may not touch: the
+ * steps are sent concurrently instead (one round trip per node, in parallel), and every step is
+ * counted whatever the earlier ones answer.
+ *
+ * Scripts go by EVALSHA and fall back to EVAL when a node does not know them yet (a fresh node, a
+ * promoted replica, a restart): Redis 7 neither replicates nor persists loaded scripts.
+ *
+ * With the embedded Redis stand-in (no REDIS_URL; single instance) counters live in process memory;
+ * liveness is then not theirs to answer (`takesLiveness`), and the caller asks the stand-in itself.
  */
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
 
-export function rateLimitStore(redis: Pick<Redis, 'call'>, prefix: string): RedisStore {
-  const cluster = isCluster(redis) ? redis : undefined;
-  return new RedisStore({
-    prefix,
-    sendCommand: async (command: string, ...args: string[]) => {
-      if (cluster && command.toUpperCase() === 'SCRIPT') {
-        const replies = await Promise.all(cluster.nodes('master').map((node) => node.call(command, ...args)));
-        // SCRIPT LOAD answers the script's SHA1, the same on every node.
-        return replies[0] as RedisReply;
-      }
-      return redis.call(command, ...args) as Promise<RedisReply>;
-    },
-  });
+export type CheckStep = { kind: 'count'; key: string; limit: number } | { kind: 'live'; key: string };
+
+/** The answer to one step; undefined when the script stopped before it. */
+export type StepAnswer = { kind: 'count'; hits: number; resetMs: number } | { kind: 'live'; live: boolean } | undefined;
+
+export interface SecurityCounters {
+  /** Whether `live` steps may be given (false for per-process counters). */
+  readonly takesLiveness: boolean;
+  /** Runs the steps in one round trip; rejects when Redis cannot answer. */
+  run(steps: readonly CheckStep[], windowMs: number): Promise<StepAnswer[]>;
 }
 
-function isCluster(redis: object): redis is Cluster {
-  return (redis as Partial<Cluster>).isCluster === true;
+// KEYS: one per step. ARGV[1]: the window in ms; ARGV[i + 1]: step i's limit, or -1 for a
+// liveness check. Answers two numbers per step reached: hits and ms to the window's end, or
+// EXISTS and 0.
+const CHECKS = `
+local window = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 1])
+  if limit < 0 then
+    local live = redis.call('EXISTS', key)
+    out[#out + 1] = live
+    out[#out + 1] = 0
+    if live == 0 then break end
+  else
+    local hits = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if ttl <= 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
+    out[#out + 1] = hits
+    out[#out + 1] = ttl
+    if hits > limit then break end
+  end
+end
+return out`;
+const CHECKS_SHA = createHash('sha1').update(CHECKS).digest('hex');
+
+type Commands = Pick<Redis, 'evalsha' | 'eval' | 'exists'>;
+
+export function redisCounters(redis: Redis | Cluster): SecurityCounters {
+  const cluster = (redis as Partial<Cluster>).isCluster === true;
+  const script = async (node: Commands, keys: string[], args: string[]): Promise<number[]> => {
+    try {
+      return (await node.evalsha(CHECKS_SHA, keys.length, ...keys, ...args)) as number[];
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return (await node.eval(CHECKS, keys.length, ...keys, ...args)) as number[];
+    }
+  };
+  const answers = (steps: readonly CheckStep[], flat: number[]): StepAnswer[] =>
+    steps.map((step, i) => {
+      if (2 * i >= flat.length) return undefined;
+      const a = Number(flat[2 * i]);
+      return step.kind === 'live' ? { kind: 'live', live: a === 1 } : { kind: 'count', hits: a, resetMs: Number(flat[2 * i + 1]) };
+    });
+  const limitArg = (s: CheckStep) => (s.kind === 'live' ? '-1' : String(s.limit));
+  return {
+    takesLiveness: true,
+    async run(steps, windowMs) {
+      if (!cluster || steps.length === 1) {
+        const flat = await script(redis, steps.map((s) => s.key), [String(windowMs), ...steps.map(limitArg)]);
+        return answers(steps, flat);
+      }
+      return Promise.all(
+        steps.map(async (s) =>
+          s.kind === 'live'
+            ? ({ kind: 'live', live: (await redis.exists(s.key)) === 1 } as const)
+            : answers([s], await script(redis, [s.key], [String(windowMs), limitArg(s)]))[0],
+        ),
+      );
+    },
+  };
+}
+
+/** Per-process counters (embedded mode, single instance). */
+export function memoryCounters(): SecurityCounters {
+  const windows = new Map<string, { hits: number; endsAt: number }>();
+  let sweepAt = 0;
+  return {
+    takesLiveness: false,
+    async run(steps, windowMs) {
+      const now = Date.now();
+      if (now >= sweepAt) {
+        for (const [k, w] of windows) if (w.endsAt <= now) windows.delete(k);
+        sweepAt = now + windowMs;
+      }
+      const out: StepAnswer[] = steps.map(() => undefined);
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i]!;
+        if (step.kind === 'live') throw new Error('per-process counters cannot answer liveness');
+        let w = windows.get(step.key);
+        if (!w || w.endsAt <= now) windows.set(step.key, (w = { hits: 0, endsAt: now + windowMs }));
+        w.hits++;
+        out[i] = { kind: 'count', hits: w.hits, resetMs: w.endsAt - now };
+        if (w.hits > step.limit) break;
+      }
+      return out;
+    },
+  };
 }

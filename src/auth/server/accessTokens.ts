@@ -3,13 +3,16 @@
  * scope, iat, exp, jti) plus `gid`, the grant they belong to. Verification is local (signature and
  * claims with jose) plus one Redis EXISTS on the grant, which is how revocation reaches every
  * instance: revoking deletes the grant, and the next request carrying any of its tokens fails.
+ * On /mcp that EXISTS rides in the guard chain's one round trip with the rate limits (bearer.ts).
  */
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { invalidToken, isOAuthError } from '../oauthError.js';
-import type { AuthInfo, OAuthTokenVerifier } from '../types.js';
+import type { DeferringVerifier } from '../bearer.js';
+import { AuthServerUnavailableError } from '../separate/errors.js';
+import type { AuthInfo } from '../types.js';
 import { SIGNING_ALG, type SigningKeys } from './signingKeys.js';
 import type { Grant, GrantStore } from './stores/grants.js';
 
@@ -103,38 +106,52 @@ export class AccessTokens {
 
 /**
  * The resource server's verifier (the hot path of every MCP request): local JWT verification plus
- * one Redis EXISTS for revocation. AuthInfo carries the user id in `extra.userId` (from `sub`).
+ * one Redis EXISTS for revocation, which the bearer middleware may batch with the rate limits
+ * (`verifyLocally`). AuthInfo carries the user id in `extra.userId` (from `sub`). Revocation
+ * status that cannot be read (Redis unreachable) is an outage, never a pass: 503.
  */
 export function createAccessTokenVerifier(opts: {
   tokens: AccessTokens;
   grants: GrantStore;
   /** The resource(s) this verifier protects; a token for any other audience is refused. */
   audiences: readonly string[];
-}): OAuthTokenVerifier {
+}): DeferringVerifier {
   // A signature check costs ~0.25 ms of CPU (ES256) and a client sends the same token on every
   // request: remember verified claims, bounded in size and never past the token's expiry. The
-  // revocation check below still runs on every request, so revocation takes effect at once.
+  // revocation check still runs on every request, so revocation takes effect at once.
   const verified = new LRUCache<string, AccessTokenClaims>({ max: 10_000, ttl: 60_000, ttlAutopurge: false });
+  const verifyLocally = async (token: string): Promise<{ info: AuthInfo; liveKey: string }> => {
+    let claims = verified.get(token);
+    if (claims && claims.exp * 1000 <= opts.tokens.now()) {
+      verified.delete(token);
+      claims = undefined;
+    }
+    if (!claims) {
+      claims = await opts.tokens.verify(token, opts.audiences);
+      verified.set(token, claims, { ttl: Math.max(1, Math.min(60_000, claims.exp * 1000 - opts.tokens.now())) });
+    }
+    const info: AuthInfo = {
+      token,
+      clientId: claims.client_id,
+      scopes: claims.scope.split(' ').filter((s) => s.length > 0),
+      expiresAt: claims.exp,
+      resource: new URL(claims.aud),
+      extra: { userId: claims.sub, grantId: claims.gid, jti: claims.jti },
+    };
+    return { info, liveKey: opts.grants.grantKey(claims.gid) };
+  };
   return {
+    verifyLocally,
     async verifyAccessToken(token: string): Promise<AuthInfo> {
-      let claims = verified.get(token);
-      if (claims && claims.exp * 1000 <= opts.tokens.now()) {
-        verified.delete(token);
-        claims = undefined;
+      const { info } = await verifyLocally(token);
+      let live: boolean;
+      try {
+        live = await opts.grants.isLive(info.extra!['grantId'] as string);
+      } catch (err) {
+        throw new AuthServerUnavailableError('revocation status unreadable', 1, { cause: err });
       }
-      if (!claims) {
-        claims = await opts.tokens.verify(token, opts.audiences);
-        verified.set(token, claims, { ttl: Math.max(1, Math.min(60_000, claims.exp * 1000 - opts.tokens.now())) });
-      }
-      if (!(await opts.grants.isLive(claims.gid))) throw invalidToken('token has been revoked');
-      return {
-        token,
-        clientId: claims.client_id,
-        scopes: claims.scope.split(' ').filter((s) => s.length > 0),
-        expiresAt: claims.exp,
-        resource: new URL(claims.aud),
-        extra: { userId: claims.sub, grantId: claims.gid, jti: claims.jti },
-      };
+      if (!live) throw invalidToken('token has been revoked');
+      return info;
     },
   };
 }

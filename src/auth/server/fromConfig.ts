@@ -59,7 +59,7 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
     lifetimes: lifetimesFromConfig(c),
     rateLimit: {
       multiplier: c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1,
-      // The embedded stand-in (no REDIS_* settings) cannot run rate-limit-redis's scripts; it is
+      // The embedded stand-in (no REDIS_* settings) cannot run the counters' script; it is
       // single-instance anyway, so per-process counters are exact there.
       store: c.redis.mode === 'embedded' ? 'memory' : 'redis',
     },

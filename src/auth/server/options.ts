@@ -60,8 +60,8 @@ export interface RateLimitOptions {
   /** Scale every per-endpoint limit (1 = the SDK's defaults; tests use a large factor). */
   multiplier: number;
   /**
-   * `redis`: counters shared by every instance (rate-limit-redis). `memory`: per process, for the
-   * single-instance embedded-Redis mode whose stand-in cannot run raw commands.
+   * `redis`: counters shared by every instance (src/redis/rateLimitStore.ts). `memory`: per process,
+   * for the single-instance embedded-Redis mode whose stand-in cannot run the counters' script.
    */
   store: 'redis' | 'memory';
 }

@@ -196,7 +196,10 @@ export class GrantStore {
     return this.parse(gid, fields);
   }
 
-  /** One command on the hot path of every MCP request. */
+  /**
+   * Whether the grant still exists. /mcp asks the same question inside the rate limits' script
+   * (key `grantKey`, src/http/rateLimit.ts); this is for every other caller.
+   */
   async isLive(gid: string): Promise<boolean> {
     return (await this.redis.exists(this.grantKey(gid))) === 1;
   }
