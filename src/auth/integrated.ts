@@ -6,7 +6,7 @@
  * accepts only tokens whose audience is this server's /mcp URL.
  */
 import express from 'express';
-import { ConfigError, type Config } from '../config.js';
+import { invalidConfig, type Config } from '../config.js';
 import { bearerAuth } from './bearer.js';
 import type { AuthDeps } from './index.js';
 import { authorizationServerFromConfig } from './server/fromConfig.js';
@@ -18,7 +18,7 @@ function requiredScopes(c: Config): string[] {
   const required = c.REQUIRED_SCOPES ?? c.OAUTH_SCOPES.slice(0, 1);
   const unknown = required.filter((s) => !c.OAUTH_SCOPES.includes(s));
   if (unknown.length > 0) {
-    throw new ConfigError(`invalid configuration:\n  REQUIRED_SCOPES: ${unknown.join(' ')} not in OAUTH_SCOPES, so no token could ever carry them`);
+    throw invalidConfig(`REQUIRED_SCOPES: ${unknown.join(' ')} not in OAUTH_SCOPES, so no token could ever carry them`);
   }
   return required;
 }

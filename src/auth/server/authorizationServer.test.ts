@@ -55,7 +55,6 @@ async function startInstance(): Promise<Instance> {
     keys,
     log,
     rateLimit: { multiplier: 1000, store: 'redis' },
-    trustProxyHops: 0,
     introspectionClients: [{ clientId: 'rs', clientSecret: 'rs-secret', resources: [MCP] }],
     fetchClientMetadata: async (url) => {
       fetchCount.set(url.href, (fetchCount.get(url.href) ?? 0) + 1);

@@ -116,7 +116,7 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   const serviceName = opts.serviceName ?? 'MCP server';
   const secureCookies = new URL(issuer).protocol === 'https:';
   const limits: RateLimitDeps | undefined =
-    opts.rateLimit === false ? undefined : { redis, keys, trustProxyHops: opts.trustProxyHops, options: opts.rateLimit };
+    opts.rateLimit === false ? undefined : { redis, keys, options: opts.rateLimit };
 
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const router = express.Router();

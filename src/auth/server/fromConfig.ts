@@ -63,7 +63,6 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
       // single-instance anyway, so per-process counters are exact there.
       store: c.redis.mode === 'embedded' ? 'memory' : 'redis',
     },
-    trustProxyHops: c.TRUST_PROXY_HOPS,
     introspectionClients: introspectionClientsFromConfig(c, d.resources),
     maxClientsPerAddress: c.OAUTH_MAX_CLIENTS_PER_ADDRESS * (c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1),
     login,

@@ -85,8 +85,6 @@ export interface AuthorizationServerOptions {
   log: Logger;
   lifetimes?: Partial<Lifetimes>;
   rateLimit: RateLimitOptions | false;
-  /** Reverse-proxy hops whose X-Forwarded-For entries are trusted (0 = ignore the header). */
-  trustProxyHops: number;
   /** Resource servers allowed to call /introspect. */
   introspectionClients?: IntrospectionClient[];
   /** Live dynamic registrations one client address may hold (default 200). */

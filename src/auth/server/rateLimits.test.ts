@@ -15,7 +15,7 @@ const prefix = `t${randomBytes(5).toString('hex')}`;
 const connections: Redis[] = [];
 const servers: AuthorizationServer[] = [];
 
-function instance(extra: Partial<Parameters<typeof createAuthorizationServer>[0]> = {}) {
+function instance(extra: Partial<Parameters<typeof createAuthorizationServer>[0]> = {}, trustProxyHops = 0) {
   const redis = new Redis(REDIS_URL);
   connections.push(redis);
   const as = createAuthorizationServer({
@@ -27,12 +27,11 @@ function instance(extra: Partial<Parameters<typeof createAuthorizationServer>[0]
     log: createLogger('silent'),
     // register: 20/hour × 0.1 = 2 per hour for the whole deployment.
     rateLimit: { multiplier: 0.1, store: 'redis' },
-    trustProxyHops: 0,
     ...extra,
   });
   servers.push(as);
   const app = express();
-  app.set('trust proxy', extra.trustProxyHops ?? 0);
+  app.set('trust proxy', trustProxyHops);
   app.use(as.router);
   return app;
 }
@@ -55,7 +54,7 @@ test('the registration limit is shared by all instances and ignores a spoofed X-
 });
 
 test('live registrations per address are capped; another address still registers', async () => {
-  const app = instance({ rateLimit: { multiplier: 1000, store: 'redis' }, trustProxyHops: 1, maxClientsPerAddress: 2 });
+  const app = instance({ rateLimit: { multiplier: 1000, store: 'redis' }, maxClientsPerAddress: 2 }, 1);
   const body = { redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' };
   const from = (addr: string) => request(app).post('/register').set('X-Forwarded-For', addr).send(body);
   expect((await from('198.51.100.20')).status).toBe(201);

@@ -10,7 +10,6 @@ import type { Redis } from 'ioredis';
 import type { Keyspace } from '../../redis/keys.js';
 import { fixedWindowLimiter, securityCounters } from '../../http/rateLimit.js';
 import { OAuthError, OAuthErrorCode } from '../oauthError.js';
-import { clientAddress } from './clientAddress.js';
 import type { RateLimitOptions } from './options.js';
 
 export type LimitedEndpoint = 'authorize' | 'interaction' | 'token' | 'register' | 'revoke' | 'introspect';
@@ -29,7 +28,6 @@ const DEFAULTS: Record<LimitedEndpoint, { windowMs: number; limit: number }> = {
 export interface RateLimitDeps {
   redis: Redis;
   keys: Keyspace;
-  trustProxyHops: number;
   options: RateLimitOptions;
 }
 
@@ -43,8 +41,8 @@ export function rateLimiter(endpoint: LimitedEndpoint, deps: RateLimitDeps | und
     name: `oauth-${endpoint}`,
     windowMs: d.windowMs,
     limit: Math.max(1, Math.round(d.limit * deps.options.multiplier)),
-    // We derive the address ourselves (trusted hop count), as for every OAuth endpoint.
-    key: (req) => ipKeyGenerator(clientAddress(req, deps.trustProxyHops)),
+    // `req.ip`: Express resolves X-Forwarded-For with the app's `trust proxy` (TRUST_PROXY_HOPS).
+    key: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
     reject: (_req, res) => void res.status(429).json(body),
   });
 }

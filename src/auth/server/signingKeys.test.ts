@@ -32,7 +32,6 @@ function authorizationServer(rotation: number, clock: () => number) {
     keys: createKeyspace(`${prefix}:${servers}`),
     log: createLogger('silent'),
     rateLimit: false,
-    trustProxyHops: 0,
     lifetimes: { signingKey: rotation, accessToken: 900 },
     clock,
   });
