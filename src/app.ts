@@ -39,6 +39,7 @@ import { authFailureMetrics, httpMetrics } from './observability/httpMetrics.js'
 import type { Metrics } from './observability/metrics.js';
 import { requestLogger } from './observability/requestLog.js';
 import { mcpRateLimits, type McpRateLimits } from './http/rateLimit.js';
+import { mcpRateLimitKeys, securityCounters } from './redis/rateLimitStore.js';
 import type { Keyspace } from './redis/keys.js';
 import type { Redis } from 'ioredis';
 
@@ -82,7 +83,13 @@ export function createApp(deps: AppDeps): AppListener {
     httpMetrics(deps.metrics),
     securityHeaders(config.BASE_URI.startsWith('https:')),
   ];
-  const limits = mcpRateLimits({ redis: deps.rateLimitRedis, keys: deps.keys, config, metrics: deps.metrics, log: deps.log });
+  const limits = mcpRateLimits({
+    counters: securityCounters(deps.rateLimitRedis),
+    keys: mcpRateLimitKeys(deps.keys),
+    config,
+    metrics: deps.metrics,
+    log: deps.log,
+  });
   const guarded = protectedChain(deps, limits);
 
   const endpoint = streamableHttpEndpoint({

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Metrics } from '../observability/metrics.js';
 import { createKeyspace, type Keyspace } from '../redis/keys.js';
-import { redisCounters } from '../redis/rateLimitStore.js';
+import { mcpRateLimitKeys, redisCounters, securityCounters } from '../redis/rateLimitStore.js';
 import { mcpRateLimits, type RateLimitConfig } from './rateLimit.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -29,7 +29,7 @@ function instance(
   opts: { trustProxyHops?: number } = {},
 ): Instance {
   const metrics = new Metrics({ defaultMetrics: false });
-  const limits = mcpRateLimits({ redis, keys, config: { ...BASE, ...config }, metrics });
+  const limits = mcpRateLimits({ counters: securityCounters(redis), keys: mcpRateLimitKeys(keys), config: { ...BASE, ...config }, metrics });
   const app = express();
   app.set('trust proxy', opts.trustProxyHops ?? 0);
   app.use('/mcp', limits.perAddress);
@@ -217,7 +217,7 @@ describe('the counters behind the limits (one script per check)', () => {
   });
 
   it('an authentication refusal still counts against the address, and an exhausted address answers 429 first', async () => {
-    const limits = mcpRateLimits({ redis, keys, config: { ...BASE, RATE_LIMIT_PER_ADDRESS: 1 } });
+    const limits = mcpRateLimits({ counters: securityCounters(redis), keys: mcpRateLimitKeys(keys), config: { ...BASE, RATE_LIMIT_PER_ADDRESS: 1 } });
     const app = express();
     app.use('/mcp', limits.perAddress);
     // Stand-in for bearer auth refusing a bad token: through the batch, as src/auth/bearer.ts does.

@@ -29,14 +29,12 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
 import type { DeferredChecks, LivenessAnswers } from '../auth/bearer.js';
 import { userIdOf } from '../auth/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics, RateLimitScope } from '../observability/metrics.js';
-import { userKey, type Keyspace } from '../redis/keys.js';
-import { memoryCounters, redisCounters, type CheckStep, type SecurityCounters, type StepAnswer } from '../redis/rateLimitStore.js';
+import type { CheckStep, SecurityCounters, StepAnswer } from '../auth/securityCounters.js';
 import { JsonRpcCode, jsonRpcErrorBody } from './jsonRpcError.js';
 
 export type RateLimitConfig = Pick<
@@ -45,14 +43,10 @@ export type RateLimitConfig = Pick<
 >;
 
 export interface RateLimitDeps {
-  /**
-   * The instance's command connection (one Redis, a Sentinel master or a Cluster). Undefined only
-   * with the embedded Redis stand-in (no REDIS_URL), which cannot run the counters' script;
-   * counters then live in process memory, which is equivalent there because that mode is
-   * single-instance.
-   */
-  redis: Redis | undefined;
-  keys: Keyspace;
+  /** The deployment's shared counters (src/redis/rateLimitStore.ts: `securityCounters`). */
+  counters: SecurityCounters;
+  /** Where the two budgets count (src/redis/rateLimitStore.ts: `mcpRateLimitKeys`). */
+  keys: { addressPrefix: string; userCounter(userId: string): string };
   config: RateLimitConfig;
   metrics?: Metrics;
   log?: Logger;
@@ -78,10 +72,6 @@ export class RateLimitWiringError extends Error {
 
 const IPV6_SUBNET = 56;
 
-/** The counters of a deployment: shared through Redis, or per process with the embedded stand-in. */
-export function securityCounters(redis: Redis | undefined): SecurityCounters {
-  return redis ? redisCounters(redis) : memoryCounters();
-}
 
 /** Whole seconds until a window resets, at least 1 (the Retry-After value). */
 function secondsLeft(resetMs: number): number {
@@ -92,7 +82,7 @@ interface McpLimitContext {
   counters: SecurityCounters;
   windowMs: number;
   addressPrefix: string;
-  userPrefix: string;
+  userCounter(userId: string): string;
   addressLimit: number;
   userLimit: number;
   /** RateLimit-Policy: fixed for the deployment. */
@@ -193,11 +183,10 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
   const windowMs = config.RATE_LIMIT_WINDOW_SECONDS * 1000;
   const w = config.RATE_LIMIT_WINDOW_SECONDS;
   const ctx: McpLimitContext = {
-    counters: securityCounters(deps.redis),
+    counters: deps.counters,
     windowMs,
-    // Separate key prefixes keep an address and a user hash from ever sharing a counter.
-    addressPrefix: deps.keys.rateLimit('mcp-address'),
-    userPrefix: deps.keys.rateLimit('mcp-user'),
+    addressPrefix: deps.keys.addressPrefix,
+    userCounter: deps.keys.userCounter,
     addressLimit: config.RATE_LIMIT_PER_ADDRESS,
     userLimit: config.RATE_LIMIT_PER_USER,
     policy: `"mcp-address"; q=${config.RATE_LIMIT_PER_ADDRESS}; w=${w}, "mcp-user"; q=${config.RATE_LIMIT_PER_USER}; w=${w}`,
@@ -219,14 +208,13 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
       batch.settle(req, res, () => next(new RateLimitWiringError('per-user rate limit ran before authentication')), undefined);
       return;
     }
-    // The hashed form, as in every other Redis key: user ids stay out of the keyspace.
-    batch.settle(req, res, () => next(), ctx.userPrefix + userKey(userId));
+    batch.settle(req, res, () => next(), ctx.userCounter(userId));
   };
 
   const countUserMessage = async (userId: string): Promise<number | undefined> => {
     let answers: StepAnswer[];
     try {
-      answers = await ctx.counters.run([{ kind: 'count', key: ctx.userPrefix + userKey(userId), limit: ctx.userLimit }], windowMs);
+      answers = await ctx.counters.run([{ kind: 'count', key: ctx.userCounter(userId), limit: ctx.userLimit }], windowMs);
     } catch (err) {
       // As for requests: an unreachable store lets the message through.
       deps.log?.error({ err: errorFields(err) }, 'rate limiter error');

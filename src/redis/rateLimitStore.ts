@@ -16,23 +16,14 @@
  * Scripts go by EVALSHA and fall back to EVAL when a node does not know them yet (a fresh node, a
  * promoted replica, a restart): Redis 7 neither replicates nor persists loaded scripts.
  *
- * With the embedded Redis stand-in (no REDIS_URL; single instance) counters live in process memory;
- * liveness is then not theirs to answer (`takesLiveness`), and the caller asks the stand-in itself.
+ * With the embedded Redis stand-in (no REDIS_URL; single instance) counters live in process memory
+ * (src/auth/securityCounters.ts); liveness is then not theirs to answer (`takesLiveness`), and the
+ * caller asks the stand-in itself.
  */
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-
-export type CheckStep = { kind: 'count'; key: string; limit: number } | { kind: 'live'; key: string };
-
-/** The answer to one step; undefined when the script stopped before it. */
-export type StepAnswer = { kind: 'count'; hits: number; resetMs: number } | { kind: 'live'; live: boolean } | undefined;
-
-export interface SecurityCounters {
-  /** Whether `live` steps may be given (false for per-process counters). */
-  readonly takesLiveness: boolean;
-  /** Runs the steps in one round trip; rejects when Redis cannot answer. */
-  run(steps: readonly CheckStep[], windowMs: number): Promise<StepAnswer[]>;
-}
+import { memoryCounters, type CheckStep, type SecurityCounters, type StepAnswer } from '../auth/securityCounters.js';
+import { userKey, type Keyspace } from './keys.js';
 
 // KEYS: one per step. ARGV[1]: the window in ms; ARGV[i + 1]: step i's limit, or -1 for a
 // liveness check. Answers two numbers per step reached: hits and ms to the window's end, or
@@ -99,29 +90,18 @@ export function redisCounters(redis: Redis | Cluster): SecurityCounters {
   };
 }
 
-/** Per-process counters (embedded mode, single instance). */
-export function memoryCounters(): SecurityCounters {
-  const windows = new Map<string, { hits: number; endsAt: number }>();
-  let sweepAt = 0;
-  return {
-    takesLiveness: false,
-    async run(steps, windowMs) {
-      const now = Date.now();
-      if (now >= sweepAt) {
-        for (const [k, w] of windows) if (w.endsAt <= now) windows.delete(k);
-        sweepAt = now + windowMs;
-      }
-      const out: StepAnswer[] = steps.map(() => undefined);
-      for (let i = 0; i < steps.length; i++) {
-        const step = steps[i]!;
-        if (step.kind === 'live') throw new Error('per-process counters cannot answer liveness');
-        let w = windows.get(step.key);
-        if (!w || w.endsAt <= now) windows.set(step.key, (w = { hits: 0, endsAt: now + windowMs }));
-        w.hits++;
-        out[i] = { kind: 'count', hits: w.hits, resetMs: w.endsAt - now };
-        if (w.hits > step.limit) break;
-      }
-      return out;
-    },
-  };
+/**
+ * The counters of a deployment: shared through Redis, or per process with the embedded stand-in
+ * (undefined: it cannot run the script; that mode is single-instance, so per process is equivalent).
+ */
+export function securityCounters(redis: Redis | Cluster | undefined): SecurityCounters {
+  return redis ? redisCounters(redis) : memoryCounters();
+}
+
+/** Where /mcp's two budgets count. Separate prefixes keep an address and a user hash from ever sharing a counter. */
+export function mcpRateLimitKeys(keys: Keyspace): { addressPrefix: string; userCounter(userId: string): string } {
+  const addressPrefix = keys.rateLimit('mcp-address');
+  const userPrefix = keys.rateLimit('mcp-user');
+  // The hashed form, as in every other Redis key: user ids stay out of the keyspace.
+  return { addressPrefix, userCounter: (userId) => userPrefix + userKey(userId) };
 }

@@ -8,7 +8,8 @@ import { ipKeyGenerator } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '../../redis/keys.js';
-import { fixedWindowLimiter, securityCounters } from '../../http/rateLimit.js';
+import { fixedWindowLimiter } from '../../http/rateLimit.js';
+import { securityCounters } from '../../redis/rateLimitStore.js';
 import { OAuthError, OAuthErrorCode } from '../oauthError.js';
 import type { RateLimitOptions } from './options.js';
 
