@@ -18,8 +18,12 @@ function summarize(file) {
 }
 const [a, b] = [summarize(process.argv[2]), summarize(process.argv[3])];
 const per = Number(process.argv[4] ?? 1);
-const rows = [...b].map(([k, v]) => ({ k, size: v.size - (a.get(k)?.size ?? 0), count: v.count - (a.get(k)?.count ?? 0) })).sort((x, y) => y.size - x.size).slice(0, 40);
+const rows = [...b]
+  .map(([k, v]) => ({ k, size: v.size - (a.get(k)?.size ?? 0), count: v.count - (a.get(k)?.count ?? 0) }))
+  .sort((x, y) => y.size - x.size)
+  .slice(0, 40);
 let total = 0;
 for (const [k, v] of b) total += v.size - (a.get(k)?.size ?? 0);
 console.log('total per unit', Math.round(total / per));
-for (const r of rows) console.log(String(Math.round(r.size / per)).padStart(7), (r.count / per).toFixed(2).padStart(7), r.k);
+for (const r of rows)
+  console.log(String(Math.round(r.size / per)).padStart(7), (r.count / per).toFixed(2).padStart(7), r.k);

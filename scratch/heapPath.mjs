@@ -2,11 +2,15 @@
 import { readFileSync } from 'node:fs';
 const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const [wantType, wantName] = [process.argv[3], process.argv[4]];
-const f = snap.snapshot.meta.node_fields, ef = snap.snapshot.meta.edge_fields;
-const types = snap.snapshot.meta.node_types[0], etypes = snap.snapshot.meta.edge_types[0];
+const f = snap.snapshot.meta.node_fields,
+  ef = snap.snapshot.meta.edge_fields;
+const types = snap.snapshot.meta.node_types[0],
+  etypes = snap.snapshot.meta.edge_types[0];
 const [iType, iName, iEc] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('edge_count')];
 const [eType, eName, eTo] = [ef.indexOf('type'), ef.indexOf('name_or_index'), ef.indexOf('to_node')];
-const N = snap.nodes, E = snap.edges, S = snap.strings;
+const N = snap.nodes,
+  E = snap.edges,
+  S = snap.strings;
 const label = (i) => `${types[N[i + iType]]}:${S[N[i + iName]].slice(0, 50)}`;
 const retainers = new Map();
 let e = 0;
@@ -24,11 +28,15 @@ let shown = 0;
 for (let i = 0; i < N.length && shown < Number(process.argv[5] ?? 3); i += f.length) {
   if (types[N[i + iType]] !== wantType || S[N[i + iName]] !== wantName) continue;
   shown++;
-  let cur = i; const path = [label(cur)]; const seen = new Set([cur]);
+  let cur = i;
+  const path = [label(cur)];
+  const seen = new Set([cur]);
   for (let hop = 0; hop < 10; hop++) {
     const r = (retainers.get(cur) ?? []).find(([p]) => !seen.has(p));
     if (!r) break;
-    path.push(`<-.${r[1]}- ${label(r[0])}`); cur = r[0]; seen.add(cur);
+    path.push(`<-.${r[1]}- ${label(r[0])}`);
+    cur = r[0];
+    seen.add(cur);
   }
   console.log(path.join('\n   '));
 }

@@ -2,11 +2,15 @@
 import { readFileSync } from 'node:fs';
 const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const [wantType, wantName] = [process.argv[3], process.argv[4]];
-const f = snap.snapshot.meta.node_fields, ef = snap.snapshot.meta.edge_fields;
-const types = snap.snapshot.meta.node_types[0], etypes = snap.snapshot.meta.edge_types[0];
+const f = snap.snapshot.meta.node_fields,
+  ef = snap.snapshot.meta.edge_fields;
+const types = snap.snapshot.meta.node_types[0],
+  etypes = snap.snapshot.meta.edge_types[0];
 const [iType, iName, iEc] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('edge_count')];
 const [eType, eName, eTo] = [ef.indexOf('type'), ef.indexOf('name_or_index'), ef.indexOf('to_node')];
-const N = snap.nodes, E = snap.edges, S = snap.strings;
+const N = snap.nodes,
+  E = snap.edges,
+  S = snap.strings;
 const label = (i) => `${types[N[i + iType]]}:${S[N[i + iName]].slice(0, 40)}`;
 const m = new Map();
 let e = 0;

@@ -41,11 +41,16 @@ async function main() {
   const probe = await fetch(mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   const challenge = probe.headers.get('www-authenticate') ?? '';
   const prmUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
-  if (probe.status !== 401 || !prmUrl) throw new Error(`expected a 401 with resource_metadata, got ${probe.status} ${challenge}`);
+  if (probe.status !== 401 || !prmUrl)
+    throw new Error(`expected a 401 with resource_metadata, got ${probe.status} ${challenge}`);
   say(`401 challenge → ${prmUrl}`);
   const prm = await json(
     await fetch(prmUrl),
-    z.object({ resource: z.string(), authorization_servers: z.array(z.string()).min(1), scopes_supported: z.array(z.string()).optional() }),
+    z.object({
+      resource: z.string(),
+      authorization_servers: z.array(z.string()).min(1),
+      scopes_supported: z.array(z.string()).optional(),
+    }),
     'protected resource metadata',
   );
   const issuer = prm.authorization_servers[0]!;
@@ -99,11 +104,14 @@ async function main() {
   }).toString();
   const callback = await authorizeByForms(authorize, { userId: args.user });
   if (callback.searchParams.get('error')) {
-    throw new Error(`authorization failed: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description')}`);
+    throw new Error(
+      `authorization failed: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description')}`,
+    );
   }
   // What a client must check before using the code: its own state, and the issuer (RFC 9207).
   if (callback.searchParams.get('state') !== state) throw new Error('state mismatch');
-  if (callback.searchParams.get('iss') !== as.issuer) throw new Error(`iss mismatch: ${callback.searchParams.get('iss')}`);
+  if (callback.searchParams.get('iss') !== as.issuer)
+    throw new Error(`iss mismatch: ${callback.searchParams.get('iss')}`);
   say(`consent given as ${args.user}; code received`);
 
   // 5. Token exchange.
@@ -120,7 +128,13 @@ async function main() {
         resource: prm.resource,
       }),
     }),
-    z.object({ access_token: z.string(), refresh_token: z.string(), expires_in: z.number(), scope: z.string(), token_type: z.string() }),
+    z.object({
+      access_token: z.string(),
+      refresh_token: z.string(),
+      expires_in: z.number(),
+      scope: z.string(),
+      token_type: z.string(),
+    }),
     'token exchange',
   );
   say(`access token for scope "${tokens.scope}", expires in ${tokens.expires_in} s`);

@@ -101,7 +101,12 @@ export function createApp(deps: AppDeps): AppListener {
   });
   const mcp = handlerChain(app, '/mcp', [...everyResponse, ...guarded, endpoint.handle], endpoint.onError);
   // The WebSocket upgrade: the same middleware instances on the upgrade request, then the upgrade.
-  const ws = handlerChain(app, WEBSOCKET_PATH, [...everyResponse, ...guarded, deps.websockets.accept], deps.websockets.onError);
+  const ws = handlerChain(
+    app,
+    WEBSOCKET_PATH,
+    [...everyResponse, ...guarded, deps.websockets.accept],
+    deps.websockets.onError,
+  );
 
   app.use(everyResponse);
   const legacy = legacySseRouters({
@@ -117,10 +122,17 @@ export function createApp(deps: AppDeps): AppListener {
   // A plain GET without the upgrade handshake.
   app.use(WEBSOCKET_PATH, (_req, res) => {
     res.setHeader('Upgrade', 'websocket');
-    sendJsonRpcError(res, 426, JsonRpcCode.InvalidRequest, 'Upgrade Required: open a WebSocket (subprotocol "mcp") on /ws');
+    sendJsonRpcError(
+      res,
+      426,
+      JsonRpcCode.InvalidRequest,
+      'Upgrade Required: open a WebSocket (subprotocol "mcp") on /ws',
+    );
   });
 
-  app.use(healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }));
+  app.use(
+    healthRouter({ redisPing: deps.redisPing, isDraining: deps.isDraining, timeoutMs: config.READINESS_TIMEOUT_MS }),
+  );
   app.use(metricsRouter(deps.metrics, { enabled: config.METRICS_ENABLED, token: config.METRICS_TOKEN }));
 
   if (deps.auth.router) app.use(deps.auth.router);

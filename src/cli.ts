@@ -89,7 +89,8 @@ export const ENV_DESCRIPTIONS: Readonly<Record<string, string>> = {
   PORT: 'TCP port of the HTTP listener',
   HOST: 'interface to bind (loopback by default; 0.0.0.0 behind a load balancer)',
   BASE_URI: 'public base URL clients use (default http://localhost:PORT)',
-  REDIS_URL: 'redis[s]://[user:password@]host:port of the shared Redis (rediss = TLS); unset = embedded stand-in, single instance only',
+  REDIS_URL:
+    'redis[s]://[user:password@]host:port of the shared Redis (rediss = TLS); unset = embedded stand-in, single instance only',
   REDIS_TLS_CA_FILE: 'PEM file of a private CA for rediss:// connections',
   REDIS_CLUSTER_NODES: 'host:port,… seed nodes: Redis Cluster mode (sharded pub/sub)',
   REDIS_SENTINELS: 'host:port,… of the Sentinels: Sentinel mode (with REDIS_SENTINEL_MASTER)',
@@ -159,7 +160,8 @@ export const ENV_DESCRIPTIONS: Readonly<Record<string, string>> = {
   SHUTDOWN_GRACE_MS: 'graceful-shutdown budget for in-flight requests',
   TRUST_PROXY_HOPS: 'reverse-proxy hops whose X-Forwarded-For is trusted for the client address',
   MAX_SESSIONS_PER_USER: 'live sessions per user',
-  MAX_LIVE_SESSIONS_PER_INSTANCE: 'hosted sessions kept in memory; idle ones beyond it are passivated (rebuilt from Redis on their next message)',
+  MAX_LIVE_SESSIONS_PER_INSTANCE:
+    'hosted sessions kept in memory; idle ones beyond it are passivated (rebuilt from Redis on their next message)',
   MAX_STREAMS_PER_SESSION: 'concurrent SSE streams per session (GET + POST streams)',
   MAX_PENDING_CLIENT_REQUESTS_PER_SESSION: 'unanswered server→client requests per session',
   MAX_WEBSOCKETS_PER_INSTANCE: 'open WebSockets (/ws) per instance; beyond it the upgrade gets 503',

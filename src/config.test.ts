@@ -34,22 +34,34 @@ describe('LOGIN_PROVIDER', () => {
   });
 
   test('explicit dev on another address starts, flagged for the loud warning', () => {
-    expect(loadConfig({ HOST: '0.0.0.0', LOGIN_PROVIDER: 'dev' })).toMatchObject({ loginProvider: 'dev', devLoginExposed: true });
+    expect(loadConfig({ HOST: '0.0.0.0', LOGIN_PROVIDER: 'dev' })).toMatchObject({
+      loginProvider: 'dev',
+      devLoginExposed: true,
+    });
   });
 
   test('separate and none modes serve no sign-in pages: no requirement', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0', AUTH_MODE: 'none' })).not.toThrow();
-    expect(() => loadConfig({ HOST: '0.0.0.0', AUTH_MODE: 'separate', AUTH_SERVER_URL: 'https://as.example' })).not.toThrow();
+    expect(() =>
+      loadConfig({ HOST: '0.0.0.0', AUTH_MODE: 'separate', AUTH_SERVER_URL: 'https://as.example' }),
+    ).not.toThrow();
   });
 
   test('auth-server applies the rule to AUTH_SERVER_HOST', () => {
-    expect(() => loadAuthServerConfig({ AUTH_SERVER_HOST: '0.0.0.0' })).toThrow(/LOGIN_PROVIDER: required when AUTH_SERVER_HOST=0\.0\.0\.0/);
+    expect(() => loadAuthServerConfig({ AUTH_SERVER_HOST: '0.0.0.0' })).toThrow(
+      /LOGIN_PROVIDER: required when AUTH_SERVER_HOST=0\.0\.0\.0/,
+    );
     expect(loadAuthServerConfig({ AUTH_SERVER_HOST: '0.0.0.0', LOGIN_PROVIDER: 'dev' }).devLoginExposed).toBe(true);
   });
 });
 
 describe('LOGIN_OIDC_*', () => {
-  const oidc = { HOST: '0.0.0.0', LOGIN_PROVIDER: 'oidc', LOGIN_OIDC_ISSUER: 'https://sso.example.com/realms/acme', LOGIN_OIDC_CLIENT_ID: 'mcp' };
+  const oidc = {
+    HOST: '0.0.0.0',
+    LOGIN_PROVIDER: 'oidc',
+    LOGIN_OIDC_ISSUER: 'https://sso.example.com/realms/acme',
+    LOGIN_OIDC_CLIENT_ID: 'mcp',
+  };
 
   test('a complete setting; defaults for scopes and claim', () => {
     expect(loadConfig(oidc)).toMatchObject({
@@ -65,7 +77,10 @@ describe('LOGIN_OIDC_*', () => {
     [{ LOGIN_OIDC_CLIENT_ID: '' }, /LOGIN_OIDC_CLIENT_ID: required when LOGIN_PROVIDER=oidc/],
     [{ LOGIN_OIDC_ISSUER: 'http://sso.example.com' }, /LOGIN_OIDC_ISSUER: must be https/],
     [{ LOGIN_OIDC_SCOPES: 'email profile' }, /LOGIN_OIDC_SCOPES: must include openid/],
-    [{ LOGIN_OIDC_ALLOWED_DOMAINS: 'example.com', LOGIN_OIDC_SCOPES: 'openid profile' }, /LOGIN_OIDC_SCOPES: must include email/],
+    [
+      { LOGIN_OIDC_ALLOWED_DOMAINS: 'example.com', LOGIN_OIDC_SCOPES: 'openid profile' },
+      /LOGIN_OIDC_SCOPES: must include email/,
+    ],
     [{ LOGIN_OIDC_ALLOWED_DOMAINS: 'not a domain' }, /LOGIN_OIDC_ALLOWED_DOMAINS/],
     [{ LOGIN_OIDC_TIMEOUT_MS: '5' }, /LOGIN_OIDC_TIMEOUT_MS/],
   ])('%j → refused, naming the variable', (over, message) => {
@@ -73,7 +88,9 @@ describe('LOGIN_OIDC_*', () => {
   });
 
   test('plain http is accepted for a provider on loopback (tests, local experiments)', () => {
-    expect(loadConfig({ ...oidc, LOGIN_OIDC_ISSUER: 'http://127.0.0.1:8080' }).LOGIN_OIDC_ISSUER).toBe('http://127.0.0.1:8080');
+    expect(loadConfig({ ...oidc, LOGIN_OIDC_ISSUER: 'http://127.0.0.1:8080' }).LOGIN_OIDC_ISSUER).toBe(
+      'http://127.0.0.1:8080',
+    );
   });
 });
 

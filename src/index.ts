@@ -24,7 +24,10 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug)'));
 
   const server = await startServer(config, log);
-  log.info({ url: server.url, mcp: config.mcpUrl, authMode: config.AUTH_MODE, instance: server.routing.instanceId }, 'MCP server listening');
+  log.info(
+    { url: server.url, mcp: config.mcpUrl, authMode: config.AUTH_MODE, instance: server.routing.instanceId },
+    'MCP server listening',
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {

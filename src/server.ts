@@ -63,7 +63,12 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const auth = opts.auth ?? (await setupAuth({ config, redis: redis.command, keys, log }));
   // Shared by every server this instance builds, for either protocol era.
   const requestState = createRequestStateSeal(
-    new RedisStateKeys(redis.command, keys.requestStateKeys(), config.MRTR_KEY_ROTATION_SECONDS * 1000, config.MRTR_STATE_TTL_SECONDS * 1000),
+    new RedisStateKeys(
+      redis.command,
+      keys.requestStateKeys(),
+      config.MRTR_KEY_ROTATION_SECONDS * 1000,
+      config.MRTR_STATE_TTL_SECONDS * 1000,
+    ),
     config.MRTR_STATE_TTL_SECONDS,
   );
   // The change bus rides the routing mesh's pub/sub connection, created with it below.
@@ -110,14 +115,18 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
     store: taskStore,
     runner,
     // Tasks belong to the user AND the OAuth client of the token, like sessions.
-    ownerOf: (sdk) => sessionOwnerKey(userIdOf(sdk.http?.authInfo) ?? ANONYMOUS_USER, sdk.http?.authInfo?.clientId ?? ''),
+    ownerOf: (sdk) =>
+      sessionOwnerKey(userIdOf(sdk.http?.authInfo) ?? ANONYMOUS_USER, sdk.http?.authInfo?.clientId ?? ''),
   };
   const mesh = new SessionStreams(routing, log);
   await routing.start();
   await events.start();
   await taskStore.start();
   // Every instance simulates changes; each change reaches every instance's sessions and listen streams.
-  const stopSimulator = startResourceChangeSimulator((uri) => events.publish({ kind: 'resource_updated', uri }), config.RESOURCE_UPDATE_INTERVAL_MS);
+  const stopSimulator = startResourceChangeSimulator(
+    (uri) => events.publish({ kind: 'resource_updated', uri }),
+    config.RESOURCE_UPDATE_INTERVAL_MS,
+  );
   const modern = new ModernLane({
     // Servers of this lane serve whoever calls: each request brings its caller (authInfo).
     build: () => createMcpServer({ log, events: changeBus(), requestState, tasks }),

@@ -114,7 +114,8 @@ describe('runStdio', () => {
         else lines.push(line);
       }
     });
-    const nextLine = () => (lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiters.push(resolve)));
+    const nextLine = () =>
+      lines.length ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiters.push(resolve));
     stdin.write(
       JSON.stringify({
         jsonrpc: '2.0',
@@ -129,8 +130,14 @@ describe('runStdio', () => {
 
     // The 2025-11-25 wire: resource not found is -32002 (not the -32602 SDK v2 writes by default).
     stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
-    stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'test://nope' } }) + '\n');
-    expect(JSON.parse(await nextLine())).toEqual({ jsonrpc: '2.0', id: 2, error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } } });
+    stdin.write(
+      JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'test://nope' } }) + '\n',
+    );
+    expect(JSON.parse(await nextLine())).toEqual({
+      jsonrpc: '2.0',
+      id: 2,
+      error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } },
+    });
 
     stdin.end();
     await expect(done).resolves.toBeUndefined();

@@ -95,7 +95,9 @@ function challenge(opts: BearerOptions, error?: { code: string; description: str
 function refuse(res: Response, opts: BearerOptions, err: OAuthError | undefined): void {
   const status = err?.code === OAuthErrorCode.InsufficientScope ? 403 : 401;
   res.set('WWW-Authenticate', challenge(opts, err && { code: err.code, description: err.message }));
-  res.status(status).json(err ? err.toResponseObject() : { error: 'invalid_token', error_description: 'Missing bearer token' });
+  res
+    .status(status)
+    .json(err ? err.toResponseObject() : { error: 'invalid_token', error_description: 'Missing bearer token' });
 }
 
 export function bearerAuth(opts: BearerOptions): RequestHandler {
@@ -116,7 +118,8 @@ export function bearerAuth(opts: BearerOptions): RequestHandler {
     const header = req.headers.authorization;
     if (!header) return answer(() => refuse(res, opts, undefined));
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
-    if (!match?.[1]) return answer(() => refuse(res, opts, invalidToken("Invalid Authorization header, expected 'Bearer TOKEN'")));
+    if (!match?.[1])
+      return answer(() => refuse(res, opts, invalidToken("Invalid Authorization header, expected 'Bearer TOKEN'")));
 
     let info: AuthInfo;
     let liveKey: string | undefined;
@@ -127,7 +130,11 @@ export function bearerAuth(opts: BearerOptions): RequestHandler {
       if (err instanceof AuthServerUnavailableError) {
         const e = err;
         return answer(() =>
-          unavailable(res, e.retryAfterSeconds, 'The authorization server cannot be reached to validate the access token; retry later.'),
+          unavailable(
+            res,
+            e.retryAfterSeconds,
+            'The authorization server cannot be reached to validate the access token; retry later.',
+          ),
         );
       }
       if (isOAuthError(err, OAuthErrorCode.InvalidToken)) {
@@ -140,7 +147,8 @@ export function bearerAuth(opts: BearerOptions): RequestHandler {
     if (typeof info.expiresAt !== 'number' || Number.isNaN(info.expiresAt)) {
       return answer(() => refuse(res, opts, invalidToken('Token has no expiration time')));
     }
-    if (info.expiresAt + skew < Date.now() / 1000) return answer(() => refuse(res, opts, invalidToken('Token has expired')));
+    if (info.expiresAt + skew < Date.now() / 1000)
+      return answer(() => refuse(res, opts, invalidToken('Token has expired')));
     // A verifier that forgets the user id must not yield an ownerless session.
     if (!userIdOf(info)) return answer(() => refuse(res, opts, invalidToken('Token carries no user identity')));
     if (!required.every((s) => info.scopes.includes(s))) {

@@ -44,7 +44,10 @@ export function setupIntegratedAuth(deps: AuthDeps): AuthModeSetup {
     }),
   );
   router.use(as.router);
-  log.info({ sessionBinding: 'user+client' }, 'MCP sessions are bound to the user and the OAuth client that created them');
+  log.info(
+    { sessionBinding: 'user+client' },
+    'MCP sessions are bound to the user and the OAuth client that created them',
+  );
   return {
     router,
     authenticate: bearerAuth({

@@ -63,7 +63,8 @@ const lanes = [
     values.lane!.split(',').flatMap((l) => (l === 'both' ? ['session', 'modern'] : l === 'all' ? [...LANES] : [l])),
   ),
 ] as Lane[];
-if (lanes.length === 0 || lanes.some((l) => !LANES.includes(l))) throw new Error('--lane takes session, modern, ws, both or all (comma-separated)');
+if (lanes.length === 0 || lanes.some((l) => !LANES.includes(l)))
+  throw new Error('--lane takes session, modern, ws, both or all (comma-separated)');
 
 /** Environment of each profile's instances; `logFile`: stdout (the access log) goes to a file. */
 const PROFILES: Record<string, { env: Record<string, string>; logFile: boolean }> = {
@@ -83,20 +84,30 @@ const PROFILES: Record<string, { env: Record<string, string>; logFile: boolean }
 };
 PROFILES['production-warn'] = { env: { ...PROFILES['production']!.env, LOG_LEVEL: 'warn' }, logFile: true };
 const profiles = [...new Set(values.profile!.split(','))];
-if (profiles.length === 0 || profiles.some((p) => !(p in PROFILES))) throw new Error(`--profile takes ${Object.keys(PROFILES).join(', ')} (comma-separated)`);
+if (profiles.length === 0 || profiles.some((p) => !(p in PROFILES)))
+  throw new Error(`--profile takes ${Object.keys(PROFILES).join(', ')} (comma-separated)`);
 const duration = Number(values.duration);
 const sessionCounts = values.sessions!.split(',').map(Number);
-const ownRedis = !process.env['REDIS_URL'] && !process.env['REDIS_CLUSTER_NODES'] && !process.env['REDIS_SENTINELS'] && !values['shared-redis'];
+const ownRedis =
+  !process.env['REDIS_URL'] &&
+  !process.env['REDIS_CLUSTER_NODES'] &&
+  !process.env['REDIS_SENTINELS'] &&
+  !values['shared-redis'];
 /** The Redis every process uses; REDIS_URL is fixed in main() when the bench starts its own. */
 let REDIS_ENV: Record<string, string> = {};
 /** The local Redis processes (every node of a cluster), whose CPU the rows report; set in main(). */
 let redisProcesses: number[] = [];
 const prefix = `bench${process.pid}`;
-const HEADERS: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const HEADERS: Record<string, string> = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+};
 
 /** Runs the real OAuth flow (scratch/oauth-flow.ts: registration, login and consent by form posts, token). */
 function obtainToken(mcpUrl: string): string {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'scratch/oauth-flow.ts', '--url', mcpUrl], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'scratch/oauth-flow.ts', '--url', mcpUrl], {
+    encoding: 'utf8',
+  });
   const token = out.trim().split('\n').pop();
   if (!token) throw new Error('no token from scratch/oauth-flow.ts');
   return token;
@@ -109,7 +120,6 @@ async function freePort(): Promise<number> {
   srv.close();
   return port;
 }
-
 
 /** Two server instances of one profile (or the floor's relay and host) and what the calls carry. */
 interface Target {
@@ -132,7 +142,13 @@ function nodeArgs(): string[] {
   return (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 }
 
-async function startInstance(profile: string, name: string, port: number, baseUri: string, logFile: string | undefined): Promise<Proc> {
+async function startInstance(
+  profile: string,
+  name: string,
+  port: number,
+  baseUri: string,
+  logFile: string | undefined,
+): Promise<Proc> {
   const entry = values.tsx ? ['--import', 'tsx', 'src/index.ts'] : ['dist/src/index.js'];
   const out = logFile === undefined ? 'ignore' : openSync(logFile, 'w');
   const child = spawn(process.execPath, [...nodeArgs(), ...entry], {
@@ -159,7 +175,10 @@ async function waitUp(name: string, child: ChildProcess, url: string, probe: str
   child.once('exit', () => (exited = true));
   for (;;) {
     if (exited) throw new Error(`${name} exited during start-up`);
-    const up = await fetch(`${url}${probe}`, probe === '/health' ? {} : { method: 'POST', body: '{"jsonrpc":"2.0","id":0,"method":"ping"}' }).then(
+    const up = await fetch(
+      `${url}${probe}`,
+      probe === '/health' ? {} : { method: 'POST', body: '{"jsonrpc":"2.0","id":0,"method":"ping"}' },
+    ).then(
       (r) => r.ok,
       () => false,
     );
@@ -170,11 +189,14 @@ async function waitUp(name: string, child: ChildProcess, url: string, probe: str
 
 async function startProfile(profile: string): Promise<Target> {
   const [portA, portB] = [await freePort(), await freePort()];
-  const logFiles = PROFILES[profile]!.logFile ? ['A', 'B'].map((n) => join(tmpdir(), `${prefix}-${profile}-${n}.log`)) : [];
+  const logFiles = PROFILES[profile]!.logFile
+    ? ['A', 'B'].map((n) => join(tmpdir(), `${prefix}-${profile}-${n}.log`))
+    : [];
   const a = await startInstance(profile, 'A', portA, `http://127.0.0.1:${portA}`, logFiles[0]);
   const b = await startInstance(profile, 'B', portB, `http://127.0.0.1:${portA}`, logFiles[1]);
   const headers = { ...HEADERS };
-  if (PROFILES[profile]!.env['AUTH_MODE'] === 'integrated') headers['authorization'] = `Bearer ${obtainToken(`${a.url}/mcp`)}`;
+  if (PROFILES[profile]!.env['AUTH_MODE'] === 'integrated')
+    headers['authorization'] = `Bearer ${obtainToken(`${a.url}/mcp`)}`;
   return { profile, a, b, headers, logFiles };
 }
 
@@ -182,7 +204,8 @@ async function startFloor(): Promise<Target> {
   const entry = values.tsx ? ['--import', 'tsx', 'src/bench/floor.ts'] : ['dist/src/bench/floor.js'];
   const redisUrl = REDIS_ENV['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   const port = await freePort();
-  const spawnFloor = (args: string[]) => spawn(process.execPath, [...nodeArgs(), ...entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const spawnFloor = (args: string[]) =>
+    spawn(process.execPath, [...nodeArgs(), ...entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const host = spawnFloor(['host', redisUrl, prefix]);
   await once(host.stdout!, 'data');
   const relay = spawnFloor(['relay', String(port), redisUrl, prefix]);
@@ -265,7 +288,15 @@ async function measure(
   t: Target,
   lane: Lane,
   sessions: number,
-  load: () => Promise<{ total: number; rps: number; p50: number; p90: number; p99: number; errors: number; direct?: number }>,
+  load: () => Promise<{
+    total: number;
+    rps: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    errors: number;
+    direct?: number;
+  }>,
 ): Promise<Row> {
   const before = {
     host: cpuSeconds(t.a.child.pid),
@@ -277,7 +308,8 @@ async function measure(
   };
   const r = await load();
   const n = r.total || 1;
-  const per = (x0: number | undefined, x1: number | undefined) => (x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n));
+  const per = (x0: number | undefined, x1: number | undefined) =>
+    x0 === undefined || x1 === undefined ? undefined : Math.round(((x1 - x0) * 1e6) / n);
   const loader = process.cpuUsage(before.loader);
   const host = per(before.host, cpuSeconds(t.a.child.pid));
   const relay = per(before.relay, cpuSeconds(t.b.child.pid));
@@ -299,7 +331,9 @@ async function measure(
     p99: r.p99,
     errors: r.errors,
     total: r.total,
-    ...(host === undefined || relay === undefined ? {} : { cpu: { host, relay, redis: redisCpuPer, loader: Math.round((loader.user + loader.system) / n) } }),
+    ...(host === undefined || relay === undefined
+      ? {}
+      : { cpu: { host, relay, redis: redisCpuPer, loader: Math.round((loader.user + loader.system) / n) } }),
     redis,
     ...(t.logFiles.length > 0 ? { logBytes: Math.round((logBytes(t) - before.log) / n) } : {}),
     ...(r.direct === undefined ? {} : { direct: r.direct }),
@@ -310,12 +344,21 @@ async function initSession(base: string, headers: Record<string, string>): Promi
   const res = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    }),
   });
   await res.text();
   const sid = res.headers.get('mcp-session-id');
   if (!sid) throw new Error(`initialize failed: ${res.status}`);
-  await fetch(`${base}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...headers, 'mcp-session-id': sid },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
   return sid;
 }
 
@@ -335,7 +378,10 @@ function autocannonFigures(results: autocannon.Result[]) {
 /** Session lane (and the floor): sessions on A, calls at B, one connection per session. */
 function run(t: Target, sessions: number): Promise<Row> {
   return measure(t, 'session', sessions, async () => {
-    const sids = t.profile === 'floor' ? [] : await Promise.all(Array.from({ length: sessions }, () => initSession(t.a.url, t.headers)));
+    const sids =
+      t.profile === 'floor'
+        ? []
+        : await Promise.all(Array.from({ length: sessions }, () => initSession(t.a.url, t.headers)));
     let next = 0;
     let lastId = 0;
     const result = await autocannon({
@@ -354,15 +400,26 @@ function run(t: Target, sessions: number): Promise<Row> {
             const id = ++lastId;
             return {
               ...req,
-              headers: { ...t.headers, 'mcp-session-id': context['sid'] as string, 'mcp-protocol-version': '2025-11-25' },
-              body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } }),
+              headers: {
+                ...t.headers,
+                'mcp-session-id': context['sid'] as string,
+                'mcp-protocol-version': '2025-11-25',
+              },
+              body: JSON.stringify({
+                jsonrpc: '2.0',
+                id,
+                method: 'tools/call',
+                params: { name: 'echo', arguments: { message: 'bench' } },
+              }),
             };
           },
         },
       ],
     });
     if (result.errors + result.timeouts + result.non2xx > 0) {
-      process.stderr.write(`${JSON.stringify({ socketErrors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, statusCodes: result.statusCodeStats })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ socketErrors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, statusCodes: result.statusCodeStats })}\n`,
+      );
     }
     return autocannonFigures([result]);
   });
@@ -370,7 +427,10 @@ function run(t: Target, sessions: number): Promise<Row> {
 
 /** A 2026-07-28 `tools/call echo`: the per-request envelope and the standard headers, no session. */
 const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
-const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 /**
  * 2026-07-28 requests the instances have answered so far, by path: on a pooled server (`direct`) or
@@ -411,7 +471,12 @@ function runModern(t: Target, clients: number): Promise<Row> {
             setupRequest: (req: autocannon.Request) => ({
               ...req,
               headers: { ...t.headers, ...MODERN_HEADERS },
-              body: JSON.stringify({ jsonrpc: '2.0', id: ++lastId, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' }, _meta: MODERN_META } }),
+              body: JSON.stringify({
+                jsonrpc: '2.0',
+                id: ++lastId,
+                method: 'tools/call',
+                params: { name: 'echo', arguments: { message: 'bench' }, _meta: MODERN_META },
+              }),
             }),
           },
         ],
@@ -419,8 +484,14 @@ function runModern(t: Target, clients: number): Promise<Row> {
     const onA = Math.floor(clients / 2);
     const results = await Promise.all([drive(t.b, clients - onA), ...(onA > 0 ? [drive(t.a, onA)] : [])]);
     const pathsAfter = await modernPaths([t.a, t.b]);
-    const served = pathsBefore && pathsAfter ? { direct: pathsAfter.direct - pathsBefore.direct, entry: pathsAfter.entry - pathsBefore.entry } : undefined;
-    return { ...autocannonFigures(results), ...(served && served.direct + served.entry > 0 ? { direct: served.direct / (served.direct + served.entry) } : {}) };
+    const served =
+      pathsBefore && pathsAfter
+        ? { direct: pathsAfter.direct - pathsBefore.direct, entry: pathsAfter.entry - pathsBefore.entry }
+        : undefined;
+    return {
+      ...autocannonFigures(results),
+      ...(served && served.direct + served.entry > 0 ? { direct: served.direct / (served.direct + served.entry) } : {}),
+    };
   });
 }
 
@@ -430,7 +501,9 @@ function runModern(t: Target, clients: number): Promise<Row> {
  */
 function runWs(t: Target, sessions: number): Promise<Row> {
   return measure(t, 'ws', sessions, async () => {
-    const headers: Record<string, string> = t.headers['authorization'] ? { authorization: t.headers['authorization'] } : {};
+    const headers: Record<string, string> = t.headers['authorization']
+      ? { authorization: t.headers['authorization'] }
+      : {};
     const sockets = await Promise.all(Array.from({ length: sessions }, () => openSession(t.b.url, headers)));
     const result = await runClosedLoop(sockets, duration);
     for (const ws of sockets) ws.close();
@@ -450,7 +523,11 @@ let inspect: RedisConnections | undefined;
 /** A private redis-server on a free port, for the run only (no persistence). */
 async function startRedis(): Promise<ChildProcess> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   REDIS_ENV = { REDIS_URL: `redis://127.0.0.1:${port}` };
   for (let i = 0; ; i++) {
     const up = await new Promise<boolean>((resolve) => {
@@ -458,7 +535,8 @@ async function startRedis(): Promise<ChildProcess> {
       c.once('error', () => resolve(false));
     });
     if (up) return child;
-    if (i > 50 || child.exitCode !== null) throw new Error('could not start redis-server (is it installed? or pass --shared-redis / REDIS_URL)');
+    if (i > 50 || child.exitCode !== null)
+      throw new Error('could not start redis-server (is it installed? or pass --shared-redis / REDIS_URL)');
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -467,7 +545,8 @@ async function main(): Promise<void> {
   // The same build as `npm run build` (which the Docker image runs).
   if (!values.tsx) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   const redisServer = ownRedis ? await startRedis() : undefined;
-  if (!ownRedis && !process.env['REDIS_CLUSTER_NODES'] && !process.env['REDIS_SENTINELS']) REDIS_ENV = { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
+  if (!ownRedis && !process.env['REDIS_CLUSTER_NODES'] && !process.env['REDIS_SENTINELS'])
+    REDIS_ENV = { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' };
   const redisSettings = loadConfig({ ...process.env, ...REDIS_ENV }).redis;
   inspect = await connectRedis(redisSettings, createLogger('silent'), `${prefix}-bench`);
   // Only local Redis processes can be measured; elsewhere the column stays empty.
@@ -508,7 +587,9 @@ async function main(): Promise<void> {
       await once(redisServer, 'exit');
     } else {
       // The bench's sessions are never deleted: drop its whole prefix instead of waiting for their TTL.
-      await removeKeysWithPrefix(redisSettings, prefix).catch((err: Error) => process.stderr.write(`could not remove bench keys: ${err.message}\n`));
+      await removeKeysWithPrefix(redisSettings, prefix).catch((err: Error) =>
+        process.stderr.write(`could not remove bench keys: ${err.message}\n`),
+      );
     }
   }
   if (values.json) {
@@ -521,12 +602,27 @@ async function main(): Promise<void> {
       'session lane (2025-11-25): initialize on A, calls on B (CPU: host = A, relay = B)\n' +
       'modern lane (2026-07-28): stateless calls, clients split over A and B (CPU: host = A, relay = B)\n' +
       'ws lane (2025-11-25 over /ws): one socket per session on B, which hosts them (CPU: host = A, idle; relay = B)\n' +
-      'profiles: ' + profiles.map((p) => `${p} (${Object.entries(PROFILES[p]!.env).map(([k, v]) => `${k}=${v}`).join(' ')}${PROFILES[p]!.logFile ? ', stdout to a file' : ''})`).join('; ') + '\n',
+      'profiles: ' +
+      profiles
+        .map(
+          (p) =>
+            `${p} (${Object.entries(PROFILES[p]!.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}${PROFILES[p]!.logFile ? ', stdout to a file' : ''})`,
+        )
+        .join('; ') +
+      '\n',
   );
-  process.stdout.write('profile          lane     clients   req/s  ×floor  p50 ms  p90 ms  p99 ms  errors   total | redis cmds/call | CPU µs/request: host relay redis loader\n');
+  process.stdout.write(
+    'profile          lane     clients   req/s  ×floor  p50 ms  p90 ms  p99 ms  errors   total | redis cmds/call | CPU µs/request: host relay redis loader\n',
+  );
   for (const r of rows) {
     const cpu = r.cpu ? `${r.cpu.host} ${r.cpu.relay} ${r.cpu.redis ?? '-'} ${r.cpu.loader}` : '-';
-    const cmds = r.redis ? Object.values(r.redis).reduce((a, b) => a + b, 0).toFixed(2) : '-';
+    const cmds = r.redis
+      ? Object.values(r.redis)
+          .reduce((a, b) => a + b, 0)
+          .toFixed(2)
+      : '-';
     const direct = r.direct === undefined ? '' : ` | direct path ${(r.direct * 100).toFixed(0)}%`;
     process.stdout.write(
       `${r.profile.padEnd(16)} ${r.lane.padEnd(8)} ${String(r.sessions).padStart(7)} ${String(r.rps).padStart(7)} ${(r.ofFloor === undefined ? '' : r.ofFloor.toFixed(2)).padStart(7)} ${String(r.p50).padStart(7)} ${String(r.p90).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.total).padStart(7)} | ${cmds.padStart(15)} | ${cpu}${direct}\n`,
@@ -535,8 +631,13 @@ async function main(): Promise<void> {
   process.stdout.write('\nRedis commands per call, by command (those run inside scripts included):\n');
   for (const r of rows) {
     if (!r.redis) continue;
-    const list = Object.entries(r.redis).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-    process.stdout.write(`  ${r.profile} ${r.lane} ${r.sessions}: ${list}${r.logBytes === undefined ? '' : ` | log bytes/call ${r.logBytes}`}\n`);
+    const list = Object.entries(r.redis)
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    process.stdout.write(
+      `  ${r.profile} ${r.lane} ${r.sessions}: ${list}${r.logBytes === undefined ? '' : ` | log bytes/call ${r.logBytes}`}\n`,
+    );
   }
 }
 

@@ -28,7 +28,11 @@ async function host(url: string, tag: string): Promise<void> {
   sub.on('message', (_channel: string, message: string) => {
     const nl = message.indexOf('\n');
     const req = JSON.parse(message.slice(nl + 1)) as { id: number; params?: { arguments?: { message?: string } } };
-    const result = { jsonrpc: '2.0', id: req.id, result: { content: [{ type: 'text', text: `Echo: ${req.params?.arguments?.message ?? ''}` }] } };
+    const result = {
+      jsonrpc: '2.0',
+      id: req.id,
+      result: { content: [{ type: 'text', text: `Echo: ${req.params?.arguments?.message ?? ''}` }] },
+    };
     void pub.publish(`floor:${tag}:relay`, `${message.slice(0, nl)}\n${JSON.stringify(result)}`);
   });
   await sub.subscribe(`floor:${tag}:host`);
@@ -62,7 +66,11 @@ async function relay(port: number, url: string, tag: string): Promise<void> {
 }
 
 const started =
-  role === 'relay' ? relay(Number(rest[0]), rest[1]!, rest[2]!) : role === 'host' ? host(rest[0]!, rest[1]!) : Promise.reject(new Error('usage: floor relay <port> <redis-url> <tag> | floor host <redis-url> <tag>'));
+  role === 'relay'
+    ? relay(Number(rest[0]), rest[1]!, rest[2]!)
+    : role === 'host'
+      ? host(rest[0]!, rest[1]!)
+      : Promise.reject(new Error('usage: floor relay <port> <redis-url> <tag> | floor host <redis-url> <tag>'));
 started.then(
   () => process.stdout.write('ready\n'),
   (err: unknown) => {

@@ -11,7 +11,11 @@ let snapshots = 0;
 process.on('SIGUSR2', () => {
   globalThis.gc?.();
   globalThis.gc?.();
-  if (process.env.BENCH_HEAP_SNAPSHOTS === '1') writeHeapSnapshot(`${process.env.BENCH_GC_REPORT_DIR}/${process.pid}-${snapshots++}.heapsnapshot`);
+  if (process.env.BENCH_HEAP_SNAPSHOTS === '1')
+    writeHeapSnapshot(`${process.env.BENCH_GC_REPORT_DIR}/${process.pid}-${snapshots++}.heapsnapshot`);
   const m = process.memoryUsage();
-  writeFileSync(`${process.env.BENCH_GC_REPORT_DIR}/${process.pid}.json`, JSON.stringify({ heapUsed: m.heapUsed, rss: m.rss, at: Date.now() }));
+  writeFileSync(
+    `${process.env.BENCH_GC_REPORT_DIR}/${process.pid}.json`,
+    JSON.stringify({ heapUsed: m.heapUsed, rss: m.rss, at: Date.now() }),
+  );
 });

@@ -38,7 +38,9 @@ import { createRequestStateSeal, InProcessStateKeys } from '../mcp/requestState.
 import { createMcpServer } from '../mcp/server.js';
 import { createLogger } from '../observability/logger.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, requests: { type: 'string', default: '3000' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '6' }, requests: { type: 'string', default: '3000' } },
+});
 const rounds = Number(values.rounds);
 const requests = Number(values.requests);
 
@@ -50,17 +52,41 @@ const bare = () => {
   const server = new McpServer({ name: 'bare', version: '1.0.0' });
   server.server.registerCapabilities({ tools: {} });
   server.server.setRequestHandler('tools/call', async (req) => ({
-    content: [{ type: 'text', text: `Echo: ${String((req.params.arguments as { message?: unknown } | undefined)?.message)}` }],
+    content: [
+      { type: 'text', text: `Echo: ${String((req.params.arguments as { message?: unknown } | undefined)?.message)}` },
+    ],
   }));
   return server;
 };
 const lane = (direct: boolean) =>
-  new ModernLane({ build: ours, direct, bus: events, log, endpointUrl: 'http://bench/mcp', maxSubscriptions: 16, keepAliveMs: 15_000 });
+  new ModernLane({
+    build: ours,
+    direct,
+    bus: events,
+    log,
+    endpointUrl: 'http://bench/mcp',
+    maxSubscriptions: 16,
+    keepAliveMs: 15_000,
+  });
 
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
-const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': 'tools/call',
+  'mcp-name': 'echo',
+};
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 const CLASSIFICATION = { era: 'modern' as const, revision: '2026-07-28' };
-const echo = (id: number): JSONRPCRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' }, _meta: META } });
+const echo = (id: number): JSONRPCRequest => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name: 'echo', arguments: { message: 'bench' }, _meta: META },
+});
 
 /** CPU µs per request of `n` sequential calls of `one`. */
 async function measure(one: (id: number) => Promise<unknown>, n: number): Promise<number> {
@@ -75,7 +101,9 @@ async function measure(one: (id: number) => Promise<unknown>, n: number): Promis
 }
 
 const viaEntry = (handler: McpHttpHandler) => async (id: number) => {
-  const res = await handler.fetch(new Request('http://bench/mcp', { method: 'POST', headers: HEADERS }), { parsedBody: echo(id) });
+  const res = await handler.fetch(new Request('http://bench/mcp', { method: 'POST', headers: HEADERS }), {
+    parsedBody: echo(id),
+  });
   return res.arrayBuffer();
 };
 

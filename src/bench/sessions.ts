@@ -84,7 +84,10 @@ async function startInstance(name: string, port: number): Promise<Instance> {
   child.once('exit', () => (exited = true));
   for (;;) {
     if (exited) throw new Error(`instance ${name} exited during start-up`);
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) return { port, child };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -127,15 +130,28 @@ async function retainedMb(child: ChildProcess): Promise<number | undefined> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function post(port: number, body: string, sid?: string): Promise<{ status: number; sid: string | undefined; text: string }> {
+function post(
+  port: number,
+  body: string,
+  sid?: string,
+): Promise<{ status: number; sid: string | undefined; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent, headers: { ...HEADERS, ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } : {}) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'POST',
+        agent,
+        headers: { ...HEADERS, ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } : {}) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, sid: res.headers['mcp-session-id'] as string | undefined, text }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, sid: res.headers['mcp-session-id'] as string | undefined, text }),
+        );
         res.on('error', reject);
       },
     );
@@ -144,7 +160,12 @@ function post(port: number, body: string, sid?: string): Promise<{ status: numbe
   });
 }
 
-const INIT = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
+const INIT = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+});
 const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
 
 async function openSession(port: number): Promise<string> {
@@ -159,7 +180,14 @@ async function openSession(port: number): Promise<string> {
 function openGetStream(port: number, sid: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/mcp', method: 'GET', agent: false, headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'GET',
+        agent: false,
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`GET stream: ${res.statusCode}`));
         res.resume();
@@ -186,7 +214,8 @@ async function pool<T, R>(items: T[], task: (item: T, i: number) => Promise<R>):
   return out;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 async function main(): Promise<void> {
   if (!values.tsx) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
@@ -229,15 +258,32 @@ async function main(): Promise<void> {
     t0 = performance.now();
     const latencies = await pool(sids, async (sid, i) => {
       const start = performance.now();
-      const res = await post(portB, JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'm' } } }), sid);
-      if (res.status !== 200 || !res.text.includes('Echo: m')) throw new Error(`call failed: ${res.status} ${res.text.slice(0, 200)}`);
+      const res = await post(
+        portB,
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: i + 1,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { message: 'm' } },
+        }),
+        sid,
+      );
+      if (res.status !== 200 || !res.text.includes('Echo: m'))
+        throw new Error(`call failed: ${res.status} ${res.text.slice(0, 200)}`);
       return performance.now() - start;
     });
     const seconds = (performance.now() - t0) / 1000;
     await snapshot(`each session called once through B`, seconds);
     latencies.sort((x, y) => x - y);
-    const calls = { calls: N, concurrency: CONCURRENCY, p50Ms: Math.round(percentile(latencies, 50) * 10) / 10, p99Ms: Math.round(percentile(latencies, 99) * 10) / 10, perSecond: Math.round(N / seconds) };
-    if (values.json) console.log(JSON.stringify({ sessions: N, maxLive: values['max-live'] ?? 'default', phases, calls }));
+    const calls = {
+      calls: N,
+      concurrency: CONCURRENCY,
+      p50Ms: Math.round(percentile(latencies, 50) * 10) / 10,
+      p99Ms: Math.round(percentile(latencies, 99) * 10) / 10,
+      perSecond: Math.round(N / seconds),
+    };
+    if (values.json)
+      console.log(JSON.stringify({ sessions: N, maxLive: values['max-live'] ?? 'default', phases, calls }));
     else console.log(JSON.stringify(calls));
   } finally {
     for (const s of streams) s.destroy();

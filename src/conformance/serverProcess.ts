@@ -54,7 +54,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export async function startServer(opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunningServer> {
+export async function startServer(opts: {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<RunningServer> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(`${opts.cwd}/node_modules/.bin/tsx`, ['src/index.ts'], {

@@ -16,7 +16,14 @@ function sendProblem(res: Response, status: number, detail?: string): void {
   res
     .status(status)
     .type('application/problem+json')
-    .send(JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, ...(detail ? { detail } : {}) }));
+    .send(
+      JSON.stringify({
+        type: 'about:blank',
+        title: STATUS_CODES[status] ?? 'Error',
+        status,
+        ...(detail ? { detail } : {}),
+      }),
+    );
 }
 
 /** 404 for every path no route answered. */
@@ -30,17 +37,27 @@ export function notFoundHandler(): RequestHandler {
  */
 export function finalErrorHandler(log: Logger, shapeOf: (req: Request) => ErrorShape): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const declared = (err as { status?: unknown; statusCode?: unknown } | undefined)?.status ?? (err as { statusCode?: unknown } | undefined)?.statusCode;
+    const declared =
+      (err as { status?: unknown; statusCode?: unknown } | undefined)?.status ??
+      (err as { statusCode?: unknown } | undefined)?.statusCode;
     const status = typeof declared === 'number' && declared >= 400 && declared < 500 ? declared : 500;
     if (status === 500) {
-      log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err), path: req.path }, 'unhandled error');
+      log.error(
+        { err: err instanceof Error ? { name: err.name, message: err.message } : String(err), path: req.path },
+        'unhandled error',
+      );
     }
     if (res.headersSent) {
       res.destroy();
       return;
     }
     if (shapeOf(req) === 'json-rpc') {
-      const code = status === 500 ? JsonRpcCode.InternalError : status === 400 ? JsonRpcCode.ParseError : JsonRpcCode.InvalidRequest;
+      const code =
+        status === 500
+          ? JsonRpcCode.InternalError
+          : status === 400
+            ? JsonRpcCode.ParseError
+            : JsonRpcCode.InvalidRequest;
       sendJsonRpcError(res, status, code, status === 500 ? 'Internal error' : (STATUS_CODES[status] ?? 'Bad request'));
       return;
     }

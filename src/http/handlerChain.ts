@@ -37,7 +37,8 @@ export function handlerChain(
       if (failed) return;
       failed = true;
       onError(err, req, res, () => {
-        if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+        if (!res.headersSent)
+          res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
         else res.end();
       });
     };
@@ -65,7 +66,10 @@ const classCache = new WeakMap<Express, { request: typeof IncomingMessage; respo
  * (`Object.setPrototypeOf`) on the way in; objects created with the right prototype skip that,
  * and V8 keeps their shapes stable.
  */
-export function expressMessageClasses(app: Express): { request: typeof IncomingMessage; response: typeof ServerResponse } {
+export function expressMessageClasses(app: Express): {
+  request: typeof IncomingMessage;
+  response: typeof ServerResponse;
+} {
   let classes = classCache.get(app);
   if (!classes) {
     class ExpressRequest extends IncomingMessage {}

@@ -52,9 +52,9 @@ describe('GET /ready', () => {
   });
 
   it('is 503 when Redis fails, and does not leak the error', async () => {
-    const res = await request(appWith({ redisPing: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.5:6379')) })).get(
-      '/ready',
-    );
+    const res = await request(
+      appWith({ redisPing: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.5:6379')) }),
+    ).get('/ready');
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ status: 'unavailable', reason: 'redis_unavailable' });
     expect(res.text).not.toContain('10.0.0.5');

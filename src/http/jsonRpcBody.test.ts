@@ -33,7 +33,10 @@ describe('JSON-RPC body reader', () => {
   });
 
   test('drops a leading byte-order mark', async () => {
-    const res = await request(app()).post('/').set('Content-Type', 'application/json').send(`\uFEFF${JSON.stringify(ping)}`);
+    const res = await request(app())
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .send(`\uFEFF${JSON.stringify(ping)}`);
     expect(res.status).toBe(200);
     expect(res.body.body).toBe(JSON.stringify(ping));
   });
@@ -46,10 +49,19 @@ describe('JSON-RPC body reader', () => {
       const bytes = Buffer.from(text);
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = http.request(
-          { port: (server.address() as AddressInfo).port, host: '127.0.0.1', method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': bytes.length } },
+          {
+            port: (server.address() as AddressInfo).port,
+            host: '127.0.0.1',
+            method: 'POST',
+            path: '/',
+            headers: { 'content-type': 'application/json', 'content-length': bytes.length },
+          },
           (res) => {
             let body = '';
-            res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode!, body }));
           },
         );
         req.on('error', reject);
@@ -70,23 +82,35 @@ describe('JSON-RPC body reader', () => {
     await new Promise((r) => server.once('listening', r));
     const post = (headers: http.OutgoingHttpHeaders, body: Buffer | string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', method: 'POST', path: '/', headers }, (res) => {
-          let data = '';
-          res.setEncoding('utf8').on('data', (c: string) => (data += c)).on('end', () => resolve({ status: res.statusCode!, body: data }));
-        });
+        const req = http.request(
+          { port: (server.address() as AddressInfo).port, host: '127.0.0.1', method: 'POST', path: '/', headers },
+          (res) => {
+            let data = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (data += c))
+              .on('end', () => resolve({ status: res.statusCode!, body: data }));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
     try {
       const zipped = gzipSync(text);
-      const gz = await post({ 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length }, zipped);
+      const gz = await post(
+        { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length },
+        zipped,
+      );
       expect(gz.status).toBe(200);
       expect((JSON.parse(gz.body) as { body: string }).body).toBe(text);
       // No Content-Length: Node sends Transfer-Encoding: chunked.
       const chunked = await post({ 'content-type': 'application/json' }, text);
       expect(chunked.status).toBe(200);
       expect((JSON.parse(chunked.body) as { body: string }).body).toBe(text);
-      const bigChunked = await post({ 'content-type': 'application/json' }, JSON.stringify({ ...ping, params: { pad: 'x'.repeat(MAX) } }));
+      const bigChunked = await post(
+        { 'content-type': 'application/json' },
+        JSON.stringify({ ...ping, params: { pad: 'x'.repeat(MAX) } }),
+      );
       expect(bigChunked.status).toBe(413);
     } finally {
       server.close();
@@ -101,7 +125,10 @@ describe('JSON-RPC body reader', () => {
 
     const other = await request(app()).post('/').set('Content-Type', 'text/plain').send(JSON.stringify(ping));
     expect(other.status).toBe(415);
-    const suffix = await request(app()).post('/').set('Content-Type', 'application/vnd.api+json').send(JSON.stringify(ping));
+    const suffix = await request(app())
+      .post('/')
+      .set('Content-Type', 'application/vnd.api+json')
+      .send(JSON.stringify(ping));
     expect(suffix.status).toBe(415);
 
     const bad = await request(app()).post('/').set('Content-Type', 'application/json').send('{"jsonrpc":');
@@ -116,7 +143,13 @@ describe('JSON-RPC body reader', () => {
     await new Promise((r) => server.once('listening', r));
     try {
       const port = (server.address() as AddressInfo).port;
-      const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': 500 } });
+      const req = http.request({
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/json', 'content-length': 500 },
+      });
       req.on('error', () => undefined);
       req.write('{"jsonrpc":"2.0",', () => setImmediate(() => req.destroy()));
       expect((await sawError) as { type?: string }).toMatchObject({ type: 'request.aborted' });

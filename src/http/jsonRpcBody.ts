@@ -57,7 +57,8 @@ function readPlain(req: Request, length: number, next: (err?: unknown) => void):
     received += chunk.length;
   };
   const onEnd = () => {
-    if (received !== length) return finish(bodyError(400, 'request.size.invalid', 'request size did not match content length'));
+    if (received !== length)
+      return finish(bodyError(400, 'request.size.invalid', 'request size did not match content length'));
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
     // Like body-parser's decoder: a leading byte-order mark is not part of the text.
     req.body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -80,7 +81,8 @@ function bodyError(status: number, type: string, message: string): Error {
 export function jsonRpcBodyErrors(maxBytes: number): ErrorRequestHandler {
   return (err: unknown, _req, res, next) => {
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return sendJsonRpcError(res, 413, JsonRpcCode.InvalidRequest, `Request body exceeds ${maxBytes} bytes`);
+    if (type === 'entity.too.large')
+      return sendJsonRpcError(res, 413, JsonRpcCode.InvalidRequest, `Request body exceeds ${maxBytes} bytes`);
     if (type?.startsWith('entity.') || type === 'encoding.unsupported' || type === 'charset.unsupported') {
       return sendJsonRpcError(res, 400, JsonRpcCode.ParseError, 'Parse error: unreadable request body');
     }
@@ -95,7 +97,12 @@ export function jsonRpcBodyErrors(maxBytes: number): ErrorRequestHandler {
 export function parseJsonRpcBody(req: Request, res: Response): JSONRPCMessage | undefined {
   // The reader sets a text body exactly when the request had one of type application/json.
   if (typeof req.body !== 'string') {
-    sendJsonRpcError(res, 415, JsonRpcCode.InvalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
+    sendJsonRpcError(
+      res,
+      415,
+      JsonRpcCode.InvalidRequest,
+      'Unsupported Media Type: Content-Type must be application/json',
+    );
     return undefined;
   }
   let raw: unknown;
@@ -111,7 +118,13 @@ export function parseJsonRpcBody(req: Request, res: Response): JSONRPCMessage | 
   }
   if (!isSpecType.JSONRPCMessage(raw)) {
     const id = (raw as { id?: unknown } | null)?.id;
-    sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message', typeof id === 'string' || typeof id === 'number' ? id : null);
+    sendJsonRpcError(
+      res,
+      400,
+      JsonRpcCode.InvalidRequest,
+      'Invalid Request: not a JSON-RPC 2.0 message',
+      typeof id === 'string' || typeof id === 'number' ? id : null,
+    );
     return undefined;
   }
   return raw;

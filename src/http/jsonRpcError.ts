@@ -47,7 +47,11 @@ export function sendSessionUnavailable(res: Response, id: string | number | null
 }
 
 /** A message the mesh could not hand to the session's host (see SessionStreams: `gone`, `unavailable`). */
-export function sendUndelivered(res: Response, result: 'gone' | 'unavailable', id: string | number | null = null): void {
+export function sendUndelivered(
+  res: Response,
+  result: 'gone' | 'unavailable',
+  id: string | number | null = null,
+): void {
   if (result === 'gone') sendSessionNotFound(res, id);
   else sendSessionUnavailable(res, id);
 }

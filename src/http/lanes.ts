@@ -12,7 +12,13 @@
  * supported versions).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { classifyInboundRequest, SUPPORTED_PROTOCOL_VERSIONS, type InboundLadderRejection, type InboundModernRoute, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import {
+  classifyInboundRequest,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type InboundLadderRejection,
+  type InboundModernRoute,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/server';
 import { JsonRpcCode } from './jsonRpcError.js';
 
 export const VERSION_HEADER = 'mcp-protocol-version';
@@ -35,7 +41,8 @@ export interface Refusal {
  */
 export type ModernVerdict = InboundModernRoute | InboundLadderRejection;
 
-export type Lane = { lane: 'session' } | { lane: 'modern'; verdict: ModernVerdict } | { lane: 'refused'; refusal: Refusal };
+export type Lane =
+  { lane: 'session' } | { lane: 'modern'; verdict: ModernVerdict } | { lane: 'refused'; refusal: Refusal };
 
 const SESSION: Lane = { lane: 'session' };
 
@@ -72,9 +79,15 @@ function isSupported(version: string): boolean {
 }
 
 function unsupported(version: string): Lane {
-  return refused(400, `Bad Request: unsupported protocol version ${version.slice(0, 40)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+  return refused(
+    400,
+    `Bad Request: unsupported protocol version ${version.slice(0, 40)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+  );
 }
 
 function refused(status: number, message: string, allow?: string): Lane {
-  return { lane: 'refused', refusal: { status, code: JsonRpcCode.InvalidRequest, message, ...(allow ? { allow } : {}) } };
+  return {
+    lane: 'refused',
+    refusal: { status, code: JsonRpcCode.InvalidRequest, message, ...(allow ? { allow } : {}) },
+  };
 }

@@ -47,7 +47,11 @@ export function legacySseRouters(deps: LegacySseDeps): LegacySseRouters {
   });
 
   const message = Router();
-  message.post('/', jsonRpcBodyReader(deps.maxBodyBytes), (req, res) => void postMessage(deps, req, res).catch((err) => fail(deps, res, err)));
+  message.post(
+    '/',
+    jsonRpcBodyReader(deps.maxBodyBytes),
+    (req, res) => void postMessage(deps, req, res).catch((err) => fail(deps, res, err)),
+  );
   message.all('/', (_req, res) => {
     res.setHeader('Allow', 'POST');
     sendJsonRpcError(res, 405, JsonRpcCode.InvalidRequest, 'Method not allowed');
@@ -59,7 +63,12 @@ export function legacySseRouters(deps: LegacySseDeps): LegacySseRouters {
 async function openStream(deps: LegacySseDeps, messagePath: string, req: Request, res: Response): Promise<void> {
   const accept = req.headers.accept;
   if (accept !== undefined && !accept.includes('text/event-stream') && !accept.includes('*/*')) {
-    return sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include text/event-stream');
+    return sendJsonRpcError(
+      res,
+      406,
+      JsonRpcCode.InvalidRequest,
+      'Not Acceptable: Accept must include text/event-stream',
+    );
   }
   const { mesh, log } = deps;
   // The client may leave while the session is being set up: whatever exists by then is ended.

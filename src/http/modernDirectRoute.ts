@@ -23,7 +23,12 @@
  * that moves a rung.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { isJsonContentType, type InboundModernRoute, type JSONRPCRequest, type McpServer } from '@modelcontextprotocol/server';
+import {
+  isJsonContentType,
+  type InboundModernRoute,
+  type JSONRPCRequest,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSIONS } from '../mcp/server.js';
 import type { ModernVerdict } from './lanes.js';
 

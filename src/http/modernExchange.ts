@@ -71,7 +71,12 @@ export class NodeModernExchange extends PerRequestHTTPServerTransport {
   };
 
   /** `onClosed` runs once the transport has closed, when the connected server is free again. */
-  constructor(res: ServerResponse, classification: MessageClassification, keepAliveMs: number, onClosed: (outcome: ExchangeOutcome) => void) {
+  constructor(
+    res: ServerResponse,
+    classification: MessageClassification,
+    keepAliveMs: number,
+    onClosed: (outcome: ExchangeOutcome) => void,
+  ) {
     super({ classification, keepAliveMs });
     this.#res = res;
     this.#classification = classification;
@@ -89,7 +94,8 @@ export class NodeModernExchange extends PerRequestHTTPServerTransport {
    * during delivery: nothing was written, and the SDK's entry must answer instead.
    */
   deliver(message: JSONRPCRequest, authInfo: AuthInfo | undefined): boolean {
-    if (this.#requestId !== undefined || !this.onmessage) throw new Error('NodeModernExchange serves one request on a connected server');
+    if (this.#requestId !== undefined || !this.onmessage)
+      throw new Error('NodeModernExchange serves one request on a connected server');
     this.#requestId = message.id;
     this.#res.once('close', this.#onResponseClose);
     this.#delivering = true;
@@ -149,7 +155,12 @@ export class NodeModernExchange extends PerRequestHTTPServerTransport {
 
   override writeCommentFrame(comment: string): void {
     if (!this.#streaming || this.#settledAs !== undefined) return;
-    this.#res.write(`${comment.split('\n').map((line) => `: ${line}`).join('\n')}\n\n`);
+    this.#res.write(
+      `${comment
+        .split('\n')
+        .map((line) => `: ${line}`)
+        .join('\n')}\n\n`,
+    );
   }
 
   override async close(): Promise<void> {

@@ -11,7 +11,12 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Request, Response } from 'express';
-import { InMemoryServerEventBus, McpServer, SUPPORTED_PROTOCOL_VERSIONS, type AuthInfo } from '@modelcontextprotocol/server';
+import {
+  InMemoryServerEventBus,
+  McpServer,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type AuthInfo,
+} from '@modelcontextprotocol/server';
 import { createRequestStateSeal, InProcessStateKeys } from '../mcp/requestState.js';
 import { createMcpServer, MODERN_PROTOCOL_VERSIONS } from '../mcp/server.js';
 import { captureLogs } from '../mcp/testing/connectClient.js';
@@ -32,7 +37,10 @@ interface Harness {
 }
 
 /** A lane behind a bare HTTP server: the body parsed, the lane chosen, a test user as the caller. */
-async function startLane(direct: boolean, build: () => McpServer = () => createMcpServer({ log, events, requestState })): Promise<Harness> {
+async function startLane(
+  direct: boolean,
+  build: () => McpServer = () => createMcpServer({ log, events, requestState }),
+): Promise<Harness> {
   const served: ServedBy[] = [];
   let builds = 0;
   const lane = new ModernLane({
@@ -71,7 +79,13 @@ async function handle(lane: ModernLane, req: IncomingMessage, res: ServerRespons
   const message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   const user = req.headers['x-test-user'];
   if (typeof user === 'string') {
-    const auth: AuthInfo = { token: 'opaque', clientId: 'test-client', scopes: [], expiresAt: Math.floor(Date.now() / 1000) + 600, extra: { userId: user } };
+    const auth: AuthInfo = {
+      token: 'opaque',
+      clientId: 'test-client',
+      scopes: [],
+      expiresAt: Math.floor(Date.now() / 1000) + 600,
+      extra: { userId: user },
+    };
     (req as IncomingMessage & { auth?: AuthInfo }).auth = auth;
   }
   const chosen = postLane(req.headers, message);
@@ -148,7 +162,9 @@ async function call(url: string, c: Call, signal?: AbortSignal): Promise<Answer>
 
 /** Sealed state differs per mint (time, nonce): compared by presence only. */
 function comparable(answer: Answer): Answer {
-  return JSON.parse(JSON.stringify(answer), (key, value) => (key === 'requestState' && typeof value === 'string' ? '<sealed>' : value));
+  return JSON.parse(JSON.stringify(answer), (key, value) =>
+    key === 'requestState' && typeof value === 'string' ? '<sealed>' : value,
+  );
 }
 
 let direct: Harness;
@@ -175,29 +191,102 @@ const CASES: Array<[string, Call, ServedBy]> = [
   ['resources/templates/list', { method: 'resources/templates/list' }, 'direct'],
   ['resources/read', { method: 'resources/read', params: { uri: 'test://static-text' } }, 'direct'],
   ['resources/read, unknown resource', { method: 'resources/read', params: { uri: 'test://nothing-here' } }, 'direct'],
-  ['completion/complete', { method: 'completion/complete', params: { ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' }, argument: { name: 'arg1', value: 'a' } } }, 'direct'],
+  [
+    'completion/complete',
+    {
+      method: 'completion/complete',
+      params: {
+        ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+        argument: { name: 'arg1', value: 'a' },
+      },
+    },
+    'direct',
+  ],
   ['server/discover', { method: 'server/discover' }, 'direct'],
   ['an unknown tool', { method: 'tools/call', params: { name: 'no_such_tool', arguments: {} } }, 'direct'],
-  ['arguments that fail the tool schema', { method: 'tools/call', params: { name: 'add', arguments: { a: 'one' } } }, 'direct'],
+  [
+    'arguments that fail the tool schema',
+    { method: 'tools/call', params: { name: 'add', arguments: { a: 'one' } } },
+    'direct',
+  ],
   ['a tool error', { method: 'tools/call', params: { name: 'test_error_handling', arguments: {} } }, 'direct'],
-  ['input_required with requestState', { method: 'tools/call', params: { name: 'test_input_required_result_request_state', arguments: {} }, capabilities: { elicitation: {} } }, 'direct'],
+  [
+    'input_required with requestState',
+    {
+      method: 'tools/call',
+      params: { name: 'test_input_required_result_request_state', arguments: {} },
+      capabilities: { elicitation: {} },
+    },
+    'direct',
+  ],
   // Reads the request's declared capabilities, never the server's (a pooled server has none of its own).
-  ['a tool checking the declared capabilities', { method: 'tools/call', params: { name: 'elicitUrl', arguments: {} }, capabilities: { elicitation: { url: {} } } }, 'direct'],
-  ['input_required the envelope does not cover: 400 -32021', { method: 'tools/call', params: { name: 'test_missing_capability', arguments: {} } }, 'direct'],
-  ['logging before the result: SSE', { method: 'tools/call', params: { name: 'test_logging_tool', arguments: {} }, meta: { 'io.modelcontextprotocol/logLevel': 'debug' } }, 'direct'],
-  ['no log level: no log message', { method: 'tools/call', params: { name: 'test_logging_tool', arguments: {} } }, 'direct'],
-  ['progress before the result: SSE', { method: 'tools/call', params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'p1' } } }, 'direct'],
+  [
+    'a tool checking the declared capabilities',
+    { method: 'tools/call', params: { name: 'elicitUrl', arguments: {} }, capabilities: { elicitation: { url: {} } } },
+    'direct',
+  ],
+  [
+    'input_required the envelope does not cover: 400 -32021',
+    { method: 'tools/call', params: { name: 'test_missing_capability', arguments: {} } },
+    'direct',
+  ],
+  [
+    'logging before the result: SSE',
+    {
+      method: 'tools/call',
+      params: { name: 'test_logging_tool', arguments: {} },
+      meta: { 'io.modelcontextprotocol/logLevel': 'debug' },
+    },
+    'direct',
+  ],
+  [
+    'no log level: no log message',
+    { method: 'tools/call', params: { name: 'test_logging_tool', arguments: {} } },
+    'direct',
+  ],
+  [
+    'progress before the result: SSE',
+    {
+      method: 'tools/call',
+      params: { name: 'test_tool_with_progress', arguments: {}, _meta: { progressToken: 'p1' } },
+    },
+    'direct',
+  ],
   // The entry's own rungs: answered by the entry in both lanes.
   ['missing MCP-Protocol-Version', { ...echo, headers: { 'mcp-protocol-version': null } }, 'entry'],
   ['missing Mcp-Method', { ...echo, headers: { 'mcp-method': null } }, 'entry'],
   ['missing Mcp-Name', { ...echo, headers: { 'mcp-name': null } }, 'entry'],
   ['Mcp-Name disagreeing', { ...echo, headers: { 'mcp-name': 'add' } }, 'entry'],
-  ['Mcp-Name in Base64', { ...echo, headers: { 'mcp-name': `=?base64?${Buffer.from('echo').toString('base64')}?=` } }, 'entry'],
+  [
+    'Mcp-Name in Base64',
+    { ...echo, headers: { 'mcp-name': `=?base64?${Buffer.from('echo').toString('base64')}?=` } },
+    'entry',
+  ],
   ['Mcp-Name in broken Base64', { ...echo, headers: { 'mcp-name': '=?base64?***?=' } }, 'entry'],
   ['not JSON: 415', { ...echo, headers: { 'content-type': 'text/plain' } }, 'entry'],
-  ['a revision the server does not serve', { method: 'tools/list', meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }, headers: { 'mcp-protocol-version': '2099-01-01' } }, 'entry'],
-  ['Mcp-Param-* declared and sent', { method: 'tools/call', params: { name: 'test_x_mcp_header', arguments: { region: 'eu' } }, headers: { 'mcp-param-region': 'eu' } }, 'entry'],
-  ['Mcp-Param-* declared, header missing', { method: 'tools/call', params: { name: 'test_x_mcp_header', arguments: { region: 'eu' } } }, 'entry'],
+  [
+    'a revision the server does not serve',
+    {
+      method: 'tools/list',
+      meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' },
+      headers: { 'mcp-protocol-version': '2099-01-01' },
+    },
+    'entry',
+  ],
+  [
+    'Mcp-Param-* declared and sent',
+    {
+      method: 'tools/call',
+      params: { name: 'test_x_mcp_header', arguments: { region: 'eu' } },
+      headers: { 'mcp-param-region': 'eu' },
+    },
+    'entry',
+  ],
+  [
+    'Mcp-Param-* declared, header missing',
+    { method: 'tools/call', params: { name: 'test_x_mcp_header', arguments: { region: 'eu' } } },
+    'entry',
+  ],
   ['a method this revision removed', { method: 'ping' }, 'entry'],
   ['resources/subscribe (removed)', { method: 'resources/subscribe', params: { uri: 'test://static-text' } }, 'entry'],
   ['tasks/get without the extension', { method: 'tasks/get', params: { taskId: 'x' } }, 'entry'],
@@ -225,13 +314,22 @@ describe('a refusal at dispatch', () => {
     // A server without prompts: prompts/list passes every entry rung, and the protocol layer
     // refuses it (-32601) while the message is being delivered.
     const noPrompts = () => {
-      const server = new McpServer({ name: 'no-prompts', version: '1.0.0' }, { capabilities: { tools: {} }, supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS] });
+      const server = new McpServer(
+        { name: 'no-prompts', version: '1.0.0' },
+        {
+          capabilities: { tools: {} },
+          supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS],
+        },
+      );
       server.server.setRequestHandler('tools/list', () => ({ tools: [] }));
       return server;
     };
     const [d, e] = await Promise.all([startLane(true, noPrompts), startLane(false, noPrompts)]);
     try {
-      const [a, b] = await Promise.all([call(d.url, { method: 'prompts/list', id: 'p' }), call(e.url, { method: 'prompts/list', id: 'p' })]);
+      const [a, b] = await Promise.all([
+        call(d.url, { method: 'prompts/list', id: 'p' }),
+        call(e.url, { method: 'prompts/list', id: 'p' }),
+      ]);
       expect(a).toEqual(b);
       expect(a).toMatchObject({ status: 404, body: { id: 'p', error: { code: -32601 } } });
       expect(d.served).toEqual(['entry']);
@@ -260,7 +358,11 @@ describe('pooled servers', () => {
   test('nothing carries over from one caller to the next: state sealed for one is refused to another', async () => {
     const lane = await startLane(true);
     try {
-      const tool = { method: 'tools/call', params: { name: 'test_input_required_result_request_state', arguments: {} }, capabilities: { elicitation: {} } };
+      const tool = {
+        method: 'tools/call',
+        params: { name: 'test_input_required_result_request_state', arguments: {} },
+        capabilities: { elicitation: {} },
+      };
       const first = await call(lane.url, { ...tool, user: 'alice' });
       const state = (first.body as { result: { requestState: string } }).result.requestState;
       const inputResponses = { confirm: { action: 'accept', content: { ok: true } } };
@@ -269,7 +371,9 @@ describe('pooled servers', () => {
       const stolen = await retry('bob');
       expect(stolen.body).toMatchObject({ error: { code: -32602, message: 'Invalid or expired requestState' } });
       const own = await retry('alice');
-      expect(own.body).toMatchObject({ result: { resultType: 'complete', content: [{ text: expect.stringMatching(/^state-ok/) }] } });
+      expect(own.body).toMatchObject({
+        result: { resultType: 'complete', content: [{ text: expect.stringMatching(/^state-ok/) }] },
+      });
       expect(lane.builds()).toBe(1);
     } finally {
       await lane.close();
@@ -281,7 +385,13 @@ describe('closing the response cancels the call (2026-07-28)', () => {
   test('the handler sees its signal abort, and its server is not reused', async () => {
     const calls = new EventEmitter();
     const build = () => {
-      const server = new McpServer({ name: 'waits', version: '1.0.0' }, { capabilities: { tools: {} }, supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS] });
+      const server = new McpServer(
+        { name: 'waits', version: '1.0.0' },
+        {
+          capabilities: { tools: {} },
+          supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS],
+        },
+      );
       server.server.setRequestHandler('tools/call', (_req, ctx) => {
         calls.emit('started', server);
         return new Promise((_resolve, reject) =>

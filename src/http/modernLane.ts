@@ -29,7 +29,13 @@
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
-import { createMcpHandler, type JSONRPCMessage, type McpHttpHandler, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  type JSONRPCMessage,
+  type McpHttpHandler,
+  type McpServer,
+  type ServerEventBus,
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
 import type { ModernVerdict } from './lanes.js';
 import { NodeModernExchange } from './modernExchange.js';
@@ -87,7 +93,10 @@ export class ModernLane {
       keepAliveMs: options.keepAliveMs,
       onerror: (err) => options.log.debug({ err: err.message }, 'modern lane: request refused or failed'),
     });
-    this.pool = options.direct === false ? undefined : new ServerPool(options.build, options.maxIdleServers ?? DEFAULT_MAX_IDLE_SERVERS);
+    this.pool =
+      options.direct === false
+        ? undefined
+        : new ServerPool(options.build, options.maxIdleServers ?? DEFAULT_MAX_IDLE_SERVERS);
   }
 
   /** Answers one POST whose body (`message`) the endpoint has parsed and the lanes classified. */
@@ -129,7 +138,12 @@ export class ModernLane {
   }
 
   /** Serves the request through `createMcpHandler`'s web-standard face. */
-  private async serveThroughSdk(req: Request, res: Response, message: JSONRPCMessage, method: string | undefined): Promise<void> {
+  private async serveThroughSdk(
+    req: Request,
+    res: Response,
+    message: JSONRPCMessage,
+    method: string | undefined,
+  ): Promise<void> {
     // Closing the connection before the answer is complete is cancellation on this revision.
     const abort = new AbortController();
     const onClose = () => {
@@ -139,8 +153,15 @@ export class ModernLane {
     const isListen = method === 'subscriptions/listen';
     if (isListen) this.listens.add(abort);
     try {
-      const request = new globalThis.Request(this.options.endpointUrl, { method: 'POST', headers: forwardedHeaders(req.headers), signal: abort.signal });
-      const response = await this.handler.fetch(request, { parsedBody: message, ...(req.auth ? { authInfo: req.auth } : {}) });
+      const request = new globalThis.Request(this.options.endpointUrl, {
+        method: 'POST',
+        headers: forwardedHeaders(req.headers),
+        signal: abort.signal,
+      });
+      const response = await this.handler.fetch(request, {
+        parsedBody: message,
+        ...(req.auth ? { authInfo: req.auth } : {}),
+      });
       await writeResponse(res, response, abort.signal);
     } finally {
       if (isListen) this.listens.delete(abort);

@@ -46,7 +46,14 @@ export function mcpCors(allowedOrigins: string[]): RequestHandler {
       'Last-Event-ID',
       'X-Request-Id',
     ],
-    exposedHeaders: ['Mcp-Session-Id', 'MCP-Protocol-Version', 'WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    exposedHeaders: [
+      'Mcp-Session-Id',
+      'MCP-Protocol-Version',
+      'WWW-Authenticate',
+      'Retry-After',
+      'RateLimit',
+      'RateLimit-Policy',
+    ],
     maxAge: 600,
   });
 }

@@ -29,7 +29,12 @@ function instance(
   opts: { trustProxyHops?: number } = {},
 ): Instance {
   const metrics = new Metrics({ defaultMetrics: false });
-  const limits = mcpRateLimits({ counters: securityCounters(redis), keys: mcpRateLimitKeys(keys), config: { ...BASE, ...config }, metrics });
+  const limits = mcpRateLimits({
+    counters: securityCounters(redis),
+    keys: mcpRateLimitKeys(keys),
+    config: { ...BASE, ...config },
+    metrics,
+  });
   const app = express();
   app.set('trust proxy', opts.trustProxyHops ?? 0);
   app.use('/mcp', limits.perAddress);
@@ -134,11 +139,21 @@ describe('mcpRateLimits with a shared Redis', () => {
     const a = instance(redis, keys, { RATE_LIMIT_PER_ADDRESS: 1 }, { trustProxyHops: 1 });
     const b = instance(redis2, keys, { RATE_LIMIT_PER_ADDRESS: 1 }, { trustProxyHops: 1 });
     // With one trusted hop the address is the right-most XFF entry: distinct clients, distinct budgets.
-    expect((await request(a.app).post('/mcp').set('X-Forwarded-For', '203.0.113.7').set('X-Test-User', 'u1').send({})).status).toBe(200);
-    expect((await request(b.app).post('/mcp').set('X-Forwarded-For', '203.0.113.8').set('X-Test-User', 'u2').send({})).status).toBe(200);
+    expect(
+      (await request(a.app).post('/mcp').set('X-Forwarded-For', '203.0.113.7').set('X-Test-User', 'u1').send({}))
+        .status,
+    ).toBe(200);
+    expect(
+      (await request(b.app).post('/mcp').set('X-Forwarded-For', '203.0.113.8').set('X-Test-User', 'u2').send({}))
+        .status,
+    ).toBe(200);
     // A client prepending its own entry does not escape: the proxy-appended one is what counts.
     expect429(
-      await request(a.app).post('/mcp').set('X-Forwarded-For', '192.0.2.99, 203.0.113.7').set('X-Test-User', 'u1').send({}),
+      await request(a.app)
+        .post('/mcp')
+        .set('X-Forwarded-For', '192.0.2.99, 203.0.113.7')
+        .set('X-Test-User', 'u1')
+        .send({}),
       60,
     );
   });
@@ -181,7 +196,11 @@ describe('the counters behind the limits (one script per check)', () => {
     // A missing grant stops the script before the user is counted.
     await redis.del(grant, addr);
     const third = await counters.run(steps, 60_000);
-    expect(third).toEqual([{ kind: 'count', hits: 1, resetMs: expect.any(Number) }, { kind: 'live', live: false }, undefined]);
+    expect(third).toEqual([
+      { kind: 'count', hits: 1, resetMs: expect.any(Number) },
+      { kind: 'live', live: false },
+      undefined,
+    ]);
     expect(await redis.get(user)).toBe('1');
     // Every counter expires with its window.
     expect(await redis.pttl(addr)).toBeGreaterThan(0);
@@ -217,11 +236,17 @@ describe('the counters behind the limits (one script per check)', () => {
   });
 
   it('an authentication refusal still counts against the address, and an exhausted address answers 429 first', async () => {
-    const limits = mcpRateLimits({ counters: securityCounters(redis), keys: mcpRateLimitKeys(keys), config: { ...BASE, RATE_LIMIT_PER_ADDRESS: 1 } });
+    const limits = mcpRateLimits({
+      counters: securityCounters(redis),
+      keys: mcpRateLimitKeys(keys),
+      config: { ...BASE, RATE_LIMIT_PER_ADDRESS: 1 },
+    });
     const app = express();
     app.use('/mcp', limits.perAddress);
     // Stand-in for bearer auth refusing a bad token: through the batch, as src/auth/bearer.ts does.
-    app.use('/mcp', (req, res) => req.deferredChecks!.refuse(req, res, () => void res.status(401).json({ error: 'invalid_token' })));
+    app.use('/mcp', (req, res) =>
+      req.deferredChecks!.refuse(req, res, () => void res.status(401).json({ error: 'invalid_token' })),
+    );
     expect((await request(app).post('/mcp').send({})).status).toBe(401);
     const second = await request(app).post('/mcp').send({});
     expect429(second, 60);
@@ -239,7 +264,11 @@ describe('mcpRateLimits without Redis', () => {
   });
 
   it('lets everything through when disabled', async () => {
-    const a = instance(undefined, keys, { RATE_LIMIT_ENABLED: false, RATE_LIMIT_PER_USER: 1, RATE_LIMIT_PER_ADDRESS: 1 });
+    const a = instance(undefined, keys, {
+      RATE_LIMIT_ENABLED: false,
+      RATE_LIMIT_PER_USER: 1,
+      RATE_LIMIT_PER_ADDRESS: 1,
+    });
     for (let i = 0; i < 3; i++) {
       expect((await request(a.app).post('/mcp').set('X-Test-User', 'alice').send({})).status).toBe(200);
     }

@@ -72,7 +72,6 @@ export class RateLimitWiringError extends Error {
 
 const IPV6_SUBNET = 56;
 
-
 /** Whole seconds until a window resets, at least 1 (the Retry-After value). */
 function secondsLeft(resetMs: number): number {
   return Math.max(1, Math.ceil(resetMs / 1000));
@@ -205,7 +204,12 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
     const userId = userIdOf(req.auth);
     if (userId === undefined) {
       // Settle what was collected (an exhausted address budget still answers 429), then refuse to go on.
-      batch.settle(req, res, () => next(new RateLimitWiringError('per-user rate limit ran before authentication')), undefined);
+      batch.settle(
+        req,
+        res,
+        () => next(new RateLimitWiringError('per-user rate limit ran before authentication')),
+        undefined,
+      );
       return;
     }
     batch.settle(req, res, () => next(), ctx.userCounter(userId));
@@ -214,7 +218,10 @@ export function mcpRateLimits(deps: RateLimitDeps): McpRateLimits {
   const countUserMessage = async (userId: string): Promise<number | undefined> => {
     let answers: StepAnswer[];
     try {
-      answers = await ctx.counters.run([{ kind: 'count', key: ctx.userCounter(userId), limit: ctx.userLimit }], windowMs);
+      answers = await ctx.counters.run(
+        [{ kind: 'count', key: ctx.userCounter(userId), limit: ctx.userLimit }],
+        windowMs,
+      );
     } catch (err) {
       // As for requests: an unreachable store lets the message through.
       deps.log?.error({ err: errorFields(err) }, 'rate limiter error');

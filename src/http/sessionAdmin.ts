@@ -42,8 +42,14 @@ export function sessionAdminRouter(deps: SessionAdminDeps): Router {
       deps.log.error({ err }, 'session admin request failed');
       sendError(res, 500, 'internal_error', 'Internal error');
     });
-  router.get('/', guard((req, res) => listSessions(deps, req, res)));
-  router.delete('/:id', guard((req, res) => endSession(deps, req, res)));
+  router.get(
+    '/',
+    guard((req, res) => listSessions(deps, req, res)),
+  );
+  router.delete(
+    '/:id',
+    guard((req, res) => endSession(deps, req, res)),
+  );
   router.all('/', (_req, res) => {
     res.setHeader('Allow', 'GET');
     sendError(res, 405, 'method_not_allowed', 'Method not allowed');

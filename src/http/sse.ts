@@ -23,7 +23,9 @@ export class SseStream {
    */
   send(rawJson: string, id?: string): void {
     if (this.ended) return;
-    this.res.write(id === undefined ? `event: message\ndata: ${rawJson}\n\n` : `id: ${id}\nevent: message\ndata: ${rawJson}\n\n`);
+    this.res.write(
+      id === undefined ? `event: message\ndata: ${rawJson}\n\n` : `id: ${id}\nevent: message\ndata: ${rawJson}\n\n`,
+    );
   }
 
   /** Tells the client how long to wait before reconnecting (SSE `retry` field). */

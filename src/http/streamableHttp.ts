@@ -23,7 +23,14 @@ import {
   type StreamCursor,
 } from '../routing/streams.js';
 import { jsonRpcBodyErrors, jsonRpcBodyReader, parseJsonRpcBody } from './jsonRpcBody.js';
-import { JsonRpcCode, jsonRpcErrorBody, sendJsonRpcError, sendSessionNotFound, sendSessionUnavailable, sendUndelivered } from './jsonRpcError.js';
+import {
+  JsonRpcCode,
+  jsonRpcErrorBody,
+  sendJsonRpcError,
+  sendSessionNotFound,
+  sendSessionUnavailable,
+  sendUndelivered,
+} from './jsonRpcError.js';
 import { postLane, sessionOperationLane, VERSION_HEADER, type Refusal } from './lanes.js';
 import type { ModernLane } from './modernLane.js';
 import { callerOf, ownedSessionRef } from './sessionIdentity.js';
@@ -61,7 +68,10 @@ interface Mode {
  * The /mcp endpoint as one handler (dispatch by method) and its error handler. It runs behind the
  * guard chain in src/app.ts, without Express's router (see src/http/handlerChain.ts).
  */
-export function streamableHttpEndpoint(deps: StreamableHttpDeps): { handle: RequestHandler; onError: ErrorRequestHandler } {
+export function streamableHttpEndpoint(deps: StreamableHttpDeps): {
+  handle: RequestHandler;
+  onError: ErrorRequestHandler;
+} {
   const readBody = jsonRpcBodyReader(deps.maxBodyBytes);
   const run = (handler: typeof handlePost) => (req: Request, res: Response) =>
     void handler(deps, req, res).catch((err: unknown) => fail(deps, res, err));
@@ -140,7 +150,12 @@ async function handlePost(deps: StreamableHttpDeps, req: Request, res: Response)
 }
 
 /** A 2025-11-25 session's message: handed to the session's host through the mesh. */
-async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Response, message: JSONRPCMessage): Promise<void> {
+async function relayToSession(
+  deps: StreamableHttpDeps,
+  req: Request,
+  res: Response,
+  message: JSONRPCMessage,
+): Promise<void> {
   const from = { caller: callerOf(req), httpRequestId: req.id };
 
   if (!('method' in message && 'id' in message)) {
@@ -155,7 +170,13 @@ async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Respo
 
   const mode = responseMode(req);
   if (!mode) {
-    sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include application/json or text/event-stream', message.id);
+    sendJsonRpcError(
+      res,
+      406,
+      JsonRpcCode.InvalidRequest,
+      'Not Acceptable: Accept must include application/json or text/event-stream',
+      message.id,
+    );
     return;
   }
 
@@ -164,7 +185,8 @@ async function relayToSession(deps: StreamableHttpDeps, req: Request, res: Respo
     try {
       ref = await deps.mesh.createSession(from.caller, req.body as string);
     } catch (err) {
-      if (err instanceof SessionLimitError) return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message, message.id);
+      if (err instanceof SessionLimitError)
+        return sendJsonRpcError(res, 429, JsonRpcCode.ServerError, err.message, message.id);
       throw err;
     }
   } else {
@@ -296,7 +318,12 @@ class HttpReplySink implements ReplySink {
 
 async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response): Promise<void> {
   if (!(req.headers.accept ?? '').includes('text/event-stream')) {
-    return sendJsonRpcError(res, 406, JsonRpcCode.InvalidRequest, 'Not Acceptable: Accept must include text/event-stream');
+    return sendJsonRpcError(
+      res,
+      406,
+      JsonRpcCode.InvalidRequest,
+      'Not Acceptable: Accept must include text/event-stream',
+    );
   }
   const ref = sessionRef(req, res);
   if (!ref) return;
@@ -308,12 +335,24 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
   let from: StreamCursor | undefined;
   if (lastEventId !== undefined) {
     from = typeof lastEventId === 'string' ? parseLastEventId(lastEventId) : undefined;
-    if (!from) return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID is not an event id of this server');
+    if (!from)
+      return sendJsonRpcError(
+        res,
+        400,
+        JsonRpcCode.InvalidRequest,
+        'Bad Request: Last-Event-ID is not an event id of this server',
+      );
     if (from.stream === 'request') return resumeRequestStream(deps, res, ref, from);
   }
 
   const getStream = await mesh.claimGetStream(ref);
-  if (!getStream) return sendJsonRpcError(res, 409, JsonRpcCode.InvalidRequest, 'Conflict: only one GET stream per session is allowed');
+  if (!getStream)
+    return sendJsonRpcError(
+      res,
+      409,
+      JsonRpcCode.InvalidRequest,
+      'Conflict: only one GET stream per session is allowed',
+    );
   // Keep the lease and the session alive while the client listens.
   const stream = deps.sse.start(res, 'get', { 'Mcp-Session-Id': ref.sessionId }, () => getStream.keepAlive());
   res.on('close', () => void getStream.close());
@@ -324,11 +363,21 @@ async function handleGet(deps: StreamableHttpDeps, req: Request, res: Response):
  * Resumes the SSE response of a POSTed request whose connection was lost, possibly because the
  * instance holding it is gone.
  */
-async function resumeRequestStream(deps: StreamableHttpDeps, res: Response, ref: SessionRef, from: StreamCursor): Promise<void> {
+async function resumeRequestStream(
+  deps: StreamableHttpDeps,
+  res: Response,
+  ref: SessionRef,
+  from: StreamCursor,
+): Promise<void> {
   const resumed = await deps.mesh.resumeRequestStream(ref, from);
   if (!resumed) {
     // Not 404: that would tell the client its session is gone.
-    return sendJsonRpcError(res, 400, JsonRpcCode.InvalidRequest, 'Bad Request: Last-Event-ID names no resumable stream of this session (unknown, expired or already complete)');
+    return sendJsonRpcError(
+      res,
+      400,
+      JsonRpcCode.InvalidRequest,
+      'Bad Request: Last-Event-ID names no resumable stream of this session (unknown, expired or already complete)',
+    );
   }
   const stream = deps.sse.start(res, 'post', { 'Mcp-Session-Id': ref.sessionId });
   res.on('close', () => resumed.close());
@@ -345,7 +394,8 @@ async function handleDelete(deps: StreamableHttpDeps, req: Request, res: Respons
   const result = await deps.mesh.end(ref);
   if (res.writableEnded || res.destroyed) return;
   if (result === 'deleted') res.status(200).json({});
-  else if (result === 'timeout') sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
+  else if (result === 'timeout')
+    sendJsonRpcError(res, 504, JsonRpcCode.ServerError, 'Session host did not respond in time');
   else sendUndelivered(res, result);
 }
 

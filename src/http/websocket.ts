@@ -128,7 +128,12 @@ export class WebSocketEndpoint {
         }
         if (hasBody(req)) {
           // The body is beyond the HTTP parser now; answering properly is all that is left.
-          return sendJsonRpcError(res as Response, 400, JsonRpcCode.InvalidRequest, 'Bad Request: protocol upgrade is only offered on /ws; resend without Upgrade');
+          return sendJsonRpcError(
+            res as Response,
+            400,
+            JsonRpcCode.InvalidRequest,
+            'Bad Request: protocol upgrade is only offered on /ws; resend without Upgrade',
+          );
         }
         ordinary(req, res);
       } catch (err) {
@@ -381,9 +386,14 @@ function handshakeRefusal(req: IncomingMessage): HandshakeRefusal | undefined {
     return { status: 426, message: 'Upgrade Required: Upgrade: websocket', headers: { Upgrade: 'websocket' } };
   }
   const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || !WEBSOCKET_KEY.test(key.trim())) return { status: 400, message: 'Bad Request: invalid Sec-WebSocket-Key' };
+  if (typeof key !== 'string' || !WEBSOCKET_KEY.test(key.trim()))
+    return { status: 400, message: 'Bad Request: invalid Sec-WebSocket-Key' };
   if (req.headers['sec-websocket-version'] !== '13') {
-    return { status: 426, message: 'Upgrade Required: Sec-WebSocket-Version 13', headers: { 'Sec-WebSocket-Version': '13' } };
+    return {
+      status: 426,
+      message: 'Upgrade Required: Sec-WebSocket-Version 13',
+      headers: { 'Sec-WebSocket-Version': '13' },
+    };
   }
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
   if (offered.some((p) => !TOKEN.test(p)) || !offered.includes(MCP_SUBPROTOCOL)) {

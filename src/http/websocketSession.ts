@@ -18,7 +18,12 @@
  *
  * Frames are never logged, only counted: message bodies and tokens stay out of the logs.
  */
-import { isSpecType, PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/server';
+import {
+  isSpecType,
+  PROTOCOL_VERSION_META_KEY,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/server';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Caller, EventSink, OpenRequest, ReplyHeader, SessionRef, SessionStreams } from '../routing/streams.js';
@@ -186,16 +191,22 @@ export class WebSocketSession {
     } catch {
       return this.sendError(JsonRpcCode.ParseError, 'Parse error: frame is not valid JSON', null);
     }
-    if (Array.isArray(parsed)) return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: batches are not supported', null);
+    if (Array.isArray(parsed))
+      return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: batches are not supported', null);
     if (!isSpecType.JSONRPCMessage(parsed)) {
       const id = (parsed as { id?: unknown } | null)?.id;
-      return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message', typeof id === 'string' || typeof id === 'number' ? id : null);
+      return this.sendError(
+        JsonRpcCode.InvalidRequest,
+        'Invalid Request: not a JSON-RPC 2.0 message',
+        typeof id === 'string' || typeof id === 'number' ? id : null,
+      );
     }
     const message = parsed;
     const isRequest = 'method' in message && 'id' in message;
     if (retryAfter !== undefined) {
       // As a 429 on /mcp: a request gets the error, anything else is dropped.
-      if (isRequest) this.sendError(JsonRpcCode.ServerError, `Rate limit exceeded; retry after ${retryAfter} s`, message.id);
+      if (isRequest)
+        this.sendError(JsonRpcCode.ServerError, `Rate limit exceeded; retry after ${retryAfter} s`, message.id);
       else this.log.debug('rate limit exceeded: websocket message dropped');
       return;
     }
@@ -212,7 +223,12 @@ export class WebSocketSession {
       return;
     }
     if (isRequest && message.method === 'initialize') {
-      if (this.initialized) return this.sendError(JsonRpcCode.InvalidRequest, 'Invalid Request: this socket already has an initialized session', message.id);
+      if (this.initialized)
+        return this.sendError(
+          JsonRpcCode.InvalidRequest,
+          'Invalid Request: this socket already has an initialized session',
+          message.id,
+        );
       this.initialized = true;
     } else if (!this.initialized) {
       // Lifecycle (2025-11-25): nothing but pings before initialize.
@@ -227,14 +243,19 @@ export class WebSocketSession {
   /** A client request: its answer and related messages come back on a reply channel of this instance. */
   private relayRequest(ref: SessionRef, message: JSONRPCRequest, raw: string): void {
     const id = message.id;
-    const request: OpenRequest = this.deps.mesh.request(ref, raw, { caller: this.caller, httpRequestId: this.rid }, {
-      onReply: (header, body) => this.onReply(request, id, header, body),
-      onTimeout: () => {
-        this.requests.delete(request);
-        this.log.warn({ session: ref.sessionId }, 'session host did not answer in time');
-        this.sendError(JsonRpcCode.ServerError, 'Session host did not respond in time', id);
+    const request: OpenRequest = this.deps.mesh.request(
+      ref,
+      raw,
+      { caller: this.caller, httpRequestId: this.rid },
+      {
+        onReply: (header, body) => this.onReply(request, id, header, body),
+        onTimeout: () => {
+          this.requests.delete(request);
+          this.log.warn({ session: ref.sessionId }, 'session host did not answer in time');
+          this.sendError(JsonRpcCode.ServerError, 'Session host did not respond in time', id);
+        },
       },
-    });
+    );
     this.requests.add(request);
     request.delivery.then(
       (result) => {
@@ -277,7 +298,8 @@ export class WebSocketSession {
     this.deps.mesh.send(ref, raw, { caller: this.caller, httpRequestId: this.rid }).then(
       (result) => {
         if (result === 'gone') this.sessionGone(null);
-        else if (result === 'unavailable') this.log.warn({ session: ref.sessionId }, 'websocket notification dropped: session host unavailable');
+        else if (result === 'unavailable')
+          this.log.warn({ session: ref.sessionId }, 'websocket notification dropped: session host unavailable');
       },
       (err: Error) => this.log.error({ err: err.message }, 'websocket notification could not be routed'),
     );
@@ -304,7 +326,10 @@ export class WebSocketSession {
   private send(raw: string): void {
     if (this.end) return;
     if (this.ws.bufferedAmount > this.deps.sendBufferBytes) {
-      this.log.warn({ session: this.sessionId, buffered: this.ws.bufferedAmount }, 'websocket consumer too slow: closing');
+      this.log.warn(
+        { session: this.sessionId, buffered: this.ws.bufferedAmount },
+        'websocket consumer too slow: closing',
+      );
       this.deps.onSlowConsumer?.();
       return this.close(SERVER_CLOSES.slowConsumer);
     }

@@ -34,7 +34,13 @@ function buildWav(): Buffer {
 /** Icons (MCP 2025-11-25 `icons`, SEP-973) as data: URIs so no client fetches anything from us. */
 function svgIcon(body: string) {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">${body}</svg>`;
-  return [{ src: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, mimeType: 'image/svg+xml', sizes: ['any'] }];
+  return [
+    {
+      src: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`,
+      mimeType: 'image/svg+xml',
+      sizes: ['any'],
+    },
+  ];
 }
 
 export const ICONS = {

@@ -13,7 +13,9 @@ import { findTemplate, type Completer } from './resources/templates.js';
 const MAX_VALUES = 100;
 
 function result(values: string[]): CompleteResult {
-  return { completion: { values: values.slice(0, MAX_VALUES), total: values.length, hasMore: values.length > MAX_VALUES } };
+  return {
+    completion: { values: values.slice(0, MAX_VALUES), total: values.length, hasMore: values.length > MAX_VALUES },
+  };
 }
 
 export function installCompletions(server: Server, prompts: readonly RegisteredPrompt[]): void {
@@ -31,7 +33,8 @@ export function installCompletions(server: Server, prompts: readonly RegisteredP
     } else {
       const template = findTemplate(ref.uri);
       // A fixed resource URI has nothing to complete; that is not an error.
-      if (!template && !findCatalogEntry(ref.uri)) throw new InvalidCompletionRefError(`Unknown resource template: ${ref.uri}`);
+      if (!template && !findCatalogEntry(ref.uri))
+        throw new InvalidCompletionRefError(`Unknown resource template: ${ref.uri}`);
       completer = template?.complete[argument.name];
     }
     return result(completer ? completer(argument.value, context) : []);

@@ -3,7 +3,11 @@
  * basic/versioning). The SDK lifts the envelope to `ctx.mcpReq.envelope` after validating it, but
  * its published type for the envelope is empty, so the one read this server needs is typed here.
  */
-import { CLIENT_CAPABILITIES_META_KEY, type ClientCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 
 /** The request's declared client capabilities (none when it declared nothing). */
 export function declaredCapabilities(sdk: ServerContext): ClientCapabilities {

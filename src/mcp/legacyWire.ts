@@ -17,7 +17,8 @@ const INVALID_PARAMS = -32602;
 export function toLegacyWire(message: JSONRPCMessage): JSONRPCMessage {
   if (!('error' in message) || message.error.code !== INVALID_PARAMS) return message;
   const data = message.error.data as Record<string, unknown> | undefined;
-  if (typeof data !== 'object' || data === null || typeof data['uri'] !== 'string' || Object.keys(data).length !== 1) return message;
+  if (typeof data !== 'object' || data === null || typeof data['uri'] !== 'string' || Object.keys(data).length !== 1)
+    return message;
   return { ...message, error: { ...message.error, code: RESOURCE_NOT_FOUND } };
 }
 

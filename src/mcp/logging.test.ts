@@ -43,7 +43,11 @@ describe('logging', () => {
     await conn.client.setLoggingLevel('debug');
     await conn.client.callTool({ name: 'test_tool_with_logging' });
     // Request-scoped notifications arrive before the response on the same stream.
-    expect(logs.messages.map((m) => m.data)).toEqual(['Tool execution started', 'Tool processing data', 'Tool execution completed']);
+    expect(logs.messages.map((m) => m.data)).toEqual([
+      'Tool execution started',
+      'Tool processing data',
+      'Tool execution completed',
+    ]);
     expect(logs.messages.every((m) => m.level === 'info' && m.logger === 'test_tool_with_logging')).toBe(true);
   });
 

@@ -55,7 +55,12 @@ const DEMO_LEVELS: LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'erro
  * to the session's GET stream (the routing layer delivers it wherever that stream is held).
  * Returns the stop function; the caller owns the timer.
  */
-export function startPeriodicLogs(server: Server, context: McpServerContext, session: McpSession, intervalMs: number): () => void {
+export function startPeriodicLogs(
+  server: Server,
+  context: McpServerContext,
+  session: McpSession,
+  intervalMs: number,
+): () => void {
   let tick = 0;
   const timer = setInterval(() => {
     const level = DEMO_LEVELS[tick++ % DEMO_LEVELS.length]!;

@@ -4,7 +4,12 @@
  * requests through the SDK's per-request entry, as the modern lane will.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Client, ProtocolError, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import {
+  Client,
+  ProtocolError,
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+} from '@modelcontextprotocol/client';
 import { createMcpHandler, InMemoryServerEventBus, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { createRequestStateSeal, InProcessStateKeys } from './requestState.js';
 import { createMcpServer } from './server.js';
@@ -25,7 +30,10 @@ async function connectModern(): Promise<Client> {
   const { log } = captureLogs();
   const events = new InMemoryServerEventBus();
   const requestState = createRequestStateSeal(new InProcessStateKeys(), 600);
-  handler = createMcpHandler(() => createMcpServer({ userId: 'test-user', log, events, requestState }), { legacy: 'reject', bus: events });
+  handler = createMcpHandler(() => createMcpServer({ userId: 'test-user', log, events, requestState }), {
+    legacy: 'reject',
+    bus: events,
+  });
   const h = handler;
   client = new Client(
     { name: 'test-client', version: '1.0.0' },
@@ -54,8 +62,8 @@ describe('createMcpServer without a session (one 2026-07-28 request)', () => {
     const c = await connectModern();
     expect(c.getProtocolEra()).toBe('modern');
     expect((await c.listTools()).tools.map((t) => t.name)).toContain('sampleLLM');
-    expect(text((await c.callTool({ name: 'echo', arguments: { message: 'hi' } })))).toBe('Echo: hi');
-    const sampled = (await c.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?' } }));
+    expect(text(await c.callTool({ name: 'echo', arguments: { message: 'hi' } }))).toBe('Echo: hi');
+    const sampled = await c.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?' } });
     expect(text(sampled)).toBe('LLM sampling result (fake-model): forty-two');
   });
 

@@ -69,9 +69,9 @@ export const CACHE_HINTS: ServerOptions['cacheHints'] = {
 
 /** The published inputSchema of every tool that mirrors an argument into a header (SEP-2243). */
 const HEADER_MIRRORING_SCHEMAS = new Map(
-  ALL_TOOLS.filter((t) => Object.values(t.definition.inputSchema.properties ?? {}).some((p) => 'x-mcp-header' in (p as object))).map(
-    (t) => [t.definition.name, t.definition.inputSchema as Record<string, unknown>],
-  ),
+  ALL_TOOLS.filter((t) =>
+    Object.values(t.definition.inputSchema.properties ?? {}).some((p) => 'x-mcp-header' in (p as object)),
+  ).map((t) => [t.definition.name, t.definition.inputSchema as Record<string, unknown>]),
 );
 
 /**
@@ -104,7 +104,9 @@ export function createMcpServer(ctx: McpServerContext): McpServer {
     cacheHints: CACHE_HINTS,
     // A session negotiates its 2025 revision through initialize; a sessionless server is bound to a
     // stateless revision per request (see MODERN_PROTOCOL_VERSIONS).
-    ...(ctx.session ? {} : { supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS] }),
+    ...(ctx.session
+      ? {}
+      : { supportedProtocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS, ...MODERN_PROTOCOL_VERSIONS] }),
   });
   const low = server.server;
 

@@ -101,7 +101,8 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
     // Handler logs carry only the id; the child is built on first use (most requests never log).
     (req as LoggedRequest)[kRequestLog] = { base: log, id };
     onResponseDone(res, (_end, err) => {
-      const level = err || res.statusCode >= 500 ? 'error' : quiet.has(pathOf(req.originalUrl ?? req.url)) ? 'debug' : 'info';
+      const level =
+        err || res.statusCode >= 500 ? 'error' : quiet.has(pathOf(req.originalUrl ?? req.url)) ? 'debug' : 'info';
       // Serialise only when the line will be written: the hot path pays nothing at quieter levels.
       if (!log.isLevelEnabled(level)) return;
       const user = userIdOf((req as IncomingMessage & { auth?: AuthInfo }).auth);
@@ -113,7 +114,12 @@ export function requestLogger(opts: RequestLogOptions): RequestHandler {
         ...(user === undefined ? {} : { user }),
         ...(err ? { err } : {}),
       };
-      const msg = err || res.statusCode >= 500 ? 'request errored' : res.writableFinished ? 'request completed' : 'request aborted';
+      const msg =
+        err || res.statusCode >= 500
+          ? 'request errored'
+          : res.writableFinished
+            ? 'request completed'
+            : 'request aborted';
       (err ? log : accessLog)[level](line, msg);
     });
     next();

@@ -94,7 +94,9 @@ async function embedded(log: Logger): Promise<RedisConnections> {
   const { default: RedisMock } = await import('ioredis-mock');
   const command = new RedisMock();
   const subscriber = (command as unknown as { duplicate(): Redis }).duplicate();
-  log.warn('REDIS_URL is not set: using an embedded in-process Redis stand-in. Single instance only; state is lost on exit.');
+  log.warn(
+    'REDIS_URL is not set: using an embedded in-process Redis stand-in. Single instance only; state is lost on exit.',
+  );
   const disconnect = () => {
     command.disconnect();
     subscriber.disconnect();
@@ -204,7 +206,9 @@ function cluster(s: RedisSettings, name: string): Connecting {
     enableOfflineQueue: false,
     // Certificates name the hosts the cluster announces; resolving them first would make TLS
     // check the name against an IP address (ioredis README, "AWS ElastiCache clusters with TLS").
-    ...(s.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+    ...(s.tls
+      ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) }
+      : {}),
   };
   // Like the single-Redis command connection, a turn's commands leave in one write per node.
   const c = new CorkingCluster(s.nodes, options);

@@ -9,10 +9,15 @@ describe('isRedisUnavailable', () => {
     ['a demoted master', new ReplyError("READONLY You can't write against a read only replica.")],
     [
       'a demoted master, inside a script',
-      new ReplyError("ERR Error running script (call to f_1): @user_script:3: @user_script: 3: -READONLY You can't write against a read only replica."),
+      new ReplyError(
+        "ERR Error running script (call to f_1): @user_script:3: @user_script: 3: -READONLY You can't write against a read only replica.",
+      ),
     ],
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })],
-    ['retries used up', Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })],
+    [
+      'retries used up',
+      Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' }),
+    ],
   ])('%s is', (_, err) => {
     expect(isRedisUnavailable(err)).toBe(true);
   });

@@ -11,7 +11,8 @@
  */
 const TRANSIENT_REPLIES = /(^|-)(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/;
 /** ioredis's own errors for a connection or cluster that is not usable at the moment. */
-const CLIENT_STATES = /^(Connection is closed\.|Cluster isn't ready|None of startup nodes is available|Too many Cluster redirections|Cluster is ended)/;
+const CLIENT_STATES =
+  /^(Connection is closed\.|Cluster isn't ready|None of startup nodes is available|Too many Cluster redirections|Cluster is ended)/;
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN']);
 
 export function isRedisUnavailable(err: unknown): boolean {

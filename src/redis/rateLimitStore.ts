@@ -69,14 +69,20 @@ export function redisCounters(redis: Redis | Cluster): SecurityCounters {
     steps.map((step, i) => {
       if (2 * i >= flat.length) return undefined;
       const a = Number(flat[2 * i]);
-      return step.kind === 'live' ? { kind: 'live', live: a === 1 } : { kind: 'count', hits: a, resetMs: Number(flat[2 * i + 1]) };
+      return step.kind === 'live'
+        ? { kind: 'live', live: a === 1 }
+        : { kind: 'count', hits: a, resetMs: Number(flat[2 * i + 1]) };
     });
   const limitArg = (s: CheckStep) => (s.kind === 'live' ? '-1' : String(s.limit));
   return {
     takesLiveness: true,
     async run(steps, windowMs) {
       if (!cluster || steps.length === 1) {
-        const flat = await script(redis, steps.map((s) => s.key), [String(windowMs), ...steps.map(limitArg)]);
+        const flat = await script(
+          redis,
+          steps.map((s) => s.key),
+          [String(windowMs), ...steps.map(limitArg)],
+        );
         return answers(steps, flat);
       }
       return Promise.all(

@@ -26,10 +26,17 @@ describe('the Redis topology the settings describe', () => {
   });
 
   test('REDIS_URL as before: one Redis, database and credentials from the URL', () => {
-    expect(redis({ REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual({ mode: 'single', nodes: [{ host: '127.0.0.1', port: 6379 }], db: 0 });
+    expect(redis({ REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual({
+      mode: 'single',
+      nodes: [{ host: '127.0.0.1', port: 6379 }],
+      db: 0,
+    });
     expect(redis({ REDIS_URL: 'redis://cache/2' })).toMatchObject({ nodes: [{ host: 'cache', port: 6379 }], db: 2 });
     // An ACL user; userinfo is percent-decoded (a password may contain ':' or '@').
-    expect(redis({ REDIS_URL: 'redis://app:p%40ss%3Aword@cache:7000' })).toMatchObject({ username: 'app', password: 'p@ss:word' });
+    expect(redis({ REDIS_URL: 'redis://app:p%40ss%3Aword@cache:7000' })).toMatchObject({
+      username: 'app',
+      password: 'p@ss:word',
+    });
     // Password only (requirepass, the default user).
     const legacy = redis({ REDIS_URL: 'redis://:secret@cache' });
     expect(legacy.password).toBe('secret');
@@ -38,7 +45,9 @@ describe('the Redis topology the settings describe', () => {
 
   test('rediss:// means TLS, with the system CAs or REDIS_TLS_CA_FILE', () => {
     expect(redis({ REDIS_URL: 'rediss://cache:6380' }).tls).toEqual({});
-    expect(redis({ REDIS_URL: 'rediss://cache:6380', REDIS_TLS_CA_FILE: caFile }).tls?.ca).toContain('BEGIN CERTIFICATE');
+    expect(redis({ REDIS_URL: 'rediss://cache:6380', REDIS_TLS_CA_FILE: caFile }).tls?.ca).toContain(
+      'BEGIN CERTIFICATE',
+    );
   });
 
   test('REDIS_CLUSTER_NODES: cluster mode; REDIS_URL then brings only scheme and credentials', () => {
@@ -64,18 +73,29 @@ describe('the Redis topology the settings describe', () => {
       REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
       REDIS_URL: 'redis://app:pw@ignored/3',
     });
-    expect(s).toMatchObject({ mode: 'sentinel', sentinelMaster: 'mymaster', sentinelPassword: 'sentinel-pw', username: 'app', db: 3 });
+    expect(s).toMatchObject({
+      mode: 'sentinel',
+      sentinelMaster: 'mymaster',
+      sentinelPassword: 'sentinel-pw',
+      username: 'app',
+      db: 3,
+    });
     expect(describeRedis(s)).toBe('Redis master "mymaster" via the sentinels redis://s1:26379,s2:26379');
   });
 
   test('descriptions never carry credentials', () => {
-    expect(describeRedis(redis({ REDIS_URL: 'rediss://app:topsecret@cache:6380/1' }))).toBe('Redis at rediss://cache:6380/1');
+    expect(describeRedis(redis({ REDIS_URL: 'rediss://app:topsecret@cache:6380/1' }))).toBe(
+      'Redis at rediss://cache:6380/1',
+    );
   });
 });
 
 describe('a bad combination stops start-up, naming the variables', () => {
   test.each([
-    [{ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 's:2', REDIS_SENTINEL_MASTER: 'm' }, ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS']],
+    [
+      { REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 's:2', REDIS_SENTINEL_MASTER: 'm' },
+      ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'],
+    ],
     [{ REDIS_SENTINELS: 's:2' }, ['REDIS_SENTINEL_MASTER']],
     [{ REDIS_SENTINEL_MASTER: 'm' }, ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINELS']],
     [{ REDIS_URL: 'redis://a', REDIS_SENTINEL_PASSWORD: 'x' }, ['REDIS_SENTINEL_PASSWORD', 'REDIS_SENTINELS']],

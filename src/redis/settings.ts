@@ -66,7 +66,9 @@ export function redisSettings(env: RedisEnv): RedisSettings {
   const cluster = env.REDIS_CLUSTER_NODES;
   const sentinels = env.REDIS_SENTINELS;
   if (cluster && sentinels) {
-    throw new RedisSettingsError('REDIS_CLUSTER_NODES, REDIS_SENTINELS: set one or the other (Redis Cluster or Sentinel), not both');
+    throw new RedisSettingsError(
+      'REDIS_CLUSTER_NODES, REDIS_SENTINELS: set one or the other (Redis Cluster or Sentinel), not both',
+    );
   }
   if (sentinels && !env.REDIS_SENTINEL_MASTER) {
     throw new RedisSettingsError('REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS (the name of the master group)');
@@ -79,11 +81,15 @@ export function redisSettings(env: RedisEnv): RedisSettings {
 
   const url = env.REDIS_URL === undefined ? undefined : parseRedisUrl(env.REDIS_URL);
   if (env.REDIS_TLS_CA_FILE && !url?.tls) {
-    throw new RedisSettingsError('REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (TLS); with redis:// the CA would be ignored');
+    throw new RedisSettingsError(
+      'REDIS_TLS_CA_FILE: needs a rediss:// REDIS_URL (TLS); with redis:// the CA would be ignored',
+    );
   }
   const mode: RedisMode = cluster ? 'cluster' : sentinels ? 'sentinel' : url ? 'single' : 'embedded';
   if (mode === 'cluster' && url && url.db !== 0) {
-    throw new RedisSettingsError('REDIS_URL: Redis Cluster has database 0 only; remove the /<db> path when REDIS_CLUSTER_NODES is set');
+    throw new RedisSettingsError(
+      'REDIS_URL: Redis Cluster has database 0 only; remove the /<db> path when REDIS_CLUSTER_NODES is set',
+    );
   }
   if (mode === 'embedded') return { mode, nodes: [], db: 0 };
 
@@ -116,16 +122,21 @@ function parseRedisUrl(value: string): ParsedUrl {
   try {
     u = new URL(value);
   } catch {
-    throw new RedisSettingsError('REDIS_URL: not a URL (expected redis://[user:password@]host[:port][/db] or rediss://…)');
+    throw new RedisSettingsError(
+      'REDIS_URL: not a URL (expected redis://[user:password@]host[:port][/db] or rediss://…)',
+    );
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
     throw new RedisSettingsError(`REDIS_URL: scheme must be redis:// or rediss:// (TLS), not ${u.protocol}//`);
   }
   const path = u.pathname.replace(/^\//, '');
-  if (path !== '' && !/^\d{1,2}$/.test(path)) throw new RedisSettingsError('REDIS_URL: the path must be a database number (e.g. /0)');
+  if (path !== '' && !/^\d{1,2}$/.test(path))
+    throw new RedisSettingsError('REDIS_URL: the path must be a database number (e.g. /0)');
   if (u.search !== '') {
     // ioredis would take query parameters as connection options; say so rather than ignore them.
-    throw new RedisSettingsError('REDIS_URL: query parameters are not supported; use the REDIS_* settings (docs/operations.md)');
+    throw new RedisSettingsError(
+      'REDIS_URL: query parameters are not supported; use the REDIS_* settings (docs/operations.md)',
+    );
   }
   const parsed: ParsedUrl = {
     endpoint: { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port === '' ? 6379 : Number(u.port) },
@@ -142,7 +153,9 @@ function readCa(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new RedisSettingsError(`REDIS_TLS_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new RedisSettingsError(
+      `REDIS_TLS_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }
 

@@ -21,7 +21,17 @@ let admin: Redis;
 beforeAll(async () => {
   server = await startTlsRedis();
   admin = new Redis({ host: '127.0.0.1', port: server.port, tls: { ca: readFileSync(server.caFile) } });
-  await admin.call('ACL', 'SETUSER', 'mcp', 'reset', 'on', '>s3cret:@/x', `~${PREFIX}:*`, `&${PREFIX}:*`, ...SERVER_ACL_COMMANDS.split(' '));
+  await admin.call(
+    'ACL',
+    'SETUSER',
+    'mcp',
+    'reset',
+    'on',
+    '>s3cret:@/x',
+    `~${PREFIX}:*`,
+    `&${PREFIX}:*`,
+    ...SERVER_ACL_COMMANDS.split(' '),
+  );
 }, 30_000);
 afterAll(async () => {
   await admin?.quit();
@@ -60,20 +70,28 @@ test('no ACL log entry: the recommended rule allowed everything the server did',
 });
 
 test.each([
-  ['a CA that did not sign the server certificate', () => ({ REDIS_URL: url(GOOD), REDIS_TLS_CA_FILE: server.strangerCaFile }), /certificate/i],
+  [
+    'a CA that did not sign the server certificate',
+    () => ({ REDIS_URL: url(GOOD), REDIS_TLS_CA_FILE: server.strangerCaFile }),
+    /certificate/i,
+  ],
   ['a wrong password', () => ({ REDIS_URL: url('mcp:wrong'), REDIS_TLS_CA_FILE: server.caFile }), /WRONGPASS/],
   ['plain redis:// against the TLS port', () => ({ REDIS_URL: url(GOOD, 'redis') }), /./],
-])('%s stops start-up with a clear error', async (_, env, message) => {
-  const err = await connect(env()).then(
-    async (conns) => {
-      await conns.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RedisUnavailableError);
-  expect((err as Error).message).toMatch(/^cannot connect to Redis at rediss?:\/\/127\.0\.0\.1:\d+: /);
-  expect((err as Error).message).toMatch(message);
-  // Never the password.
-  expect((err as Error).message).not.toContain('s3cret');
-}, 15_000);
+])(
+  '%s stops start-up with a clear error',
+  async (_, env, message) => {
+    const err = await connect(env()).then(
+      async (conns) => {
+        await conns.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as Error).message).toMatch(/^cannot connect to Redis at rediss?:\/\/127\.0\.0\.1:\d+: /);
+    expect((err as Error).message).toMatch(message);
+    // Never the password.
+    expect((err as Error).message).not.toContain('s3cret');
+  },
+  15_000,
+);

@@ -80,14 +80,22 @@ describe('Bus addressing (any PubSub)', () => {
     let lose: (isLost: (channel: string) => boolean) => void = () => undefined;
     const pubsub = {
       sharded: false,
-      publish: async (channel: string, payload: string) => (calls.push(`publish ${channel} ${JSON.stringify(payload)}`), 1),
+      publish: async (channel: string, payload: string) => (
+        calls.push(`publish ${channel} ${JSON.stringify(payload)}`),
+        1
+      ),
       subscribe: async (channel: string) => void calls.push(`subscribe ${channel}`),
       unsubscribe: async (channel: string) => void calls.push(`unsubscribe ${channel}`),
       receivers: async () => 0,
       onMessage: (l: typeof deliver) => void (deliver = l),
       onLost: (l: typeof lose) => void (lose = l),
     };
-    return { pubsub, calls, deliver: (c: string, p: string) => deliver(c, p), lose: (f: (c: string) => boolean) => lose(f) };
+    return {
+      pubsub,
+      calls,
+      deliver: (c: string, p: string) => deliver(c, p),
+      lose: (f: (c: string) => boolean) => lose(f),
+    };
   }
   const keys = createKeyspace('p');
 

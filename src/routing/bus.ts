@@ -52,7 +52,9 @@ export class Bus {
 
   /** A fire-and-forget publish (refusals, confirmations, touches): a Redis failure is logged, never unhandled. */
   tryPublish(channel: string, payload: string): void {
-    this.publish(channel, payload).catch((err: Error) => this.log.debug({ err: err.message, channel }, 'publish failed'));
+    this.publish(channel, payload).catch((err: Error) =>
+      this.log.debug({ err: err.message, channel }, 'publish failed'),
+    );
   }
 
   /** Number of subscribers of a channel across every instance. */
@@ -132,7 +134,12 @@ export class Bus {
   private acquire(channel: string, reply: boolean): Subscription {
     let sub = this.subs.get(channel);
     if (!sub) {
-      const created: Subscription = { reply, handlers: new Set(), addressed: new Map(), ready: this.pubsub.subscribe(channel) };
+      const created: Subscription = {
+        reply,
+        handlers: new Set(),
+        addressed: new Map(),
+        ready: this.pubsub.subscribe(channel),
+      };
       // A failed subscription is reported to whoever awaits `ready`; forget it so the next try subscribes again.
       created.ready.catch(() => {
         if (this.subs.get(channel) === created) this.subs.delete(channel);
@@ -147,7 +154,9 @@ export class Bus {
     if (sub.handlers.size > 0 || sub.addressed.size > 0 || sub.listener) return;
     if (this.subs.get(channel) !== sub) return;
     this.subs.delete(channel);
-    await this.pubsub.unsubscribe(channel).catch((err: Error) => this.log.debug({ err: err.message, channel }, 'unsubscribe failed'));
+    await this.pubsub
+      .unsubscribe(channel)
+      .catch((err: Error) => this.log.debug({ err: err.message, channel }, 'unsubscribe failed'));
   }
 
   private onMessage(channel: string, payload: string): void {

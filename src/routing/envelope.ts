@@ -120,7 +120,8 @@ export function decode<T>(schema: z.ZodType<T>, payload: string): Envelope<T> {
   } catch {
     throw new EnvelopeError('envelope header is not JSON');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EnvelopeError('envelope header is not an object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new EnvelopeError('envelope header is not an object');
   const named: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(raw)) {
     // Only wire names count: a field under its code name is not part of the format.
@@ -135,7 +136,12 @@ export function decode<T>(schema: z.ZodType<T>, payload: string): Envelope<T> {
  * Every subscriber's way in: a payload that does not decode is logged and dropped, never thrown
  * into the shared subscriber loop (one bad publisher must not disturb the other sessions).
  */
-export function decodeOrDrop<T>(schema: z.ZodType<T>, payload: string, log: Logger, what: string): Envelope<T> | undefined {
+export function decodeOrDrop<T>(
+  schema: z.ZodType<T>,
+  payload: string,
+  log: Logger,
+  what: string,
+): Envelope<T> | undefined {
   try {
     return decode(schema, payload);
   } catch (err) {

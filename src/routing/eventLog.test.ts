@@ -8,7 +8,15 @@ describe('event ids', () => {
   test('only ids this server issues parse', () => {
     expect(parseEventId(`${STREAM}_17-3`)).toEqual({ streamId: STREAM, entry: [17n, 3n] });
     expect(parseEventId('get_1-0')).toEqual({ streamId: GET_STREAM, entry: [1n, 0n] });
-    for (const bad of ['', 'get', 'get_1', 'other_1-0', `${STREAM}_1-0\nid: x`, `../${STREAM}_1-0`, `${STREAM}_${'9'.repeat(21)}-0`]) {
+    for (const bad of [
+      '',
+      'get',
+      'get_1',
+      'other_1-0',
+      `${STREAM}_1-0\nid: x`,
+      `../${STREAM}_1-0`,
+      `${STREAM}_${'9'.repeat(21)}-0`,
+    ]) {
       expect(parseEventId(bad)).toBeUndefined();
     }
     expect(isAfter(`${STREAM}_10-0`, parseEventId(`${STREAM}_9-5`)!)).toBe(true);
@@ -51,11 +59,20 @@ describe('ReplayGate', () => {
 
   test('holds live events during the replay, then drops the ones the replay already sent', () => {
     const out: string[] = [];
-    const gate = new ReplayGate<{ id?: string; v: string }>((i) => out.push(i.v), (i) => i.id);
+    const gate = new ReplayGate<{ id?: string; v: string }>(
+      (i) => out.push(i.v),
+      (i) => i.id,
+    );
     gate.live({ id: id(3), v: 'live3' });
     gate.live({ id: id(4), v: 'live4' });
     expect(out).toEqual([]);
-    gate.release([{ id: id(2), v: 'log2' }, { id: id(3), v: 'log3' }], parseEventId(id(1)));
+    gate.release(
+      [
+        { id: id(2), v: 'log2' },
+        { id: id(3), v: 'log3' },
+      ],
+      parseEventId(id(1)),
+    );
     expect(out).toEqual(['log2', 'log3', 'live4']);
     gate.live({ v: 'no-id' });
     gate.live({ id: id(5), v: 'live5' });
@@ -64,7 +81,10 @@ describe('ReplayGate', () => {
 
   test('without a cursor everything passes in order', () => {
     const out: string[] = [];
-    const gate = new ReplayGate<{ id?: string; v: string }>((i) => out.push(i.v), (i) => i.id);
+    const gate = new ReplayGate<{ id?: string; v: string }>(
+      (i) => out.push(i.v),
+      (i) => i.id,
+    );
     gate.live({ id: 'get_5-0', v: 'a' });
     gate.release([], undefined);
     gate.live({ id: 'get_6-0', v: 'b' });

@@ -81,7 +81,11 @@ export class EventLog {
     const key = this.keys.sessionEvents(ref.u, ref.sessionId);
     const fields = ['s', streamId, 't', kind, 'f', final ? '1' : '0'];
     if (body !== undefined) fields.push('m', body);
-    const res = await this.redis.multi().xadd(key, 'MAXLEN', '~', String(EVENT_LOG_LENGTH), '*', ...fields).pexpire(key, this.ttlMs).exec();
+    const res = await this.redis
+      .multi()
+      .xadd(key, 'MAXLEN', '~', String(EVENT_LOG_LENGTH), '*', ...fields)
+      .pexpire(key, this.ttlMs)
+      .exec();
     const [err, entryId] = res?.[0] ?? [new Error('event log append failed')];
     if (err || typeof entryId !== 'string') throw err ?? new Error('event log append failed');
     return eventId(streamId, entryId);
@@ -92,7 +96,10 @@ export class EventLog {
    * no event of that stream at all (never resumable, another session's, or expired); `ended` tells
    * whether the stream's last event (its answer, or an `end`) is logged, before or after the cursor.
    */
-  async after(ref: SessionRef, from: ParsedEventId): Promise<{ known: boolean; ended: boolean; events: LoggedEvent[] }> {
+  async after(
+    ref: SessionRef,
+    from: ParsedEventId,
+  ): Promise<{ known: boolean; ended: boolean; events: LoggedEvent[] }> {
     // The whole (bounded) log, filtered here: the stream's entries interleave with other streams'.
     const entries = await this.redis.xrange(this.keys.sessionEvents(ref.u, ref.sessionId), '-', '+');
     let known = false;
@@ -107,7 +114,12 @@ export class EventLog {
       const final = f['f'] === '1';
       if (final || kind === 'end') ended = true;
       if (compareEntry(parseEntry(entryId), from.entry) <= 0) continue;
-      events.push({ id: eventId(from.streamId, entryId), kind, final, ...(f['m'] === undefined ? {} : { body: f['m'] }) });
+      events.push({
+        id: eventId(from.streamId, entryId),
+        kind,
+        final,
+        ...(f['m'] === undefined ? {} : { body: f['m'] }),
+      });
     }
     return { known, ended, events };
   }

@@ -34,7 +34,10 @@ describe('HostTransport with routeAllToOutbound (legacy HTTP+SSE)', () => {
     t.deliver(call(1), {});
     expect(received).toHaveLength(1);
     expect(t.isInflight(1)).toBe(true);
-    await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }, { relatedRequestId: 1 });
+    await t.send(
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } },
+      { relatedRequestId: 1 },
+    );
     await t.send({ jsonrpc: '2.0', id: 1, result: {} });
     expect(published.map((p) => p.channel)).toEqual(['out', 'out']);
     expect(published[1]!.body).toBe('{"jsonrpc":"2.0","id":1,"result":{}}');

@@ -28,7 +28,9 @@ describe('HostTransport routing', () => {
     const { t, published } = setup();
     t.deliver(call(1), {}, 'reply-1');
     await t.send({ jsonrpc: '2.0', id: 1, result: {} });
-    expect(published).toEqual([{ channel: 'reply-1', header: { type: 'msg', final: true }, body: '{"jsonrpc":"2.0","id":1,"result":{}}' }]);
+    expect(published).toEqual([
+      { channel: 'reply-1', header: { type: 'msg', final: true }, body: '{"jsonrpc":"2.0","id":1,"result":{}}' },
+    ]);
     await t.send({ jsonrpc: '2.0', id: 1, result: {} }); // duplicate: no longer in flight
     expect(published).toHaveLength(1);
   });
@@ -36,7 +38,10 @@ describe('HostTransport routing', () => {
   test('related messages ride the request stream; unrelated ones go to the GET stream', async () => {
     const { t, published } = setup();
     t.deliver(call(7), {}, 'reply-7');
-    await t.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }, { relatedRequestId: 7 });
+    await t.send(
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } },
+      { relatedRequestId: 7 },
+    );
     await t.send({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'x' } });
     expect(published.map((p) => p.channel)).toEqual(['reply-7', 'out']);
     expect(published[0]!.header).toEqual({ type: 'msg' });
@@ -44,7 +49,9 @@ describe('HostTransport routing', () => {
 
   test('a server→client request with nowhere to go fails at once instead of timing out', async () => {
     const { t } = setup(0);
-    await expect(t.send({ jsonrpc: '2.0', id: 0, method: 'sampling/createMessage', params: {} })).rejects.toThrow(NoStreamError);
+    await expect(t.send({ jsonrpc: '2.0', id: 0, method: 'sampling/createMessage', params: {} })).rejects.toThrow(
+      NoStreamError,
+    );
   });
 
   test('pending server→client requests are capped, and freed by the client answer', async () => {
@@ -71,7 +78,11 @@ describe('HostTransport routing', () => {
     await t.heartbeat(Date.now(), 1000);
     expect(published).toHaveLength(1);
     await t.close();
-    expect(published[1]).toEqual({ channel: 'reply-1', header: { type: 'end', reason: 'session closed' }, body: undefined });
+    expect(published[1]).toEqual({
+      channel: 'reply-1',
+      header: { type: 'end', reason: 'session closed' },
+      body: undefined,
+    });
   });
 });
 
@@ -100,7 +111,11 @@ describe('HostTransport event log (resumability)', () => {
     });
     return { t, log, published, headers: () => published.map((p) => ({ channel: p.channel, header: p.header })) };
   }
-  const progress = { jsonrpc: '2.0' as const, method: 'notifications/progress', params: { progressToken: 1, progress: 1 } };
+  const progress = {
+    jsonrpc: '2.0' as const,
+    method: 'notifications/progress',
+    params: { progressToken: 1, progress: 1 },
+  };
 
   test('a lone answer is not logged; once anything else went out, every message of the stream is, with its id', async () => {
     const { t, log, headers } = logged();

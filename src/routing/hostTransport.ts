@@ -9,7 +9,13 @@
  * A legacy HTTP+SSE (2024-11-05) session has no per-request streams: its POSTs are answered 202 and
  * every message, responses included, travels on its one /sse stream (`routeAllToOutbound`).
  */
-import type { JSONRPCMessage, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import type {
+  JSONRPCMessage,
+  MessageExtraInfo,
+  RequestId,
+  Transport,
+  TransportSendOptions,
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
 import { encode } from './envelope.js';
 import { GET_STREAM, type EventKind } from './eventLog.js';
@@ -84,7 +90,13 @@ export class HostTransport implements Transport {
     // Only a stream the client can resume, on a transport that logs, carries a stream id.
     if (this.deps.routeAllToOutbound || !this.deps.logEvent) streamId = undefined;
     if ('method' in message && 'id' in message && channel !== undefined) {
-      this.inflight.set(message.id, { channel, streamId, streaming: false, method: message.method, lastSent: Date.now() });
+      this.inflight.set(message.id, {
+        channel,
+        streamId,
+        streaming: false,
+        method: message.method,
+        lastSent: Date.now(),
+      });
       // Like the SDK's own transport: offered only when the client can resume the stream (the
       // handler sees it as `ctx.http.closeSSE`).
       if (streamId !== undefined) {
@@ -210,7 +222,9 @@ export class HostTransport implements Transport {
     const receivers =
       isRequest || this.deps.routeAllToOutbound || !this.deps.logEvent
         ? await this.deps.publish(this.deps.outboundChannel, encode({ type: 'msg' }, raw))
-        : await this.inOrder(this.getStream, () => this.logAndPublish(GET_STREAM, this.deps.outboundChannel, raw, false));
+        : await this.inOrder(this.getStream, () =>
+            this.logAndPublish(GET_STREAM, this.deps.outboundChannel, raw, false),
+          );
     if (receivers === 0) {
       if (isRequest) {
         this.pendingClientRequests.delete(message.id);
@@ -261,7 +275,12 @@ export class HostTransport implements Transport {
   }
 
   /** Logs an event when the stream is resumable; a failure loses resumability, not the message. */
-  private log(streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
+  private log(
+    streamId: string | undefined,
+    kind: EventKind,
+    body?: string,
+    final?: boolean,
+  ): Promise<string | undefined> {
     return logEvent(this.deps, streamId, kind, body, final);
   }
 
@@ -281,12 +300,21 @@ export class HostTransport implements Transport {
 type LoggingDeps = Pick<HostTransportDeps, 'publish' | 'logEvent' | 'log'>;
 
 /** Logs an event when the stream is resumable; a failure loses resumability, not the message. */
-async function logEvent(deps: LoggingDeps, streamId: string | undefined, kind: EventKind, body?: string, final?: boolean): Promise<string | undefined> {
+async function logEvent(
+  deps: LoggingDeps,
+  streamId: string | undefined,
+  kind: EventKind,
+  body?: string,
+  final?: boolean,
+): Promise<string | undefined> {
   if (streamId === undefined || !deps.logEvent) return undefined;
   try {
     return await deps.logEvent(streamId, kind, body, final);
   } catch (err) {
-    deps.log.warn({ err: (err as Error).message, stream: streamId }, 'event log append failed; event sent without an id');
+    deps.log.warn(
+      { err: (err as Error).message, stream: streamId },
+      'event log append failed; event sent without an id',
+    );
     return undefined;
   }
 }
@@ -295,7 +323,13 @@ async function logEvent(deps: LoggingDeps, streamId: string | undefined, kind: E
  * Logs a message, then publishes it with its event id. Also how a passivated session, which has
  * no transport, sends a notification to its GET stream (src/routing/sessionHost.ts).
  */
-export async function logAndPublish(deps: LoggingDeps, streamId: string, channel: string, raw: string, final: boolean): Promise<number> {
+export async function logAndPublish(
+  deps: LoggingDeps,
+  streamId: string,
+  channel: string,
+  raw: string,
+  final: boolean,
+): Promise<number> {
   const e = await logEvent(deps, streamId, 'msg', raw, final);
   return deps.publish(channel, encode({ type: 'msg', final: final || undefined, eventId: e }, raw));
 }

@@ -9,7 +9,13 @@
  * host died, in which case this instance takes it over by replaying the stored initialize request.
  */
 import { randomUUID } from 'node:crypto';
-import { isSpecType, type JSONRPCNotification, type LoggingLevel, type ServerEvent, type ServerEventBus } from '@modelcontextprotocol/server';
+import {
+  isSpecType,
+  type JSONRPCNotification,
+  type LoggingLevel,
+  type ServerEvent,
+  type ServerEventBus,
+} from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { sessionOwnerKey, type Keyspace } from '../redis/keys.js';
@@ -47,7 +53,10 @@ export interface RoutingOptions {
 }
 
 /** What a change event means to one session: the notification to send it, if any. */
-export type ChangeNotifier = (event: ServerEvent, subscriptions: () => Promise<string[]>) => Promise<JSONRPCNotification | undefined>;
+export type ChangeNotifier = (
+  event: ServerEvent,
+  subscriptions: () => Promise<string[]>,
+) => Promise<JSONRPCNotification | undefined>;
 
 export type DeliveryResult = 'delivered' | 'gone' | 'unavailable';
 /** `timeout`: the host took the delete but did not confirm it within the relay timeout. */
@@ -163,10 +172,16 @@ export class RoutingInstance {
    * Creates a session hosted here, owned by the caller. `initRequest` (the raw initialize request,
    * kept for takeover replay) is required for Streamable HTTP; a legacy or WebSocket session has none yet.
    */
-  async createSession(caller: Caller, initRequest: string | undefined, opts: CreateSessionOptions = {}): Promise<SessionRef> {
+  async createSession(
+    caller: Caller,
+    initRequest: string | undefined,
+    opts: CreateSessionOptions = {},
+  ): Promise<SessionRef> {
     const ref = { u: sessionOwnerKey(caller.userId, caller.clientId), sessionId: randomUUID() };
     if (!(await this.cap.admit(ref))) {
-      throw new SessionLimitError(`too many open sessions for this user and client, all in use (max ${this.opts.maxSessionsPerUser})`);
+      throw new SessionLimitError(
+        `too many open sessions for this user and client, all in use (max ${this.opts.maxSessionsPerUser})`,
+      );
     }
     const meta: Omit<SessionMeta, 'seen'> = { owner: caller.userId, host: this.instanceId, created: Date.now() };
     if (initRequest !== undefined) meta.init = initRequest;
@@ -195,10 +210,20 @@ export class RoutingInstance {
   private sendDelete(ref: SessionRef, idle: boolean): Promise<EvictionResult> {
     return new Promise<EvictionResult>((resolve, reject) => {
       const relayId = this.relay.open({
-        onReply: (header) => resolve(header.type === 'deleted' ? 'deleted' : header.type === 'error' ? IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable' : 'unavailable'),
+        onReply: (header) =>
+          resolve(
+            header.type === 'deleted'
+              ? 'deleted'
+              : header.type === 'error'
+                ? (IDLE_DELETE_REFUSALS[header.status] ?? 'unavailable')
+                : 'unavailable',
+          ),
         onTimeout: () => resolve('timeout'),
       });
-      this.deliver(ref, encode({ type: 'delete', relayInstance: this.instanceId, relayId, ifIdle: idle || undefined })).then(
+      this.deliver(
+        ref,
+        encode({ type: 'delete', relayInstance: this.instanceId, relayId, ifIdle: idle || undefined }),
+      ).then(
         (result) => {
           if (result === 'delivered') return;
           this.relay.release(relayId);
@@ -263,7 +288,9 @@ export class RoutingInstance {
         if (h.isLive) continue;
         notify(event, () => h.subscriptions())
           .then((message) => (message === undefined ? undefined : h.notifyPassivated(JSON.stringify(message))))
-          .catch((err: Error) => this.log.debug({ err: err.message, session: h.ref.sessionId }, 'change notification not delivered'));
+          .catch((err: Error) =>
+            this.log.debug({ err: err.message, session: h.ref.sessionId }, 'change notification not delivered'),
+          );
       }
     });
   }
@@ -289,7 +316,8 @@ export class RoutingInstance {
       this.live.delete(k);
       this.opts.onSessionPassivated?.();
     }
-    if (this.live.size > max) this.log.debug({ live: this.live.size, max }, 'live sessions above the cap: the others are busy');
+    if (this.live.size > max)
+      this.log.debug({ live: this.live.size, max }, 'live sessions above the cap: the others are busy');
   }
 
   /**
@@ -330,7 +358,10 @@ export class RoutingInstance {
     const meta = await this.store.load(ref);
     if (!meta) return 'absent';
     const stream = meta.sse ?? meta.ws;
-    if (stream !== undefined && (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0) {
+    if (
+      stream !== undefined &&
+      (await this.bus.subscriberCount(this.keys.sessionOutbound(ref.u, ref.sessionId))) === 0
+    ) {
       // A legacy (or WebSocket) session lives only as long as its /sse stream (socket). Nobody
       // listens on its outbound channel, so the stream is gone (its instance died: Redis drops a
       // dead connection's subscriptions at once) and nothing could ever reach the client again:
@@ -350,7 +381,13 @@ export class RoutingInstance {
     return 'taken';
   }
 
-  private async host(ref: SessionRef, owner: string, level: LoggingLevel | undefined, legacySse: boolean, websocket: boolean): Promise<SessionHost> {
+  private async host(
+    ref: SessionRef,
+    owner: string,
+    level: LoggingLevel | undefined,
+    legacySse: boolean,
+    websocket: boolean,
+  ): Promise<SessionHost> {
     const k = hostKey(ref);
     const host = new SessionHost(this.hostCtx, ref, owner, level, legacySse, websocket, (h) => {
       if (this.hosts.get(k) !== h) return;
@@ -378,7 +415,8 @@ export class RoutingInstance {
     this.relay.sweep(now);
     const quiet = Math.floor(this.opts.relayTimeoutMs / 3);
     // A passivated host has nothing in flight to keep alive.
-    const beat = (h: SessionHost) => h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
+    const beat = (h: SessionHost) =>
+      h.heartbeat(now, quiet).catch((err: Error) => this.log.debug({ err: err.message }, 'heartbeat failed'));
     for (const h of this.live.values()) void beat(h);
     for (const h of this.pinned) void beat(h);
   }

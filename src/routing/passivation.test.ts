@@ -37,7 +37,10 @@ beforeAll(async () => {
   conns = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit');
   keys = createKeyspace(prefix);
   events = new InMemoryServerEventBus();
-  const requestState = createRequestStateSeal(new RedisStateKeys(conns.command, keys.requestStateKeys(), 3_600_000, 600_000), 600);
+  const requestState = createRequestStateSeal(
+    new RedisStateKeys(conns.command, keys.requestStateKeys(), 3_600_000, 600_000),
+    600,
+  );
   routing = new RoutingInstance(conns.command, conns.pubsub, keys, log, {
     serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
       createMcpServer({ userId, log: sessionLog, events, requestState, session: { id: sessionId, state } }),
@@ -66,7 +69,11 @@ interface Reply {
 }
 
 /** One client request through the mesh, as a relay sends it; `onMessage` sees every reply as it arrives. */
-function request(ref: SessionRef, message: object, opts: { resumable?: boolean; onReply?: (r: Reply) => void } = {}): Promise<Reply[]> {
+function request(
+  ref: SessionRef,
+  message: object,
+  opts: { resumable?: boolean; onReply?: (r: Reply) => void } = {},
+): Promise<Reply[]> {
   return new Promise((resolve, reject) => {
     const replies: Reply[] = [];
     const reply = routing.relay.open({
@@ -79,22 +86,42 @@ function request(ref: SessionRef, message: object, opts: { resumable?: boolean; 
       },
       onTimeout: () => reject(new Error('relay timed out')),
     });
-    const header = { type: 'msg' as const, relayInstance: routing.instanceId, relayId: reply, caller, ...(opts.resumable ? { resumable: true } : {}) };
+    const header = {
+      type: 'msg' as const,
+      relayInstance: routing.instanceId,
+      relayId: reply,
+      caller,
+      ...(opts.resumable ? { resumable: true } : {}),
+    };
     routing.deliver(ref, encode(header, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
   });
 }
 
 /** A message without a reply channel (a notification, or the client's answer to a server request). */
 async function notify(ref: SessionRef, message: object): Promise<void> {
-  expect(await routing.deliver(ref, encode({ type: 'msg', relayInstance: routing.instanceId, caller }, JSON.stringify({ jsonrpc: '2.0', ...message })))).toBe('delivered');
+  expect(
+    await routing.deliver(
+      ref,
+      encode(
+        { type: 'msg', relayInstance: routing.instanceId, caller },
+        JSON.stringify({ jsonrpc: '2.0', ...message }),
+      ),
+    ),
+  ).toBe('delivered');
 }
 
 let nextId = 1;
-const final = (replies: Reply[]) => replies[replies.length - 1]!.message as { result?: Record<string, unknown>; error?: { message: string } };
-const toolText = (replies: Reply[]) => ((final(replies).result?.['content'] as Array<{ text: string }>)[0]!.text);
+const final = (replies: Reply[]) =>
+  replies[replies.length - 1]!.message as { result?: Record<string, unknown>; error?: { message: string } };
+const toolText = (replies: Reply[]) => (final(replies).result?.['content'] as Array<{ text: string }>)[0]!.text;
 
 async function openSession(capabilities: object = {}): Promise<SessionRef> {
-  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'unit', version: '1' } } };
+  const init = {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'unit', version: '1' } },
+  };
   const ref = await routing.createSession(caller, JSON.stringify(init));
   const replies = await request(ref, init);
   expect(final(replies).result?.['protocolVersion']).toBe('2025-11-25');
@@ -102,14 +129,23 @@ async function openSession(capabilities: object = {}): Promise<SessionRef> {
   return ref;
 }
 
-const echo = async (ref: SessionRef, text: string) => toolText(await request(ref, { id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: text } } }));
+const echo = async (ref: SessionRef, text: string) =>
+  toolText(
+    await request(ref, { id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: text } } }),
+  );
 
 /** Collects what the session's GET stream would receive (its outbound channel). */
-async function outbound(ref: SessionRef): Promise<{ got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }>; stop(): Promise<void> }> {
+async function outbound(
+  ref: SessionRef,
+): Promise<{
+  got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }>;
+  stop(): Promise<void>;
+}> {
   const got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }> = [];
   const stop = await routing.bus.subscribe(keys.sessionOutbound(ref.u, ref.sessionId), (payload) => {
     const { header, body } = decode(OutboundHeaderSchema, payload);
-    if (header.type === 'msg' && body !== undefined) got.push({ e: header.eventId, message: JSON.parse(body) as { method: string } });
+    if (header.type === 'msg' && body !== undefined)
+      got.push({ e: header.eventId, message: JSON.parse(body) as { method: string } });
   });
   return { got, stop };
 }
@@ -137,8 +173,15 @@ describe('passivation (one instance, real Redis)', () => {
     const running = new Promise<void>((r) => (progressed = r));
     const slow = request(
       s2,
-      { id: nextId++, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1, steps: 5 }, _meta: { progressToken: 'p' } } },
-      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'notifications/progress' && progressed() },
+      {
+        id: nextId++,
+        method: 'tools/call',
+        params: { name: 'longRunningOperation', arguments: { duration: 1, steps: 5 }, _meta: { progressToken: 'p' } },
+      },
+      {
+        onReply: (r) =>
+          r.message && 'method' in r.message && r.message.method === 'notifications/progress' && progressed(),
+      },
     );
     await running;
     // s1 wakes up; s2 is now the least recently used, but busy: s3 goes instead.
@@ -160,7 +203,14 @@ describe('passivation (one instance, real Redis)', () => {
     const call = request(
       waiting,
       { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'hold on' } } },
-      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'sampling/createMessage' && 'id' in r.message && asked(r.message.id) },
+      {
+        onReply: (r) =>
+          r.message &&
+          'method' in r.message &&
+          r.message.method === 'sampling/createMessage' &&
+          'id' in r.message &&
+          asked(r.message.id),
+      },
     );
     const id = await samplingId;
     for (let i = 0; i < 4; i++) await openSession();
@@ -173,16 +223,32 @@ describe('passivation (one instance, real Redis)', () => {
     const s = await openSession({ sampling: {} });
     const out = await outbound(s);
     const uri = 'test://static/resource/7';
-    expect(final(await request(s, { id: nextId++, method: 'logging/setLevel', params: { level: 'error' } })).result).toEqual({});
-    expect(final(await request(s, { id: nextId++, method: 'resources/subscribe', params: { uri } })).result).toEqual({});
+    expect(
+      final(await request(s, { id: nextId++, method: 'logging/setLevel', params: { level: 'error' } })).result,
+    ).toEqual({});
+    expect(final(await request(s, { id: nextId++, method: 'resources/subscribe', params: { uri } })).result).toEqual(
+      {},
+    );
     // A resumable request stream, logged before the session leaves memory.
     const logged = await request(
       s,
-      { id: nextId++, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'q' } } },
+      {
+        id: nextId++,
+        method: 'tools/call',
+        params: {
+          name: 'longRunningOperation',
+          arguments: { duration: 0.02, steps: 2 },
+          _meta: { progressToken: 'q' },
+        },
+      },
       { resumable: true },
     );
-    const firstEvent = logged.find((r) => r.header.type === 'msg' && r.header.eventId !== undefined)!.header as { eventId: string };
-    const loggedIds = logged.flatMap((r) => (r.header.type === 'msg' && r.header.eventId !== undefined ? [r.header.eventId] : []));
+    const firstEvent = logged.find((r) => r.header.type === 'msg' && r.header.eventId !== undefined)!.header as {
+      eventId: string;
+    };
+    const loggedIds = logged.flatMap((r) =>
+      r.header.type === 'msg' && r.header.eventId !== undefined ? [r.header.eventId] : [],
+    );
     expect(loggedIds.length).toBeGreaterThanOrEqual(3);
 
     // Two newer sessions push it out of memory.
@@ -211,14 +277,26 @@ describe('passivation (one instance, real Redis)', () => {
     expect(replay.events.map((e) => e.id)).toEqual(loggedIds.slice(1));
 
     // Log level: the level set before passivation still filters the rebuilt server's logs...
-    const quiet = await request(s, { id: nextId++, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } });
+    const quiet = await request(s, {
+      id: nextId++,
+      method: 'tools/call',
+      params: { name: 'test_tool_with_logging', arguments: {} },
+    });
     expect(routing.isLive(s)).toBe(true);
     expect(rehydrated - wokenBefore).toBe(1);
-    expect(quiet.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message')).toHaveLength(0);
+    expect(
+      quiet.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message'),
+    ).toHaveLength(0);
     expect(toolText(quiet)).toContain('successfully');
     // ...while a session that set none gets all three.
-    const loud = await request(other, { id: nextId++, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } });
-    expect(loud.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message')).toHaveLength(3);
+    const loud = await request(other, {
+      id: nextId++,
+      method: 'tools/call',
+      params: { name: 'test_tool_with_logging', arguments: {} },
+    });
+    expect(
+      loud.filter((r) => r.message && 'method' in r.message && r.message.method === 'notifications/message'),
+    ).toHaveLength(3);
 
     // Client capabilities (from the replayed initialize): sampling is still declared.
     let asked!: (id: string | number) => void;
@@ -226,9 +304,19 @@ describe('passivation (one instance, real Redis)', () => {
     const call = request(
       s,
       { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'still there?' } } },
-      { onReply: (r) => r.message && 'method' in r.message && r.message.method === 'sampling/createMessage' && 'id' in r.message && asked(r.message.id) },
+      {
+        onReply: (r) =>
+          r.message &&
+          'method' in r.message &&
+          r.message.method === 'sampling/createMessage' &&
+          'id' in r.message &&
+          asked(r.message.id),
+      },
     );
-    await notify(s, { id: await samplingId, result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' } });
+    await notify(s, {
+      id: await samplingId,
+      result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' },
+    });
     expect(toolText(await call)).toContain('yes');
 
     // Subscriptions, now served by the rebuilt server.
@@ -262,7 +350,10 @@ describe('passivation (one instance, real Redis)', () => {
     // An instance of its own with a short relay timeout: a relay hearing nothing for 900 ms gives up.
     const conns2 = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit-2');
     const events2 = new InMemoryServerEventBus();
-    const requestState = createRequestStateSeal(new RedisStateKeys(conns2.command, keys.requestStateKeys(), 3_600_000, 600_000), 600);
+    const requestState = createRequestStateSeal(
+      new RedisStateKeys(conns2.command, keys.requestStateKeys(), 3_600_000, 600_000),
+      600,
+    );
     const r2 = new RoutingInstance(conns2.command, conns2.pubsub, keys, log, {
       serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
         createMcpServer({ userId, log: sessionLog, events: events2, requestState, session: { id: sessionId, state } }),
@@ -275,7 +366,12 @@ describe('passivation (one instance, real Redis)', () => {
     });
     await r2.start();
     try {
-      const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'unit', version: '1' } } };
+      const init = {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'unit', version: '1' } },
+      };
       const ask = (ref: SessionRef, message: object) =>
         new Promise<Reply[]>((resolve, reject) => {
           const replies: Reply[] = [];
@@ -287,12 +383,22 @@ describe('passivation (one instance, real Redis)', () => {
             },
             onTimeout: () => reject(new Error('relay timed out')),
           });
-          r2.deliver(ref, encode({ type: 'msg', relayInstance: r2.instanceId, relayId: reply, caller }, JSON.stringify({ jsonrpc: '2.0', ...message }))).catch(reject);
+          r2.deliver(
+            ref,
+            encode(
+              { type: 'msg', relayInstance: r2.instanceId, relayId: reply, caller },
+              JSON.stringify({ jsonrpc: '2.0', ...message }),
+            ),
+          ).catch(reject);
         });
       const socket = await r2.createSession(caller, undefined, { websocket: true });
       const plain = await r2.createSession(caller, JSON.stringify(init));
-      for (const ref of [socket, plain]) expect(final(await ask(ref, init)).result?.['protocolVersion']).toBe('2025-11-25');
-      const slow = { method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 1.5, steps: 1 } } };
+      for (const ref of [socket, plain])
+        expect(final(await ask(ref, init)).result?.['protocolVersion']).toBe('2025-11-25');
+      const slow = {
+        method: 'tools/call',
+        params: { name: 'longRunningOperation', arguments: { duration: 1.5, steps: 1 } },
+      };
       const [a, b] = await Promise.all([ask(socket, { id: 1, ...slow }), ask(plain, { id: 1, ...slow })]);
       for (const replies of [a, b]) {
         expect(replies.some((r) => r.header.type === 'alive')).toBe(true);

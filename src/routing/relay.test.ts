@@ -25,7 +25,10 @@ describe('Relay', () => {
     const got: Array<[ReplyHeader, string | undefined]> = [];
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    const id = relay.open({ onReply: (h, b) => (got.push([h, b]), h.type === 'msg' && h.final && done()), onTimeout: () => undefined });
+    const id = relay.open({
+      onReply: (h, b) => (got.push([h, b]), h.type === 'msg' && h.final && done()),
+      onTimeout: () => undefined,
+    });
     await bus.publish(keys.reply('me', id), encode({ type: 'msg' }, '{"a":1}'));
     await bus.publish(keys.reply('me', id), encode({ type: 'msg', final: true }, '{"b":2}'));
     await finished;

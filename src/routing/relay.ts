@@ -41,7 +41,9 @@ export class Relay {
   ) {}
 
   async start(): Promise<void> {
-    this.stopListening = await this.bus.listen(this.keys.replyChannel(this.instanceId), (relayId, payload) => this.onMessage(relayId, payload));
+    this.stopListening = await this.bus.listen(this.keys.replyChannel(this.instanceId), (relayId, payload) =>
+      this.onMessage(relayId, payload),
+    );
   }
 
   async stop(): Promise<void> {
@@ -90,7 +92,8 @@ export class Relay {
       this.onFirstReply?.(p.lastSeen - p.opened);
     }
     const { header, body } = env;
-    const final = header.type !== 'msg' && header.type !== 'alive' ? true : header.type === 'msg' && header.final === true;
+    const final =
+      header.type !== 'msg' && header.type !== 'alive' ? true : header.type === 'msg' && header.final === true;
     if (final) this.pending.delete(relayId);
     p.sink.onReply(header, body);
   }

@@ -77,7 +77,9 @@ describe('requestState keys shared through Redis', () => {
     const state = await seal.mint({ approved: false }, alice);
     const [kid, sealed] = state.split('~') as [string, string];
     const [version, body, mac] = sealed.split('.') as [string, string, string];
-    const forgedBody = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), p: { approved: true } })).toString('base64url');
+    const forgedBody = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), p: { approved: true } }),
+    ).toString('base64url');
     const refusals = [
       [`${kid}~${version}.${forgedBody}.${mac}`, alice],
       [`${state}x`, alice],

@@ -103,7 +103,17 @@ export class RedisStateKeys implements StateKeySource {
       const notAfter = now + this.rotationMs;
       const verifyUntil = notAfter + this.stateTtlMs;
       const lifetime = verifyUntil - now + 60_000;
-      await this.redis.eval(ROTATE, 1, this.hashKey, String(now), kid, randomBytes(32).toString('base64url'), String(notAfter), String(verifyUntil), String(lifetime));
+      await this.redis.eval(
+        ROTATE,
+        1,
+        this.hashKey,
+        String(now),
+        kid,
+        randomBytes(32).toString('base64url'),
+        String(notAfter),
+        String(verifyUntil),
+        String(lifetime),
+      );
     }
     const all = Fields.parse(await this.redis.hgetall(this.hashKey));
     this.keys.clear();
@@ -114,7 +124,12 @@ export class RedisStateKeys implements StateKeySource {
       const notAfter = Millis.safeParse(all[`n:${kid}`]);
       const verifyUntil = Millis.safeParse(all[`v:${kid}`]);
       if (!secret.success || !notAfter.success || !verifyUntil.success) continue;
-      this.keys.set(kid, { kid, secret: Buffer.from(secret.data, 'base64url'), notAfter: notAfter.data, verifyUntil: verifyUntil.data });
+      this.keys.set(kid, {
+        kid,
+        secret: Buffer.from(secret.data, 'base64url'),
+        notAfter: notAfter.data,
+        verifyUntil: verifyUntil.data,
+      });
     }
     this.currentKid = all['current'];
   }

@@ -47,7 +47,10 @@ export class SessionCap {
       const result = await this.deps.endIfIdle({ u: ref.u, sessionId: victim });
       if (result === 'deleted') {
         this.deps.onEvicted?.();
-        this.deps.log.info({ session: victim, instance: this.deps.instanceId, max }, 'idle session ended: per-user session cap reached');
+        this.deps.log.info(
+          { session: victim, instance: this.deps.instanceId, max },
+          'idle session ended: per-user session cap reached',
+        );
       }
     }
   }

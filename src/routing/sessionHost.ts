@@ -12,7 +12,14 @@
  * (stored initialize replayed, log level and subscriptions read from Redis); messages that arrive
  * meanwhile wait, in order. Touches, deletes and change notifications need no server.
  */
-import { isSpecType, type AuthInfo, type JSONRPCMessage, type JSONRPCRequest, type LoggingLevel, type McpServer } from '@modelcontextprotocol/server';
+import {
+  isSpecType,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type LoggingLevel,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import type { Redis } from 'ioredis';
 import { LegacyWireTransport } from '../mcp/legacyWire.js';
 import type { SessionState } from '../mcp/sessionState.js';
@@ -187,7 +194,9 @@ export class SessionHost {
       (err: Error) => this.log.debug({ err: err.message }, 'subscriptions of a passivated session unread'),
     );
     // Closing releases the server's change listener and timers (src/mcp/server.ts).
-    return server.close().catch((err: Error) => this.log.debug({ err: err.message }, 'closing a passivated server failed'));
+    return server
+      .close()
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'closing a passivated server failed'));
   }
 
   /** The resource subscriptions of a passivated session (read from Redis until known). */
@@ -246,7 +255,10 @@ export class SessionHost {
       try {
         const { header } = decode(InboundHeaderSchema, payload);
         if (header.type === 'msg' && header.relayId !== undefined) {
-          this.ctx.bus.tryPublish(this.ctx.keys.reply(header.relayInstance, header.relayId), encode({ type: 'error', status: 404, code: -32001, message: 'Session not found' }));
+          this.ctx.bus.tryPublish(
+            this.ctx.keys.reply(header.relayInstance, header.relayId),
+            encode({ type: 'error', status: 404, code: -32001, message: 'Session not found' }),
+          );
         }
       } catch {
         // Already validated once.
@@ -263,7 +275,8 @@ export class SessionHost {
     const { ctx, ref } = this;
     const deps = {
       publish: (channel: string, payload: string) => ctx.bus.publish(channel, payload),
-      logEvent: (streamId: string, kind: EventKind, body?: string, final?: boolean) => ctx.events.append(ref, streamId, kind, body, final),
+      logEvent: (streamId: string, kind: EventKind, body?: string, final?: boolean) =>
+        ctx.events.append(ref, streamId, kind, body, final),
       log: this.log,
     };
     await logAndPublish(deps, GET_STREAM, ctx.keys.sessionOutbound(ref.u, ref.sessionId), raw, false);
@@ -303,7 +316,9 @@ export class SessionHost {
           header.caller,
           header.relayId && this.ctx.keys.reply(header.relayInstance, header.relayId),
           // Only a stream the client can resume is worth logging.
-          header.resumable === true && header.relayId !== undefined ? requestStreamId(header.relayInstance, header.relayId) : undefined,
+          header.resumable === true && header.relayId !== undefined
+            ? requestStreamId(header.relayInstance, header.relayId)
+            : undefined,
           header.httpRequestId,
         );
     }
@@ -331,9 +346,14 @@ export class SessionHost {
       if (replyChannel === undefined) return;
       const refuse = (status: number, code: number, text: string) =>
         this.ctx.bus.tryPublish(replyChannel, encode({ type: 'error', status, code, message: text }));
-      if (transport.isInflight(message.id)) return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
+      if (transport.isInflight(message.id))
+        return refuse(409, -32600, `request id ${String(message.id)} is already in flight`);
       if (transport.inflightCount >= this.ctx.maxInflightPerSession) {
-        return refuse(429, -32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
+        return refuse(
+          429,
+          -32000,
+          `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`,
+        );
       }
       // Recorded for takeover replay once it succeeds (a Streamable HTTP session got it at creation).
       if (this.websocket && message.method === 'initialize') this.pendingInit = raw;
@@ -346,7 +366,9 @@ export class SessionHost {
       // The SDK aborts the handler and sends no response (spec: cancellation); end the stream.
       const id = (message.params as { requestId?: string | number } | undefined)?.requestId;
       if (id !== undefined) {
-        transport.end(id, 'cancelled').catch((err: Error) => this.log.debug({ err: err.message }, 'ending a cancelled request failed'));
+        transport
+          .end(id, 'cancelled')
+          .catch((err: Error) => this.log.debug({ err: err.message }, 'ending a cancelled request failed'));
       }
     }
   }
@@ -355,7 +377,13 @@ export class SessionHost {
    * A request of an HTTP+SSE session: its POST was already answered 202, so a refusal travels as a
    * JSON-RPC error response on the /sse stream (2024-11-05: every response rides the stream).
    */
-  private onLegacyRequest(message: JSONRPCRequest, raw: string, authInfo: AuthInfo, replyChannel: string | undefined, rid?: string): void {
+  private onLegacyRequest(
+    message: JSONRPCRequest,
+    raw: string,
+    authInfo: AuthInfo,
+    replyChannel: string | undefined,
+    rid?: string,
+  ): void {
     if (replyChannel !== undefined) {
       // A POST /mcp naming a legacy session: its answer would go to the /sse stream, never to
       // the waiting POST; refuse it there instead of letting it time out.
@@ -365,8 +393,12 @@ export class SessionHost {
     const transport = this.transport!;
     const outbound = this.ctx.keys.sessionOutbound(this.ref.u, this.ref.sessionId);
     const refuse = (code: number, text: string) =>
-      this.ctx.bus.tryPublish(outbound, encode({ type: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })));
-    if (transport.isInflight(message.id)) return refuse(-32600, `request id ${String(message.id)} is already in flight`);
+      this.ctx.bus.tryPublish(
+        outbound,
+        encode({ type: 'msg' }, JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code, message: text } })),
+      );
+    if (transport.isInflight(message.id))
+      return refuse(-32600, `request id ${String(message.id)} is already in flight`);
     if (transport.inflightCount >= this.ctx.maxInflightPerSession) {
       return refuse(-32000, `too many concurrent requests in this session (max ${this.ctx.maxInflightPerSession})`);
     }
@@ -399,7 +431,10 @@ export class SessionHost {
     // Two instances may pick the same victim at once: only the command that ended it says so.
     const first = this.closing === undefined;
     await this.close(true);
-    this.ctx.bus.tryPublish(reply, encode(first ? { type: 'deleted' } : { type: 'error', status: 404, code: -32001, message: 'Session not found' }));
+    this.ctx.bus.tryPublish(
+      reply,
+      encode(first ? { type: 'deleted' } : { type: 'error', status: 404, code: -32001, message: 'Session not found' }),
+    );
   }
 
   /**
@@ -429,7 +464,6 @@ export class SessionHost {
     }
   }
 }
-
 
 function replayInit(transport: HostTransport, initRequest: string): void {
   transport.replay(JSON.parse(initRequest) as JSONRPCMessage);

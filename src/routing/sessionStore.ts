@@ -81,7 +81,11 @@ export class SessionStore {
     // Two transactions, not one: the user's index lives in another hash slot (keys.ts). Each key is
     // written together with its TTL, so neither can outlive the session.
     await Promise.all([
-      this.redis.multi().hset(k, { ...meta, seen: meta.created }).pexpire(k, this.ttlMs).exec(),
+      this.redis
+        .multi()
+        .hset(k, { ...meta, seen: meta.created })
+        .pexpire(k, this.ttlMs)
+        .exec(),
       this.redis.multi().zadd(userSet, meta.created, ref.sessionId).pexpire(userSet, this.ttlMs).exec(),
     ]);
   }
@@ -158,7 +162,16 @@ export class SessionStore {
    * creating sessions for one user at once cannot both take the last slot). False when full.
    */
   async reserve(ref: SessionRef, max: number, now: number): Promise<boolean> {
-    const r = await this.redis.eval(RESERVE_SLOT, 1, this.keys.userSessions(ref.u), now - this.ttlMs, max, now, ref.sessionId, this.ttlMs);
+    const r = await this.redis.eval(
+      RESERVE_SLOT,
+      1,
+      this.keys.userSessions(ref.u),
+      now - this.ttlMs,
+      max,
+      now,
+      ref.sessionId,
+      this.ttlMs,
+    );
     return r === 1;
   }
 

@@ -66,7 +66,8 @@ function recorder() {
     },
     end: () => ended(),
   };
-  const until = (n: number) => (messages.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })));
+  const until = (n: number) =>
+    messages.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
   return { sink, messages, end, until };
 }
 
@@ -140,7 +141,9 @@ describe('SessionStreams', () => {
     const progress = await a.routing.events.append(ref, streamId, 'msg', '{"p":1}');
     const cursor = parseLastEventId(`${streamId}_0-0`)!;
     expect(cursor.stream).toBe('request');
-    expect(await b.streams.resumeRequestStream(ref, parseLastEventId(`${requestStreamId('other', '1')}_0-0`)!)).toBeUndefined();
+    expect(
+      await b.streams.resumeRequestStream(ref, parseLastEventId(`${requestStreamId('other', '1')}_0-0`)!),
+    ).toBeUndefined();
 
     const resumed = await b.streams.resumeRequestStream(ref, cursor);
     const got = recorder();
@@ -159,17 +162,25 @@ describe('SessionStreams', () => {
     const got = recorder();
     resumed!.start(got.sink);
     const answer = await a.routing.events.append(ref, streamId, 'msg', '{"result":{}}', true);
-    await a.routing.bus.publish(keys.reply('holder', '9'), encode({ type: 'msg', final: true, eventId: answer }, '{"result":{}}'));
+    await a.routing.bus.publish(
+      keys.reply('holder', '9'),
+      encode({ type: 'msg', final: true, eventId: answer }, '{"result":{}}'),
+    );
     await got.end;
     expect(got.messages).toEqual([['{"result":{}}', answer]]);
   });
 
   test('a request that cannot be delivered leaves no relay behind', async () => {
     const before = a.routing.relay.size;
-    const request = a.streams.request(refOf('no-such-session'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', { caller }, {
-      onReply: () => undefined,
-      onTimeout: () => undefined,
-    });
+    const request = a.streams.request(
+      refOf('no-such-session'),
+      '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      { caller },
+      {
+        onReply: () => undefined,
+        onTimeout: () => undefined,
+      },
+    );
     expect(request.primingEventId).toMatch(new RegExp(`^${a.routing.instanceId}\\.[0-9a-z]+_0-0$`));
     expect(await request.delivery).toBe('gone');
     expect(a.routing.relay.size).toBe(before);

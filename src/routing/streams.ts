@@ -15,14 +15,28 @@
 import type { Logger } from '../observability/logger.js';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { decodeOrDrop, encode, OutboundHeaderSchema, ReplyHeaderSchema, type Caller } from './envelope.js';
-import { eventId, GET_STREAM, parseEventId, ReplayGate, relayOf, requestStreamId, type LoggedEvent, type ParsedEventId } from './eventLog.js';
+import {
+  eventId,
+  GET_STREAM,
+  parseEventId,
+  ReplayGate,
+  relayOf,
+  requestStreamId,
+  type LoggedEvent,
+  type ParsedEventId,
+} from './eventLog.js';
 import type { CreateSessionOptions, DeliveryResult, EndSessionResult, RoutingInstance } from './instance.js';
 import type { ReplySink } from './relay.js';
 import type { SessionRef } from './sessionStore.js';
 
 export { isRedisUnavailable as isMeshUnavailable } from '../redis/errors.js';
 export type { Caller, ReplyHeader } from './envelope.js';
-export { SessionLimitError, type CreateSessionOptions, type DeliveryResult, type EndSessionResult } from './instance.js';
+export {
+  SessionLimitError,
+  type CreateSessionOptions,
+  type DeliveryResult,
+  type EndSessionResult,
+} from './instance.js';
 export type { ReplySink, SessionRef };
 
 /** Who sends a message: the verified caller, and the HTTP request it arrived in (log correlation). */
@@ -133,7 +147,14 @@ export class SessionStreams {
     const release = () => routing.relay.release(relayId);
     const payload = encode(
       // `resumable` is left out unless set: the host logs only streams a client can resume.
-      { type: 'msg', relayInstance: routing.instanceId, relayId, httpRequestId: from.httpRequestId, caller: from.caller, resumable: from.resumable === true ? true : undefined },
+      {
+        type: 'msg',
+        relayInstance: routing.instanceId,
+        relayId,
+        httpRequestId: from.httpRequestId,
+        caller: from.caller,
+        resumable: from.resumable === true ? true : undefined,
+      },
       body,
     );
     const delivery = routing.deliver(ref, payload).then(
@@ -157,7 +178,13 @@ export class SessionStreams {
 
   /** A notification or a response from the client: nothing comes back. */
   send(ref: SessionRef, body: string, from: Sender): Promise<DeliveryResult> {
-    return this.routing.deliver(ref, encode({ type: 'msg', relayInstance: this.routing.instanceId, httpRequestId: from.httpRequestId, caller: from.caller }, body));
+    return this.routing.deliver(
+      ref,
+      encode(
+        { type: 'msg', relayInstance: this.routing.instanceId, httpRequestId: from.httpRequestId, caller: from.caller },
+        body,
+      ),
+    );
   }
 
   /** The client is still there (a long-lived connection's keep-alive); a dead host is replaced now. */
@@ -206,7 +233,10 @@ export class SessionStreams {
           (m) => sink.message(m.body, m.id),
           (m) => m.id,
         );
-        const stop = await this.listenOutbound(ref, { message: (body, id) => gate.live({ body, id }), end: () => sink.end() });
+        const stop = await this.listenOutbound(ref, {
+          message: (body, id) => gate.live({ body, id }),
+          end: () => sink.end(),
+        });
         if (closed) return void stop();
         unsubscribe = stop;
         // A resumed GET stream first replays the notifications logged after the client's cursor.
@@ -216,14 +246,20 @@ export class SessionStreams {
             missed = (await routing.events.after(ref, from.position)).events;
           } catch (err) {
             // The stream is already open: carry on live rather than fail it.
-            this.log.warn({ err: (err as Error).message, session: ref.sessionId }, 'event log unreadable: GET stream resumed without replay');
+            this.log.warn(
+              { err: (err as Error).message, session: ref.sessionId },
+              'event log unreadable: GET stream resumed without replay',
+            );
           }
         }
         gate.release(
           missed.flatMap((e) => (e.kind === 'msg' && e.body !== undefined ? [{ body: e.body, id: e.id }] : [])),
           from?.position,
         );
-        this.log.debug({ session: ref.sessionId, resumed: from !== undefined, replayed: missed.length }, 'GET stream opened');
+        this.log.debug(
+          { session: ref.sessionId, resumed: from !== undefined, replayed: missed.length },
+          'GET stream opened',
+        );
       },
       keepAlive: () => {
         routing.store.extendLock(key, token, leaseMs).catch(() => undefined);

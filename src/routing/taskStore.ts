@@ -218,7 +218,11 @@ export class RedisTaskStore implements TaskStore {
 
   async settle(owner: string, taskId: string, outcome: TaskOutcome): Promise<boolean> {
     const [field, value] =
-      outcome.status === 'completed' ? ['result', JSON.stringify(outcome.result)] : outcome.status === 'failed' ? ['error', JSON.stringify(outcome.error)] : ['', ''];
+      outcome.status === 'completed'
+        ? ['result', JSON.stringify(outcome.result)]
+        : outcome.status === 'failed'
+          ? ['error', JSON.stringify(outcome.error)]
+          : ['', ''];
     const worker = await this.settleScript(owner, taskId, outcome.status, field, value);
     return typeof worker === 'string';
   }
@@ -238,7 +242,8 @@ export class RedisTaskStore implements TaskStore {
 
   async answer(owner: string, taskId: string, responses: Record<string, unknown>): Promise<'answered' | 'unknown'> {
     const pairs = Object.entries(responses).flatMap(([k, v]) => [k, JSON.stringify(v)]);
-    const worker = (await this.redis.eval(ANSWER, 1, this.keys.task(owner, taskId), String(Date.now()), ...pairs)) as string | number;
+    const worker = (await this.redis.eval(ANSWER, 1, this.keys.task(owner, taskId), String(Date.now()), ...pairs)) as
+      string | number;
     if (worker === -1) return 'unknown';
     if (typeof worker === 'string') this.signal(worker, { owner, taskId, kind: 'input' });
     return 'answered';
@@ -256,16 +261,41 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async renewLease(owner: string, taskId: string, leaseMs: number): Promise<boolean> {
-    const renewed = await this.redis.eval(RENEW, 2, this.keys.task(owner, taskId), this.keys.taskLease(owner, taskId), String(leaseMs), this.instanceId);
+    const renewed = await this.redis.eval(
+      RENEW,
+      2,
+      this.keys.task(owner, taskId),
+      this.keys.taskLease(owner, taskId),
+      String(leaseMs),
+      this.instanceId,
+    );
     return renewed === 1;
   }
 
-  private settleScript(owner: string, taskId: string, status: TaskOutcome['status'], field: string, value: string): Promise<unknown> {
-    return this.redis.eval(SETTLE, 2, this.keys.task(owner, taskId), this.keys.taskLease(owner, taskId), status, field, value, String(Date.now()));
+  private settleScript(
+    owner: string,
+    taskId: string,
+    status: TaskOutcome['status'],
+    field: string,
+    value: string,
+  ): Promise<unknown> {
+    return this.redis.eval(
+      SETTLE,
+      2,
+      this.keys.task(owner, taskId),
+      this.keys.taskLease(owner, taskId),
+      status,
+      field,
+      value,
+      String(Date.now()),
+    );
   }
 
   private signal(worker: string, signal: TaskSignal): void {
-    this.bus.tryPublish(this.keys.taskSignals(worker), JSON.stringify({ o: signal.owner, t: signal.taskId, k: signal.kind }));
+    this.bus.tryPublish(
+      this.keys.taskSignals(worker),
+      JSON.stringify({ o: signal.owner, t: signal.taskId, k: signal.kind }),
+    );
   }
 }
 

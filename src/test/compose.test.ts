@@ -59,7 +59,8 @@ describe('docker-compose.yml', () => {
       if (!s.command || s.image?.startsWith('redis') || s.image?.startsWith('nginx')) continue;
       const script = scripts[scriptOf(s.command)];
       expect({ name, script }).toEqual({ name, script: expect.any(String) });
-      for (const f of filesOf(script!)) expect({ name, f, exists: existsSync(join(ROOT, f)) }).toEqual({ name, f, exists: true });
+      for (const f of filesOf(script!))
+        expect({ name, f, exists: existsSync(join(ROOT, f)) }).toEqual({ name, f, exists: true });
     }
   });
 
@@ -75,19 +76,27 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/COPY tsconfig\.json tsconfig\.build\.json/);
   });
 
-  test.each(PROFILES)('profile %s: two MCP instances whose environment passes loadConfig, in that auth mode', (profile) => {
-    const mcp = inProfile(profile).filter(([, s]) => isMcp(s));
-    expect(mcp.map(([, s]) => s.networks?.default.aliases).flat().sort()).toEqual(['mcp-1', 'mcp-2']);
-    const configs = mcp.map(([, s]) => loadConfig(s.environment));
-    for (const c of configs) {
-      expect(c.AUTH_MODE).toBe(profile);
-      expect(c.REDIS_URL).toBe('redis://redis:6379');
-      expect(c.TRUST_PROXY_HOPS).toBe(1);
-      expect(c.HOST).toBe('0.0.0.0');
-    }
-    // Both instances must look like one server to clients (same resource URL, issuer, Redis namespace).
-    expect(new Set(configs.map((c) => `${c.mcpUrl} ${c.REDIS_PREFIX} ${c.AUTH_SERVER_URL}`)).size).toBe(1);
-  });
+  test.each(PROFILES)(
+    'profile %s: two MCP instances whose environment passes loadConfig, in that auth mode',
+    (profile) => {
+      const mcp = inProfile(profile).filter(([, s]) => isMcp(s));
+      expect(
+        mcp
+          .map(([, s]) => s.networks?.default.aliases)
+          .flat()
+          .sort(),
+      ).toEqual(['mcp-1', 'mcp-2']);
+      const configs = mcp.map(([, s]) => loadConfig(s.environment));
+      for (const c of configs) {
+        expect(c.AUTH_MODE).toBe(profile);
+        expect(c.REDIS_URL).toBe('redis://redis:6379');
+        expect(c.TRUST_PROXY_HOPS).toBe(1);
+        expect(c.HOST).toBe('0.0.0.0');
+      }
+      // Both instances must look like one server to clients (same resource URL, issuer, Redis namespace).
+      expect(new Set(configs.map((c) => `${c.mcpUrl} ${c.REDIS_PREFIX} ${c.AUTH_SERVER_URL}`)).size).toBe(1);
+    },
+  );
 
   test('separate profile: the MCP instances point at the auth server, which issues tokens for them', () => {
     const [authEntry, ...more] = inProfile('separate').filter(([, s]) => isAuthServer(s));
@@ -120,7 +129,9 @@ describe('docker-compose.yml', () => {
     const servers = [...upstream![2]!.matchAll(/^\s*server\s+([\w.-]+):(\d+)/gm)].map((m) => [m[1], Number(m[2])]);
     for (const profile of PROFILES) {
       const mcp = inProfile(profile).filter(([, s]) => isMcp(s));
-      const targets = mcp.flatMap(([, s]) => s.networks!.default.aliases.map((a) => [a, loadConfig(s.environment).PORT]));
+      const targets = mcp.flatMap(([, s]) =>
+        s.networks!.default.aliases.map((a) => [a, loadConfig(s.environment).PORT]),
+      );
       expect(servers.sort()).toEqual(targets.sort());
     }
     expect(conf).toContain(`proxy_pass http://${upstream![1]};`);
@@ -128,7 +139,8 @@ describe('docker-compose.yml', () => {
       expect(conf).toContain(line);
     }
     const readTimeout = /proxy_read_timeout\s+(\d+)([smh]?);/.exec(conf)!;
-    const seconds = Number(readTimeout[1]) * ({ s: 1, m: 60, h: 3600, '': 1 } as Record<string, number>)[readTimeout[2]!]!;
+    const seconds =
+      Number(readTimeout[1]) * ({ s: 1, m: 60, h: 3600, '': 1 } as Record<string, number>)[readTimeout[2]!]!;
     expect(seconds).toBeGreaterThanOrEqual(300);
     expect(conf).not.toMatch(/^\s*(ip_hash|hash|sticky)\b/m);
   });
@@ -137,11 +149,16 @@ describe('docker-compose.yml', () => {
     const conf = read('docs/deploy/nginx.conf');
     const ws = /location\s+=\s+\/ws\s*{([^}]*)}/.exec(conf)?.[1];
     expect(ws).toBeDefined();
-    for (const line of ['proxy_http_version 1.1;', 'proxy_set_header Upgrade $http_upgrade;', 'proxy_set_header Connection "upgrade";']) {
+    for (const line of [
+      'proxy_http_version 1.1;',
+      'proxy_set_header Upgrade $http_upgrade;',
+      'proxy_set_header Connection "upgrade";',
+    ]) {
       expect(ws).toContain(line);
     }
     const readTimeout = /proxy_read_timeout\s+(\d+)([smh]?);/.exec(ws!)!;
-    const seconds = Number(readTimeout[1]) * ({ s: 1, m: 60, h: 3600, '': 1 } as Record<string, number>)[readTimeout[2]!]!;
+    const seconds =
+      Number(readTimeout[1]) * ({ s: 1, m: 60, h: 3600, '': 1 } as Record<string, number>)[readTimeout[2]!]!;
     expect(seconds * 1000).toBeGreaterThan(loadConfig({}).WEBSOCKET_PING_INTERVAL_MS);
   });
 });
@@ -162,13 +179,22 @@ describe('.env files and dev scripts', () => {
     expect(as.resources).toContain(mcp.mcpUrl);
     expect(as.port).toBe(3001);
     expect(mcp.PORT).toBe(3232);
-    expect(as.shared.OAUTH_INTROSPECTION_CLIENTS).toContain(`${mcp.INTROSPECTION_CLIENT_ID}:${mcp.INTROSPECTION_CLIENT_SECRET}`);
+    expect(as.shared.OAUTH_INTROSPECTION_CLIENTS).toContain(
+      `${mcp.INTROSPECTION_CLIENT_ID}:${mcp.INTROSPECTION_CLIENT_SECRET}`,
+    );
   });
 
   test('the dev scripts exist and reference real files', () => {
-    for (const name of ['start:auth-server', 'dev:auth-server', 'dev:separate', 'dev:integrated', 'dev:with-separate-auth']) {
+    for (const name of [
+      'start:auth-server',
+      'dev:auth-server',
+      'dev:separate',
+      'dev:integrated',
+      'dev:with-separate-auth',
+    ]) {
       expect({ name, script: scripts[name] }).toEqual({ name, script: expect.any(String) });
-      for (const f of filesOf(scripts[name]!)) expect({ name, f, exists: existsSync(join(ROOT, f)) }).toEqual({ name, f, exists: true });
+      for (const f of filesOf(scripts[name]!))
+        expect({ name, f, exists: existsSync(join(ROOT, f)) }).toEqual({ name, f, exists: true });
     }
     // One command for both, and Ctrl-C (or either dying) stops both.
     const both = scripts['dev:with-separate-auth']!;

@@ -19,9 +19,22 @@ let integrated: RunningServer;
 const broken: RequestHandler = (_req, _res, next) => next(new Error('secret internals: redis at 10.0.0.7 refused'));
 
 beforeAll(async () => {
-  const env = { REDIS_URL, REDIS_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false', SHUTDOWN_GRACE_MS: '500' };
-  server = await startServer(loadConfig({ ...env, AUTH_MODE: 'none' }), createLogger('silent'), { auth: { authenticate: broken } });
-  integrated = await startServer(loadConfig({ ...env, AUTH_MODE: 'integrated', OAUTH_RATE_LIMIT_RELAXED: 'true' }), createLogger('silent'));
+  const env = {
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_ENABLED: 'false',
+    SHUTDOWN_GRACE_MS: '500',
+  };
+  server = await startServer(loadConfig({ ...env, AUTH_MODE: 'none' }), createLogger('silent'), {
+    auth: { authenticate: broken },
+  });
+  integrated = await startServer(
+    loadConfig({ ...env, AUTH_MODE: 'integrated', OAUTH_RATE_LIMIT_RELAXED: 'true' }),
+    createLogger('silent'),
+  );
 });
 
 afterAll(async () => {
@@ -41,9 +54,17 @@ test.each([
   ['GET', '/sse'],
   ['POST', '/message?sessionId=x'],
 ])('%s %s: an unexpected failure → 500 JSON-RPC error', async (method, path) => {
-  const res = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: method === 'POST' ? '{}' : undefined });
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: method === 'POST' ? '{}' : undefined,
+  });
   expect(res.status).toBe(500);
-  expect(await expectNoHtml(res)).toEqual({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+  expect(await expectNoHtml(res)).toEqual({
+    jsonrpc: '2.0',
+    error: { code: -32603, message: 'Internal error' },
+    id: null,
+  });
 });
 
 test('GET /sessions: an unexpected failure → 500 problem JSON', async () => {
@@ -59,7 +80,11 @@ test('an unknown route → 404 problem JSON', async () => {
 });
 
 test('integrated mode: malformed JSON to /register → 400 OAuth JSON', async () => {
-  const res = await fetch(`${integrated.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris":' });
+  const res = await fetch(`${integrated.url}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"redirect_uris":',
+  });
   expect(res.status).toBe(400);
   expect(await expectNoHtml(res)).toMatchObject({ error: 'invalid_client_metadata' });
 });

@@ -54,7 +54,9 @@ describe('the everything surface across three instances', () => {
     const cl = await client();
     let action: 'accept' | 'decline' = 'accept';
     cl.setRequestHandler('elicitation/create', async () =>
-      action === 'accept' ? { action, content: { name: 'Ada', email: 'ada@example.com', age: 36, role: 'engineer', subscribe: true } } : { action },
+      action === 'accept'
+        ? { action, content: { name: 'Ada', email: 'ada@example.com', age: 36, role: 'engineer', subscribe: true } }
+        : { action },
     );
     expect(text(await cl.callTool({ name: 'elicitInput', arguments: {} }))).toContain('"name":"Ada"');
     action = 'decline';
@@ -77,7 +79,7 @@ describe('the everything surface across three instances', () => {
     });
     const first = cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'one' } });
     await firstAsked;
-    const second = (await cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'two' } }));
+    const second = await cl.callTool({ name: 'sampleLLM', arguments: { prompt: 'two' } });
     expect(second.isError).toBe(true);
     expect(text(second)).toContain('too many pending server-to-client requests');
     release();
@@ -112,7 +114,10 @@ describe('the everything surface across three instances', () => {
     let count = 0;
     do {
       // One page per request: listResources() without a cursor would fetch them all.
-      const page: ListResourcesResult = await cl.request({ method: 'resources/list', params: cursor ? { cursor } : {} });
+      const page: ListResourcesResult = await cl.request({
+        method: 'resources/list',
+        params: cursor ? { cursor } : {},
+      });
       pages++;
       count += page.resources.filter((r) => r.uri.startsWith('test://static/resource/')).length;
       cursor = page.nextCursor;
@@ -123,7 +128,10 @@ describe('the everything surface across three instances', () => {
     expect(read.contents[0]).toHaveProperty('blob');
     const prompt = await cl.getPrompt({ name: 'complex_prompt', arguments: { temperature: '0.7', style: 'formal' } });
     expect(prompt.messages.length).toBeGreaterThan(0);
-    const completion = await cl.complete({ ref: { type: 'ref/resource', uri: 'test://static/resource/{id}' }, argument: { name: 'id', value: '1' } });
+    const completion = await cl.complete({
+      ref: { type: 'ref/resource', uri: 'test://static/resource/{id}' },
+      argument: { name: 'id', value: '1' },
+    });
     expect(completion.completion.values.length).toBeGreaterThan(0);
     await cl.close();
   });
@@ -140,14 +148,27 @@ describe('the everything surface across three instances', () => {
     const call = await fetch(`${B}/mcp`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 30, steps: 100 }, _meta: { progressToken: 'p' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'long',
+        method: 'tools/call',
+        params: {
+          name: 'longRunningOperation',
+          arguments: { duration: 30, steps: 100 },
+          _meta: { progressToken: 'p' },
+        },
+      }),
     });
     const reader = call.body!.pipeThrough(new TextDecoderStream()).getReader();
     let events = (await reader.read()).value ?? ''; // first progress: the call runs on A
     const cancel = await fetch(`${C}/mcp`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'long', reason: 'test' } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 'long', reason: 'test' },
+      }),
     });
     expect(cancel.status).toBe(202);
     // The stream ends without a result (spec: no response to a cancelled request), long before 30 s.

@@ -13,9 +13,20 @@ import calculateSlot from 'cluster-key-slot';
 import { userKey } from '../redis/keys.js';
 import { startCluster, TOKENS, TOPOLOGY, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
-import { clusterMasterOf, createAclUser, sentinelMasterPort, startRedisCluster, startSentinelSet, type RedisDeployment } from './redisServers.js';
+import {
+  clusterMasterOf,
+  createAclUser,
+  sentinelMasterPort,
+  startRedisCluster,
+  startSentinelSet,
+  type RedisDeployment,
+} from './redisServers.js';
 
-const HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${TOKENS.alice}` };
+const HEADERS = {
+  'Content-Type': 'application/json',
+  Accept: 'application/json',
+  Authorization: `Bearer ${TOKENS.alice}`,
+};
 /** A request that takes longer than this counts as hung. */
 const HANG_MS = 15_000;
 const SESSIONS = 12;
@@ -33,7 +44,12 @@ async function rawInit(base: string): Promise<string> {
   const res = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: HEADERS,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'failover', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'failover', version: '1' } },
+    }),
   });
   await res.text();
   const sid = res.headers.get('mcp-session-id');
@@ -47,7 +63,12 @@ async function call(base: string, sid: string, id: number): Promise<{ status: nu
     const res = await fetch(`${base}/mcp`, {
       method: 'POST',
       headers: { ...HEADERS, 'Mcp-Session-Id': sid, 'Mcp-Protocol-Version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: `m${id}` } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: `m${id}` } },
+      }),
       signal: AbortSignal.timeout(HANG_MS),
     });
     const text = await res.text();
@@ -59,17 +80,28 @@ async function call(base: string, sid: string, id: number): Promise<{ status: nu
   }
 }
 
-const ready = (base: string) => fetch(`${base}/ready`).then((r) => r.status, () => 0);
+const ready = (base: string) =>
+  fetch(`${base}/ready`).then(
+    (r) => r.status,
+    () => 0,
+  );
 
 describe(`failover of a Redis master (${TOPOLOGY})`, () => {
   let deployment: RedisDeployment;
   let c: Cluster;
   beforeAll(async () => {
-    deployment = TOPOLOGY === 'cluster' ? await startRedisCluster({ nodeTimeoutMs: 1000 }) : await startSentinelSet({ downAfterMs: 1000 });
+    deployment =
+      TOPOLOGY === 'cluster'
+        ? await startRedisCluster({ nodeTimeoutMs: 1000 })
+        : await startSentinelSet({ downAfterMs: 1000 });
     // As the least-privilege ACL user, like the other suites on these topologies.
     const credentials = await createAclUser(deployment, { name: 'mcp', password: 'failover-secret', patterns: ['t*'] });
     const env = { ...deployment.env, REDIS_URL: `redis://${credentials}@acl-credentials-only` };
-    c = await startCluster(2, { RELAY_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '300' }, { env, admin: deployment.env });
+    c = await startCluster(
+      2,
+      { RELAY_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '300' },
+      { env, admin: deployment.env },
+    );
   }, 60_000);
   afterAll(async () => {
     await c?.close();
@@ -94,14 +126,25 @@ describe(`failover of a Redis master (${TOPOLOGY})`, () => {
       for (let n = 0; !stop; n++) {
         const start = Date.now();
         const { status, body } = await call(n % 2 === 0 ? A : B, sid, nextId++);
-        outcomes.push({ session, start, end: Date.now(), status, ...(status === 503 || status === 504 ? {} : { body }) });
+        outcomes.push({
+          session,
+          start,
+          end: Date.now(),
+          status,
+          ...(status === 503 || status === 504 ? {} : { body }),
+        });
         if (status !== 200) await new Promise((r) => setTimeout(r, 50)); // a client's back-off
       }
     });
     const sdkResults: boolean[] = [];
     const sdkLoop = (async () => {
       while (!stop) {
-        sdkResults.push(await sdk.client.callTool({ name: 'echo', arguments: { message: 'sdk' } }).then(() => true, () => false));
+        sdkResults.push(
+          await sdk.client.callTool({ name: 'echo', arguments: { message: 'sdk' } }).then(
+            () => true,
+            () => false,
+          ),
+        );
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -117,7 +160,8 @@ describe(`failover of a Redis master (${TOPOLOGY})`, () => {
       const [a, b] = await Promise.all([ready(A), ready(B)]);
       readiness.push({ t: Date.now() - killedAt, a, b });
       const recent = outcomes.filter((o) => o.start > Date.now() - 500);
-      const allBack = a === 200 && b === 200 && sids.every((_, s) => recent.some((o) => o.session === s && o.status === 200));
+      const allBack =
+        a === 200 && b === 200 && sids.every((_, s) => recent.some((o) => o.session === s && o.status === 200));
       if (allBack) break;
       if (Date.now() > deadline) throw new Error(`no recovery within 45 s: ${JSON.stringify(readiness.slice(-3))}`);
       await new Promise((r) => setTimeout(r, 100));

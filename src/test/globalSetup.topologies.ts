@@ -31,7 +31,9 @@ async function start(topology: string, rootDir: string): Promise<void> {
   const first = await Promise.race([
     once(createInterface({ input: child.stdout }), 'line').then(([line]) => line as string),
     once(child, 'exit').then(([code]) => {
-      throw new Error(`the ${topology} deployment did not start (exit ${String(code)}); redis-server and redis-cli are needed`);
+      throw new Error(
+        `the ${topology} deployment did not start (exit ${String(code)}); redis-server and redis-cli are needed`,
+      );
     }),
   ]);
   const { env, admin } = JSON.parse(first) as { env: Record<string, string>; admin: Record<string, string> };
@@ -43,6 +45,8 @@ async function start(topology: string, rootDir: string): Promise<void> {
 const given = (topology: string) => process.env[`TEST_${topology.toUpperCase()}_ENV`] !== undefined;
 
 export default async function globalSetup(globalConfig: GlobalConfig): Promise<void> {
-  const wanted = TOPOLOGIES.filter((t) => (!globalConfig.selectProjects || globalConfig.selectProjects.includes(t)) && !given(t));
+  const wanted = TOPOLOGIES.filter(
+    (t) => (!globalConfig.selectProjects || globalConfig.selectProjects.includes(t)) && !given(t),
+  );
   await Promise.all(wanted.map((t) => start(t, globalConfig.rootDir)));
 }

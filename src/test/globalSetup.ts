@@ -40,10 +40,14 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-    detached: false,
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+      detached: false,
+    },
+  );
   const failed = new Promise<never>((_, reject) =>
     child.once('error', () =>
       reject(new Error('The tests need Redis: set REDIS_URL, run one on 127.0.0.1:6379, or install redis-server.')),

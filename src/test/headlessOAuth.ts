@@ -109,8 +109,14 @@ export class HeadlessProvider implements OAuthClientProvider {
  * The SDK's OAuth dance: connect → 401 → authorize → finishAuth (checks `iss`) → connect again.
  * `options` picks the client's protocol era (`versionNegotiation`; default: 2025 `initialize`).
  */
-export async function connectWithOAuth(provider: HeadlessProvider, mcpUrl: string, fetchVia: typeof fetch, options: ClientOptions = {}) {
-  const transport = () => new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, fetch: fetchVia });
+export async function connectWithOAuth(
+  provider: HeadlessProvider,
+  mcpUrl: string,
+  fetchVia: typeof fetch,
+  options: ClientOptions = {},
+) {
+  const transport = () =>
+    new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, fetch: fetchVia });
   const first = new Client({ name: 'e2e', version: '1.0.0' }, options);
   const refused = await first.connect(transport()).then(
     () => undefined,

@@ -42,7 +42,10 @@ function postMessage(base: string, sid: string, body: unknown, token: string = T
 }
 
 /** Opens a raw /sse stream and returns it with the session id its endpoint event announced. */
-async function rawSession(base: string, token: string = TOKENS.alice): Promise<{ sse: RawSse; sid: string; endpoint: string }> {
+async function rawSession(
+  base: string,
+  token: string = TOKENS.alice,
+): Promise<{ sse: RawSse; sid: string; endpoint: string }> {
   const sse = await openRawSse(`${base}/sse`, auth(token));
   expect(sse.status).toBe(200);
   const first = await sse.next();
@@ -66,9 +69,12 @@ describe('legacy HTTP+SSE across two instances', () => {
     const client = await connectSse(A, ({ method }) => (method === 'POST' ? B : A));
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'legacy' } }))).toBe('Echo: legacy');
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.06, steps: 4 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const result = await client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.06, steps: 4 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(text(result)).toContain('completed');
     // The last progress event and the response leave back to back (the wire order is checked
     // below). The SDK client handles notifications a microtask later than responses, and its
@@ -105,7 +111,11 @@ describe('legacy HTTP+SSE across two instances', () => {
     await postMessage(B, sid, INIT);
     await sse.next();
     await postMessage(B, sid, { jsonrpc: '2.0', method: 'notifications/initialized' });
-    const call = { name: 'longRunningOperation', arguments: { duration: 0.03, steps: 3 }, _meta: { progressToken: 'p' } };
+    const call = {
+      name: 'longRunningOperation',
+      arguments: { duration: 0.03, steps: 3 },
+      _meta: { progressToken: 'p' },
+    };
     expect((await postMessage(B, sid, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: call })).status).toBe(202);
     const seen: string[] = [];
     for (;;) {
@@ -133,10 +143,18 @@ describe('legacy HTTP+SSE across two instances', () => {
   test('POST for a dead or unknown session is 404, not 202; a missing sessionId is 400; bad bodies as on /mcp', async () => {
     const unknown = await postMessage(B, 'no-such-session', { jsonrpc: '2.0', method: 'notifications/initialized' });
     expect(unknown.status).toBe(404);
-    const missing = await fetch(`${B}/message`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth() }, body: '{}' });
+    const missing = await fetch(`${B}/message`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...auth() },
+      body: '{}',
+    });
     expect(missing.status).toBe(400);
     const { sse, sid } = await rawSession(A);
-    const bad = await fetch(`${B}/message?sessionId=${sid}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth() }, body: '{"jsonrpc":' });
+    const bad = await fetch(`${B}/message?sessionId=${sid}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...auth() },
+      body: '{"jsonrpc":',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(-32700);
     sse.close();
@@ -152,12 +170,23 @@ describe('legacy HTTP+SSE across two instances', () => {
     const { sse, sid } = await rawSession(A);
     expect((await postMessage(B, sid, INIT)).status).toBe(202);
     await sse.next();
-    expect((await postMessage(B, sid, { jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri: 'test://static/resource/1' } })).status).toBe(202);
+    expect(
+      (
+        await postMessage(B, sid, {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'resources/subscribe',
+          params: { uri: 'test://static/resource/1' },
+        })
+      ).status,
+    ).toBe(202);
     await sse.next();
     expect((await sessionKeys(sid)).length).toBeGreaterThan(1); // meta + subscriptions (+ the user's set)
     sse.close();
     // The host deletes the keys first, then stops hosting.
-    await waitFor(async () => (await sessionKeys(sid)).length === 0 && c.instances.every((i) => i.routing.hostedCount === 0));
+    await waitFor(
+      async () => (await sessionKeys(sid)).length === 0 && c.instances.every((i) => i.routing.hostedCount === 0),
+    );
     expect(await c.redis.zscore(c.keyspace.userSessions(sessionOwnerKey('alice', 'test-client')), sid)).toBeNull();
   });
 
@@ -165,10 +194,24 @@ describe('legacy HTTP+SSE across two instances', () => {
     const anon = await fetch(`${A}/sse`, { headers: { Accept: 'text/event-stream' } });
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
-    expect((await fetch(`${A}/message?sessionId=x`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status).toBe(401);
-    const evil = await fetch(`${A}/sse`, { headers: { Accept: 'text/event-stream', Origin: 'http://evil.example.com', ...auth() } });
+    expect(
+      (
+        await fetch(`${A}/message?sessionId=x`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: '{}',
+        })
+      ).status,
+    ).toBe(401);
+    const evil = await fetch(`${A}/sse`, {
+      headers: { Accept: 'text/event-stream', Origin: 'http://evil.example.com', ...auth() },
+    });
     expect(evil.status).toBe(403);
-    const evilPost = await fetch(`${A}/message?sessionId=x`, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example.com', ...auth() }, body: '{}' });
+    const evilPost = await fetch(`${A}/message?sessionId=x`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example.com', ...auth() },
+      body: '{}',
+    });
     expect(evilPost.status).toBe(403);
     expect((await fetch(`${A}/message?sessionId=x`, { headers: auth() })).status).toBe(405);
   });
@@ -177,7 +220,12 @@ describe('legacy HTTP+SSE across two instances', () => {
     const { sse, sid } = await rawSession(A);
     const res = await fetch(`${B}/mcp`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'Mcp-Session-Id': sid, ...auth() },
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        'Mcp-Session-Id': sid,
+        ...auth(),
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping' }),
     });
     expect(res.status).toBe(400);
@@ -194,7 +242,7 @@ describe('legacy HTTP+SSE and instance loss', () => {
   afterEach(() => c.close());
 
   test('the instance holding the stream (and host) dies: POSTs elsewhere get 404 at once and the keys go', async () => {
-    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const [A, B] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
     const { sse, sid } = await rawSession(A.url);
     expect((await postMessage(B.url, sid, INIT)).status).toBe(202);
     await sse.next();
@@ -208,7 +256,7 @@ describe('legacy HTTP+SSE and instance loss', () => {
   });
 
   test('the host dies while the stream lives on another instance: the next POST takes the session over', async () => {
-    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const [A, B] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
     let postTo = A.url;
     const client = await connectSse(A.url, ({ method }) => (method === 'POST' ? postTo : A.url));
     await client.setLoggingLevel('error');

@@ -6,13 +6,18 @@
  * the other instance, and the guards and error answers of this lane.
  */
 import { EventEmitter, once } from 'node:events';
-import { Client, StreamableHTTPClientTransport, type ClientOptions, type ElicitResult } from '@modelcontextprotocol/client';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type ClientOptions,
+  type ElicitResult,
+} from '@modelcontextprotocol/client';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { balancedFetch, type Picker } from './mcpClient.js';
 import { modernPost, MODERN_VERSION } from './modernRequest.js';
 
-const text = (r: { content?: unknown }) => ((r.content as Array<{ text?: string }>)[0]?.text ?? '');
+const text = (r: { content?: unknown }) => (r.content as Array<{ text?: string }>)[0]?.text ?? '';
 
 let c: Cluster;
 let A: string, B: string;
@@ -54,13 +59,18 @@ describe('the SDK client in each negotiation mode, every request on the other in
     const client = await connect(options, pick);
     expect(client.getProtocolEra()).toBe(era);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'slow_compute', 'test_input_required_result_multi_round']));
+    expect(tools.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['echo', 'slow_compute', 'test_input_required_result_multi_round']),
+    );
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'both ways' } }))).toBe('Echo: both ways');
     const read = await client.readResource({ uri: 'test://static-text' });
     expect(read.contents[0]).toMatchObject({ uri: 'test://static-text' });
     const prompt = await client.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'x', arg2: 'y' } });
     expect(JSON.stringify(prompt.messages)).toContain("arg1='x'");
-    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' }, argument: { name: 'arg1', value: 'par' } });
+    const completion = await client.complete({
+      ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' },
+      argument: { name: 'arg1', value: 'par' },
+    });
     expect(completion.completion.values).toEqual(['paris', 'park', 'party']);
     expect(new Set(pick.log.map((l) => l.target))).toEqual(new Set([A, B]));
     // A modern client never opens a session: no session record exists for it anywhere.
@@ -72,7 +82,10 @@ describe('the SDK client in each negotiation mode, every request on the other in
 describe('multi-round-trip requests', () => {
   test('each retry lands on the other instance and completes there; the sealed state travels with the client', async () => {
     const pick = alternating();
-    const client = await connect({ versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: { form: {} } } }, pick);
+    const client = await connect(
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: { form: {} } } },
+      pick,
+    );
     const asked: string[] = [];
     client.setRequestHandler('elicitation/create', async (req): Promise<ElicitResult> => {
       const message = (req.params as { message: string }).message;
@@ -85,18 +98,37 @@ describe('multi-round-trip requests', () => {
     const rounds = pick.log.filter((l) => l.body.includes('test_input_required_result_multi_round'));
     expect(rounds).toHaveLength(3);
     // Consecutive rounds were served by different instances.
-    expect(rounds.map((r) => r.target)).toEqual([rounds[0]!.target, rounds[0]!.target === A ? B : A, rounds[0]!.target]);
+    expect(rounds.map((r) => r.target)).toEqual([
+      rounds[0]!.target,
+      rounds[0]!.target === A ? B : A,
+      rounds[0]!.target,
+    ]);
     // Rounds 2 and 3 echoed state minted by the other instance.
     expect(rounds.slice(1).every((r) => r.body.includes('"requestState"'))).toBe(true);
     await client.close();
   });
 
   test('state minted for one user is refused for another on the other instance (-32602), and tampered state too', async () => {
-    const first = await modernPost(A, 'tools/call', { name: 'test_input_required_result_request_state', arguments: {} }, { token: TOKENS.alice, capabilities: { elicitation: {} } });
+    const first = await modernPost(
+      A,
+      'tools/call',
+      { name: 'test_input_required_result_request_state', arguments: {} },
+      { token: TOKENS.alice, capabilities: { elicitation: {} } },
+    );
     const state = first.body.result!['requestState'] as string;
     expect(first.body.result).toMatchObject({ resultType: 'input_required' });
     const retry = (token: string, requestState: string) =>
-      modernPost(B, 'tools/call', { name: 'test_input_required_result_request_state', arguments: {}, inputResponses: { confirm: { action: 'accept', content: { ok: true } } }, requestState }, { token, capabilities: { elicitation: {} } });
+      modernPost(
+        B,
+        'tools/call',
+        {
+          name: 'test_input_required_result_request_state',
+          arguments: {},
+          inputResponses: { confirm: { action: 'accept', content: { ok: true } } },
+          requestState,
+        },
+        { token, capabilities: { elicitation: {} } },
+      );
     const mine = await retry(TOKENS.alice, state);
     expect(text(mine.body.result as { content: unknown })).toMatch(/^state-ok/);
     for (const [token, candidate] of [
@@ -155,7 +187,10 @@ describe('subscriptions/listen', () => {
         method: 'subscriptions/listen',
         params: {
           notifications: { promptsListChanged: true },
-          _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_VERSION, 'io.modelcontextprotocol/clientCapabilities': {} },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
         },
       }),
     });
@@ -182,13 +217,18 @@ describe('subscriptions/listen', () => {
     expect(typeof id).toBe('string');
     await modernPost(B, 'tools/call', { name: 'test_trigger_prompt_change', arguments: {} }, { token: TOKENS.alice });
     const change = await nextFrame();
-    expect(change).toMatchObject({ method: 'notifications/prompts/list_changed', params: { _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
+    expect(change).toMatchObject({
+      method: 'notifications/prompts/list_changed',
+      params: { _meta: { 'io.modelcontextprotocol/subscriptionId': id } },
+    });
     await reader.cancel();
   });
 
   test('a 2025 session on A hears a list change raised by a 2026-07-28 request on B (one bus for both eras)', async () => {
     const legacy = await connect({}, () => A);
-    const changed = new Promise<void>((resolve) => legacy.setNotificationHandler('notifications/tools/list_changed', () => resolve()));
+    const changed = new Promise<void>((resolve) =>
+      legacy.setNotificationHandler('notifications/tools/list_changed', () => resolve()),
+    );
     // The session's GET stream is open once its lease is taken.
     const lease = c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), legacy.sessionId()!);
     while ((await c.redis.exists(lease)) === 0) await new Promise((r) => setImmediate(r));
@@ -203,23 +243,55 @@ describe('guards and errors of the 2026-07-28 lane', () => {
     const anon = await modernPost(A, 'tools/list');
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
-    const evil = await modernPost(A, 'tools/list', {}, { token: TOKENS.alice, headers: { origin: 'http://evil.example.com' } });
+    const evil = await modernPost(
+      A,
+      'tools/list',
+      {},
+      { token: TOKENS.alice, headers: { origin: 'http://evil.example.com' } },
+    );
     expect(evil.status).toBe(403);
   });
 
   test('the spec’s codes, each with the request’s id', async () => {
     const opts = { token: TOKENS.alice };
-    const mismatch = await modernPost(A, 'tools/call', { name: 'echo', arguments: { message: 'x' } }, { ...opts, id: 'm1', headers: { 'mcp-name': 'add' } });
-    expect([mismatch.status, mismatch.body]).toEqual([400, expect.objectContaining({ id: 'm1', error: expect.objectContaining({ code: -32020 }) })]);
-    const future = await modernPost(A, 'tools/list', { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } }, { ...opts, id: 'm2', headers: { 'mcp-protocol-version': '2099-01-01' } });
+    const mismatch = await modernPost(
+      A,
+      'tools/call',
+      { name: 'echo', arguments: { message: 'x' } },
+      { ...opts, id: 'm1', headers: { 'mcp-name': 'add' } },
+    );
+    expect([mismatch.status, mismatch.body]).toEqual([
+      400,
+      expect.objectContaining({ id: 'm1', error: expect.objectContaining({ code: -32020 }) }),
+    ]);
+    const future = await modernPost(
+      A,
+      'tools/list',
+      { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+      { ...opts, id: 'm2', headers: { 'mcp-protocol-version': '2099-01-01' } },
+    );
     expect(future.status).toBe(400);
-    expect(future.body).toMatchObject({ id: 'm2', error: { code: -32022, data: { supported: ['2026-07-28'], requested: '2099-01-01' } } });
+    expect(future.body).toMatchObject({
+      id: 'm2',
+      error: { code: -32022, data: { supported: ['2026-07-28'], requested: '2099-01-01' } },
+    });
     for (const removed of ['ping', 'logging/setLevel', 'resources/subscribe', 'initialize']) {
       const gone = await modernPost(A, removed, {}, { ...opts, id: `r-${removed}` });
       expect([gone.status, gone.body.id, gone.body.error?.code]).toEqual([404, `r-${removed}`, -32601]);
     }
-    const needsSampling = await modernPost(A, 'tools/call', { name: 'test_missing_capability', arguments: {} }, { ...opts, id: 'm3' });
-    expect([needsSampling.status, needsSampling.body]).toEqual([400, expect.objectContaining({ id: 'm3', error: expect.objectContaining({ code: -32021, data: { requiredCapabilities: { sampling: {} } } }) })]);
+    const needsSampling = await modernPost(
+      A,
+      'tools/call',
+      { name: 'test_missing_capability', arguments: {} },
+      { ...opts, id: 'm3' },
+    );
+    expect([needsSampling.status, needsSampling.body]).toEqual([
+      400,
+      expect.objectContaining({
+        id: 'm3',
+        error: expect.objectContaining({ code: -32021, data: { requiredCapabilities: { sampling: {} } } }),
+      }),
+    ]);
     const modernHeaders = { authorization: `Bearer ${TOKENS.alice}`, 'mcp-protocol-version': MODERN_VERSION };
     expect((await fetch(`${B}/mcp`, { headers: { ...modernHeaders, accept: 'text/event-stream' } })).status).toBe(405);
     expect((await fetch(`${B}/mcp`, { method: 'DELETE', headers: modernHeaders })).status).toBe(405);
@@ -240,14 +312,19 @@ describe('guards and errors of the 2026-07-28 lane', () => {
 describe('rate limits apply to the 2026-07-28 lane like to sessions', () => {
   let limited: Cluster;
   beforeAll(async () => {
-    limited = await startCluster(2, { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_PER_USER: '3', RATE_LIMIT_PER_ADDRESS: '1000' });
+    limited = await startCluster(2, {
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_PER_USER: '3',
+      RATE_LIMIT_PER_ADDRESS: '1000',
+    });
   });
   afterAll(() => limited.close());
 
   test('the per-user budget is shared by both instances', async () => {
     const [X, Y] = limited.instances.map((i) => i.url) as [string, string];
     const statuses: number[] = [];
-    for (const target of [X, Y, X, Y]) statuses.push((await modernPost(target, 'tools/list', {}, { token: TOKENS.alice })).status);
+    for (const target of [X, Y, X, Y])
+      statuses.push((await modernPost(target, 'tools/list', {}, { token: TOKENS.alice })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     // Another user has a budget of their own.
     expect((await modernPost(X, 'tools/list', {}, { token: TOKENS.bob })).status).toBe(200);

@@ -32,7 +32,12 @@ function nameOf(method: string, params: Record<string, unknown>): unknown {
   return undefined;
 }
 
-export async function modernPost(baseUrl: string, method: string, params: Record<string, unknown> = {}, opts: ModernOptions = {}): Promise<ModernAnswer> {
+export async function modernPost(
+  baseUrl: string,
+  method: string,
+  params: Record<string, unknown> = {},
+  opts: ModernOptions = {},
+): Promise<ModernAnswer> {
   const id = opts.id ?? nextId++;
   const { _meta, ...rest } = params as { _meta?: Record<string, unknown> };
   const body = {
@@ -88,7 +93,12 @@ export async function pollTask(
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { body } = await modernPost(baseUrl, 'tasks/get', { taskId }, { token, capabilities: { extensions: { [TASKS]: {} } } });
+    const { body } = await modernPost(
+      baseUrl,
+      'tasks/get',
+      { taskId },
+      { token, capabilities: { extensions: { [TASKS]: {} } } },
+    );
     if (!body.result) throw new Error(`tasks/get failed: ${JSON.stringify(body.error)}`);
     if (done(body.result)) return body.result;
     if (Date.now() > deadline) throw new Error(`task ${taskId} still ${String(body.result['status'])}`);

@@ -120,7 +120,9 @@ test('SDK client: discovery, registration, consent, token, MCP; refresh; foreign
   expect(revoked.status).toBe(200);
   const denied = await rawMcp(after.access_token, { jsonrpc: '2.0', id: 100, method: 'tools/list' }, sessionId);
   expect(denied.status).toBe(401);
-  expect(denied.headers.get('www-authenticate')).toContain(`resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`);
+  expect(denied.headers.get('www-authenticate')).toContain(
+    `resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`,
+  );
   expect(((await denied.json()) as { error_description: string }).error_description).toBe('token has been revoked');
   // The grant is gone, so the refresh token died with it: the SDK drops the tokens and starts over.
   await expect(auth(alice, { serverUrl: MCP_URL, fetchFn: fetchVia })).resolves.toBe('REDIRECT');
@@ -137,10 +139,18 @@ test('a session belongs to the user AND the client: another client of the same u
   const other = await connect(second);
   expect(second.clientInformation()!.client_id).not.toBe(first.clientInformation()!.client_id);
 
-  const driven = await rawMcp(second.tokens()!.access_token, { jsonrpc: '2.0', id: 7, method: 'tools/list' }, sessionId);
+  const driven = await rawMcp(
+    second.tokens()!.access_token,
+    { jsonrpc: '2.0', id: 7, method: 'tools/list' },
+    sessionId,
+  );
   expect(driven.status).toBe(404);
   const list = async (token: string) =>
-    ((await (await fetchVia(`${BASE}/sessions`, { headers: { authorization: `Bearer ${token}` } })).json()) as { sessions: Array<{ id: string }> }).sessions.map((s) => s.id);
+    (
+      (await (await fetchVia(`${BASE}/sessions`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        sessions: Array<{ id: string }>;
+      }
+    ).sessions.map((s) => s.id);
   expect(await list(second.tokens()!.access_token)).toEqual([other.transport.sessionId]);
   expect(await list(first.tokens()!.access_token)).toEqual([sessionId]);
   // The owning client still drives its session.
@@ -151,32 +161,39 @@ test('a session belongs to the user AND the client: another client of the same u
 test.each([
   ['pinned to 2026-07-28', { pin: '2026-07-28' }],
   ['auto', 'auto'],
-] as const)('the 2026-07-28 lane with OAuth (%s): the probe’s 401 starts the flow; the token’s user owns what it creates; revoked → 401', async (_mode, mode) => {
-  const carol = providerFor('carol');
-  const { client } = await connect(carol, { versionNegotiation: { mode } });
-  expect(client.getProtocolEra()).toBe('modern');
-  const echo = await client.callTool({ name: 'echo', arguments: { message: 'modern with a token' } });
-  expect(JSON.stringify(echo.content)).toContain('modern with a token');
-  const token = carol.tokens()!.access_token;
+] as const)(
+  'the 2026-07-28 lane with OAuth (%s): the probe’s 401 starts the flow; the token’s user owns what it creates; revoked → 401',
+  async (_mode, mode) => {
+    const carol = providerFor('carol');
+    const { client } = await connect(carol, { versionNegotiation: { mode } });
+    expect(client.getProtocolEra()).toBe('modern');
+    const echo = await client.callTool({ name: 'echo', arguments: { message: 'modern with a token' } });
+    expect(JSON.stringify(echo.content)).toContain('modern with a token');
+    const token = carol.tokens()!.access_token;
 
-  // A task created with Carol's token (on B) is not Dave's, though his token is valid too.
-  const viaB = (method: string, params: Record<string, unknown>, bearer: string) =>
-    modernPost(b.url, method, params, { token: bearer, capabilities: { extensions: { [TASKS]: {} } } });
-  const created = await viaB('tools/call', { name: 'slow_compute', arguments: { seconds: 30 } }, token);
-  const taskId = created.body.result!['taskId'] as string;
-  const dave = providerFor('dave');
-  const daveConn = await connect(dave, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  expect((await viaB('tasks/get', { taskId }, dave.tokens()!.access_token)).body.error).toMatchObject({ code: -32602 });
-  expect((await viaB('tasks/cancel', { taskId }, token)).body.result).toMatchObject({ resultType: 'complete' });
+    // A task created with Carol's token (on B) is not Dave's, though his token is valid too.
+    const viaB = (method: string, params: Record<string, unknown>, bearer: string) =>
+      modernPost(b.url, method, params, { token: bearer, capabilities: { extensions: { [TASKS]: {} } } });
+    const created = await viaB('tools/call', { name: 'slow_compute', arguments: { seconds: 30 } }, token);
+    const taskId = created.body.result!['taskId'] as string;
+    const dave = providerFor('dave');
+    const daveConn = await connect(dave, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    expect((await viaB('tasks/get', { taskId }, dave.tokens()!.access_token)).body.error).toMatchObject({
+      code: -32602,
+    });
+    expect((await viaB('tasks/cancel', { taskId }, token)).body.result).toMatchObject({ resultType: 'complete' });
 
-  const revoked = await fetchVia(`${BASE}/revoke`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ client_id: String(carol.clientInformation()!.client_id), token }),
-  });
-  expect(revoked.status).toBe(200);
-  const denied = await modernPost(b.url, 'tools/list', {}, { token });
-  expect(denied.status).toBe(401);
-  expect(denied.headers.get('www-authenticate')).toContain(`resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`);
-  await Promise.all([client.close(), daveConn.client.close()]);
-});
+    const revoked = await fetchVia(`${BASE}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: String(carol.clientInformation()!.client_id), token }),
+    });
+    expect(revoked.status).toBe(200);
+    const denied = await modernPost(b.url, 'tools/list', {}, { token });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${BASE}/.well-known/oauth-protected-resource/mcp"`,
+    );
+    await Promise.all([client.close(), daveConn.client.close()]);
+  },
+);

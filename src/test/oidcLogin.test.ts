@@ -150,7 +150,10 @@ async function signInUntilCallback(hooks: { atProvider?: (url: URL) => Promise<v
   }).toString();
   let res = await fetchVia(authorize, { redirect: 'manual' });
   ours.take(res);
-  res = await fetchVia(new URL(res.headers.get('location')!, BASE), { redirect: 'manual', headers: { cookie: ours.header() } });
+  res = await fetchVia(new URL(res.headers.get('location')!, BASE), {
+    redirect: 'manual',
+    headers: { cookie: ours.header() },
+  });
   expect(res.status).toBe(302);
   let url = new URL(res.headers.get('location')!);
   expect(url.origin).toBe(idp.issuer);
@@ -164,7 +167,8 @@ async function signInUntilCallback(hooks: { atProvider?: (url: URL) => Promise<v
   return { callback: url, cookie: ours.header() };
 }
 
-const callbackOnB = (url: URL, cookie?: string) => fetchVia(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+const callbackOnB = (url: URL, cookie?: string) =>
+  fetchVia(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
 
 async function expectErrorPage(res: Response, status: number, code: string, text?: string) {
   expect(res.status).toBe(status);
@@ -176,7 +180,11 @@ async function expectErrorPage(res: Response, status: number, code: string, text
 }
 
 test('an unknown state → 400 page', async () => {
-  await expectErrorPage(await callbackOnB(new URL(`${BASE}/oauth/callback?code=x&state=not-ours`)), 400, 'invalid_request');
+  await expectErrorPage(
+    await callbackOnB(new URL(`${BASE}/oauth/callback?code=x&state=not-ours`)),
+    400,
+    'invalid_request',
+  );
 });
 
 test('a replayed callback → 400 page (the state is single use across instances)', async () => {
@@ -243,10 +251,16 @@ describe('provider unreachable when the sign-in starts', () => {
   async function loginPageOf(server: RunningServer): Promise<Response> {
     const clientId = await registerClient();
     const pkce = await pkceChallenge();
-    const authorize = `${server.url}/authorize?` + new URLSearchParams({
-      response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: pkce.code_challenge,
-      code_challenge_method: 'S256', resource: MCP_URL,
-    }).toString();
+    const authorize =
+      `${server.url}/authorize?` +
+      new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: REDIRECT,
+        code_challenge: pkce.code_challenge,
+        code_challenge_method: 'S256',
+        resource: MCP_URL,
+      }).toString();
     const first = await fetch(authorize, { redirect: 'manual' });
     return fetch(new URL(first.headers.get('location')!, server.url), { redirect: 'manual' });
   }
@@ -265,7 +279,10 @@ describe('provider unreachable when the sign-in starts', () => {
     hung = createTcpServer((s) => sockets.push(s)).listen(0, '127.0.0.1');
     await once(hung, 'listening');
     const port = (hung.address() as AddressInfo).port;
-    const c = await startServer(env({ LOGIN_OIDC_ISSUER: `http://127.0.0.1:${port}`, LOGIN_OIDC_TIMEOUT_MS: '300' }), createLogger('silent'));
+    const c = await startServer(
+      env({ LOGIN_OIDC_ISSUER: `http://127.0.0.1:${port}`, LOGIN_OIDC_TIMEOUT_MS: '300' }),
+      createLogger('silent'),
+    );
     extra.push(c);
     await expectErrorPage(await loginPageOf(c), 503, 'temporarily_unavailable');
   });

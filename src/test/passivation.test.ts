@@ -50,8 +50,10 @@ describe('passivation on two instances (MAX_LIVE_SESSIONS_PER_INSTANCE=3)', () =
     return s;
   }
   const hostA = () => c.instances[0]!.routing;
-  const getStreamOpen = (s: Session) => async () => (await c.redis.exists(c.keyspace.sessionGetStream(s.ref.u, s.ref.sessionId))) === 1;
-  const publishEvent = (event: object) => c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify(event));
+  const getStreamOpen = (s: Session) => async () =>
+    (await c.redis.exists(c.keyspace.sessionGetStream(s.ref.u, s.ref.sessionId))) === 1;
+  const publishEvent = (event: object) =>
+    c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify(event));
 
   test('ten sessions, three in memory: all keep working, with the GET stream, log level, subscription and capabilities set before', async () => {
     const passivatedBefore = await counted(c.instances[0]!.metrics.sessionsPassivated);
@@ -63,7 +65,11 @@ describe('passivation on two instances (MAX_LIVE_SESSIONS_PER_INSTANCE=3)', () =
     first.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
     first.client.setNotificationHandler('notifications/tools/list_changed', () => void listChanges.push(1));
     first.client.setNotificationHandler('notifications/message', (n) => void logs.push(String(n.params.data)));
-    first.client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: 'sampled' }, model: 'm' }));
+    first.client.setRequestHandler('sampling/createMessage', async () => ({
+      role: 'assistant',
+      content: { type: 'text', text: 'sampled' },
+      model: 'm',
+    }));
     await first.client.setLoggingLevel('error');
     await first.client.subscribeResource({ uri });
     await until('the GET stream on B', getStreamOpen(first));
@@ -91,10 +97,13 @@ describe('passivation on two instances (MAX_LIVE_SESSIONS_PER_INSTANCE=3)', () =
     expect(text(logged)).toContain('successfully');
     expect(logs).toEqual([]);
     // ...and still knows the client declared sampling.
-    expect(text(await first.client.callTool({ name: 'sampleLLM', arguments: { prompt: 'still there?' } }))).toContain('sampled');
+    expect(text(await first.client.callTool({ name: 'sampleLLM', arguments: { prompt: 'still there?' } }))).toContain(
+      'sampled',
+    );
 
     // Woken and put to sleep again, the subscription still holds, and so does the GET stream.
-    for (const s of sessions.slice(1, 1 + MAX_LIVE)) await s.client.callTool({ name: 'echo', arguments: { message: 'x' } });
+    for (const s of sessions.slice(1, 1 + MAX_LIVE))
+      await s.client.callTool({ name: 'echo', arguments: { message: 'x' } });
     expect(hostA().isLive(first.ref)).toBe(false);
     await publishEvent({ kind: 'resource_updated', uri });
     await until('the second update', () => updates.length === 2);
@@ -112,12 +121,17 @@ describe('passivation on two instances (MAX_LIVE_SESSIONS_PER_INSTANCE=3)', () =
     const woken = await counted(c.instances[0]!.metrics.sessionsRehydrated);
     const run = async (s: Session, round: number) => {
       const progress: number[] = [];
-      const result = await s.client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.2, steps: 4 } }, {
-        onprogress: (p) => progress.push(p.progress),
-      });
+      const result = await s.client.callTool(
+        { name: 'longRunningOperation', arguments: { duration: 0.2, steps: 4 } },
+        {
+          onprogress: (p) => progress.push(p.progress),
+        },
+      );
       expect(text(result)).toContain('completed');
       expect(progress).toEqual([1, 2, 3, 4]);
-      expect(text(await s.client.callTool({ name: 'echo', arguments: { message: `r${round}` } }))).toBe(`Echo: r${round}`);
+      expect(text(await s.client.callTool({ name: 'echo', arguments: { message: `r${round}` } }))).toBe(
+        `Echo: r${round}`,
+      );
     };
     // Ten sessions busy at once (beyond the cap: busy ones are never evicted), twice over.
     for (const round of [1, 2]) await Promise.all(sessions.slice(0, 10).map((s) => run(s, round)));
@@ -135,11 +149,15 @@ describe('passivation on two instances (MAX_LIVE_SESSIONS_PER_INSTANCE=3)', () =
     waiting.client.setRequestHandler('elicitation/create', async () => {
       asked();
       await answered;
-      return { action: 'accept', content: { name: 'Ada', email: 'ada@example.com', age: 36, color: 'green', newsletter: true } };
+      return {
+        action: 'accept',
+        content: { name: 'Ada', email: 'ada@example.com', age: 36, color: 'green', newsletter: true },
+      };
     });
     const call = waiting.client.callTool({ name: 'elicitInput', arguments: {} });
     await wasAsked;
-    for (const s of sessions.slice(0, 2 * MAX_LIVE)) await s.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } });
+    for (const s of sessions.slice(0, 2 * MAX_LIVE))
+      await s.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } });
     for (let i = 0; i < MAX_LIVE; i++) await open();
     expect(hostA().isLive(waiting.ref)).toBe(true);
     answer();

@@ -37,7 +37,11 @@ try {
   // The instances connect as a least-privilege ACL user, limited to the prefixes of the test suites
   // (`t…`) and of `npm run bench` (`bench…`), so both prove that the recommended ACL rule is enough;
   // `admin` keeps the default user.
-  const credentials = await createAclUser(deployment, { name: 'mcp', password: 'test-secret', patterns: ['t*', 'bench*'] });
+  const credentials = await createAclUser(deployment, {
+    name: 'mcp',
+    password: 'test-secret',
+    patterns: ['t*', 'bench*'],
+  });
   const env = { ...deployment.env, REDIS_URL: `redis://${credentials}@acl-credentials-only` };
   process.stdout.write(`${JSON.stringify({ env, admin: deployment.env })}\n`);
   if (stopping) await deployment.stop();

@@ -56,7 +56,21 @@ function startProcess(dir: string, port: number, args: string[]): RedisNode {
 }
 
 function dataNodeArgs(dir: string, port: number, extra: string[] = []): string[] {
-  return ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, `redis-${port}.log`), ...extra];
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--logfile',
+    join(dir, `redis-${port}.log`),
+    ...extra,
+  ];
 }
 
 /** Runs `probe` until it resolves true, for at most `ms`. */
@@ -71,7 +85,13 @@ async function until(what: string, ms: number, probe: () => Promise<boolean>): P
 
 /** One short-lived connection for set-up checks. */
 async function withClient<T>(options: RedisOptions, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ host: HOST, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...options });
+  const r = new Redis({
+    host: HOST,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...options,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -93,8 +113,10 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-const answers = (port: number, options: RedisOptions = {}) => async () =>
-  (await listening(port)) && withClient({ port, ...options }, async (r) => (await r.ping()) === 'PONG');
+const answers =
+  (port: number, options: RedisOptions = {}) =>
+  async () =>
+    (await listening(port)) && withClient({ port, ...options }, async (r) => (await r.ping()) === 'PONG');
 
 /**
  * Starts a node and waits until it answers. A free port found by `freePort` may be taken by someone
@@ -144,7 +166,11 @@ function deployment(dir: string, nodes: RedisNode[], env: Record<string, string>
 }
 
 /** Cleans up what was started so far when set-up fails half-way. */
-async function guarded(dir: string, nodes: RedisNode[], setUp: () => Promise<RedisDeployment>): Promise<RedisDeployment> {
+async function guarded(
+  dir: string,
+  nodes: RedisNode[],
+  setUp: () => Promise<RedisDeployment>,
+): Promise<RedisDeployment> {
   try {
     return await setUp();
   } catch (err) {
@@ -158,7 +184,8 @@ async function guarded(dir: string, nodes: RedisNode[], setUp: () => Promise<Red
  * pub/sub, scripts, MULTI, connection set-up, INFO for ioredis's ready check and, in a cluster,
  * CLUSTER SLOTS/INFO for the slot map; nothing of @dangerous (KEYS, FLUSHALL, CONFIG, CLIENT KILL…).
  */
-export const SERVER_ACL_COMMANDS = '-@all +@read +@write +@pubsub +@scripting +@transaction +@connection -@dangerous +info +cluster|slots +cluster|info';
+export const SERVER_ACL_COMMANDS =
+  '-@all +@read +@write +@pubsub +@scripting +@transaction +@connection -@dangerous +info +cluster|slots +cluster|info';
 
 export interface AclUser {
   name: string;
@@ -172,9 +199,19 @@ export interface AclUser {
  * before it is promoted), and returns REDIS_URL credentials for it (the host part is not used in
  * cluster and Sentinel mode).
  */
-export async function createAclUser(deployment: RedisDeployment, user: AclUser, options: RedisOptions = {}): Promise<string> {
+export async function createAclUser(
+  deployment: RedisDeployment,
+  user: AclUser,
+  options: RedisOptions = {},
+): Promise<string> {
   const sentinels = new Set((deployment.env['REDIS_SENTINELS'] ?? '').split(',').map((s) => Number(s.split(':')[1])));
-  const rules = ['reset', 'on', `>${user.password}`, ...user.patterns.flatMap((p) => [`~${p}`, `&${p}`]), ...SERVER_ACL_COMMANDS.split(' ')];
+  const rules = [
+    'reset',
+    'on',
+    `>${user.password}`,
+    ...user.patterns.flatMap((p) => [`~${p}`, `&${p}`]),
+    ...SERVER_ACL_COMMANDS.split(' '),
+  ];
   for (const node of deployment.nodes) {
     if (sentinels.has(node.port) || node.process.exitCode !== null) continue;
     await withClient({ port: node.port, ...options }, (r) => r.call('ACL', 'SETUSER', user.name, ...rules));
@@ -205,24 +242,39 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
             dir,
             port,
             dataNodeArgs(dir, port, [
-              '--cluster-enabled', 'yes',
-              '--cluster-port', String(busPort),
-              '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-              '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000),
+              '--cluster-enabled',
+              'yes',
+              '--cluster-port',
+              String(busPort),
+              '--cluster-config-file',
+              join(dir, `nodes-${port}.conf`),
+              '--cluster-node-timeout',
+              String(opts.nodeTimeoutMs ?? 1000),
             ]),
           );
         }),
       );
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
-      timeout: 60_000,
-    });
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `${HOST}:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      {
+        timeout: 60_000,
+      },
+    );
     // Whole = every node sees the full cluster in state ok, and every replica is in sync with its
     // master (a replica that never synced cannot be promoted).
     for (const n of nodes) {
       await until(`cluster state ok on ${n.port}`, 30_000, () =>
         withClient({ port: n.port }, async (r) => {
-          const info = (await r.cluster('INFO'));
+          const info = await r.cluster('INFO');
           const known = Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1]);
           if (!info.includes('cluster_state:ok') || known !== count) return false;
           const repl = await r.info('replication');
@@ -265,8 +317,12 @@ export async function startSentinelSet(opts: SentinelOptions = {}): Promise<Redi
   return guarded(dir, nodes, async () => {
     const [masterPort, replicaPort] = [await freePort(), await freePort()];
     nodes.push(startProcess(dir, masterPort, dataNodeArgs(dir, masterPort)));
-    nodes.push(startProcess(dir, replicaPort, dataNodeArgs(dir, replicaPort, ['--replicaof', HOST, String(masterPort)])));
-    await until('replica in sync', 10_000, () => withClient({ port: replicaPort }, async (r) => (await r.info('replication')).includes('master_link_status:up')));
+    nodes.push(
+      startProcess(dir, replicaPort, dataNodeArgs(dir, replicaPort, ['--replicaof', HOST, String(masterPort)])),
+    );
+    await until('replica in sync', 10_000, () =>
+      withClient({ port: replicaPort }, async (r) => (await r.info('replication')).includes('master_link_status:up')),
+    );
     const sentinelPorts: number[] = [];
     for (let i = 0; i < sentinelCount; i++) {
       const port = await freePort();
@@ -312,7 +368,10 @@ export async function startSentinelSet(opts: SentinelOptions = {}): Promise<Redi
 export async function sentinelMasterPort(deployment: RedisDeployment): Promise<number> {
   const sentinels = deployment.env['REDIS_SENTINELS']!.split(',').map((s) => Number(s.split(':')[1]));
   for (const port of sentinels) {
-    const addr = await withClient({ port }, (r) => r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER) as Promise<[string, string]>).catch(() => undefined);
+    const addr = await withClient(
+      { port },
+      (r) => r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER) as Promise<[string, string]>,
+    ).catch(() => undefined);
     if (addr) return Number(addr[1]);
   }
   throw new Error('no sentinel answered');
@@ -337,23 +396,56 @@ export async function startTlsRedis(): Promise<TlsServer> {
   const d = await guarded(dir, nodes, async () => {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
     for (const ca of ['ca', 'stranger']) {
-      await run('openssl', ['req', '-x509', ...ec, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.crt`), '-days', '1', '-subj', `/CN=mcp test ${ca} CA`]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        f(`${ca}.key`),
+        '-out',
+        f(`${ca}.crt`),
+        '-days',
+        '1',
+        '-subj',
+        `/CN=mcp test ${ca} CA`,
+      ]);
     }
     await run('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
     await writeFile(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '1', '-extfile', f('san.ext')]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      f('server.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('server.crt'),
+      '-days',
+      '1',
+      '-extfile',
+      f('san.ext'),
+    ]);
     port = await freePort();
     nodes.push(
       startProcess(
         dir,
         port,
         dataNodeArgs(dir, 0, [
-          '--tls-port', String(port),
-          '--tls-cert-file', f('server.crt'),
-          '--tls-key-file', f('server.key'),
-          '--tls-ca-cert-file', f('ca.crt'),
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          f('server.crt'),
+          '--tls-key-file',
+          f('server.key'),
+          '--tls-ca-cert-file',
+          f('ca.crt'),
           // Clients authenticate with an ACL user, not a client certificate.
-          '--tls-auth-clients', 'no',
+          '--tls-auth-clients',
+          'no',
         ]),
       ),
     );

@@ -9,7 +9,11 @@ import { sessionOwnerKey } from '../redis/keys.js';
 import { inspectRedis, redisEnv, startCluster, TOKENS, TOPOLOGY, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
 
-const HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `Bearer ${TOKENS.alice}` };
+const HEADERS = {
+  'Content-Type': 'application/json',
+  Accept: 'application/json',
+  Authorization: `Bearer ${TOKENS.alice}`,
+};
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
 
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
@@ -24,7 +28,7 @@ describe('instance loss and hangs', () => {
   afterEach(() => c.close());
 
   test('the host instance dies: the next request on another instance takes the session over at once', async () => {
-    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const [A, B] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
     const { client, transport } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
     await client.setLoggingLevel('error');
     expect(A.routing.hostedCount).toBe(1);
@@ -34,7 +38,9 @@ describe('instance loss and hangs', () => {
     expect(Date.now() - t0).toBeLessThan(400);
     expect(B.routing.hostedCount).toBe(1);
     // State that lives in Redis came along: the log level set before the loss still filters.
-    const meta = await c.redis.hgetall(c.keyspace.sessionMeta(sessionOwnerKey('alice', 'test-client'), transport.sessionId!));
+    const meta = await c.redis.hgetall(
+      c.keyspace.sessionMeta(sessionOwnerKey('alice', 'test-client'), transport.sessionId!),
+    );
     expect(meta['level']).toBe('error');
     expect(meta['host']).toBe(B.routing.instanceId);
     await client.close();
@@ -58,7 +64,7 @@ describe('instance loss and hangs', () => {
   });
 
   test('a slow request outlives the relay timeout because the host sends heartbeats', async () => {
-    const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+    const [A, B] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
     const { client } = await connectClient(A.url, TOKENS.alice, initOnThenRoundRobin(A.url, [B.url]));
     // 1.2 s with no progress token = nothing on the stream but heartbeats, 3× the 400 ms timeout.
     const r = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 1.2, steps: 1 } });
@@ -88,7 +94,11 @@ describe('resources stay bounded', () => {
         expect(before).toBe(4); // command + subscriber per instance
       }
       for (let batch = 0; batch < 50; batch++) {
-        await Promise.all(Array.from({ length: 20 }, (_, i) => client.callTool({ name: 'echo', arguments: { message: `${batch}-${i}` } })));
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            client.callTool({ name: 'echo', arguments: { message: `${batch}-${i}` } }),
+          ),
+        );
       }
       expect(await c.connectionCount()).toBe(before);
       expect(c.instances.every((i) => i.routing.relay.size === 0)).toBe(true);
@@ -126,7 +136,12 @@ describe('SSE keep-alive', () => {
       const res = await fetch(`${c.instances[0]!.url}/mcp`, {
         method: 'POST',
         headers: { ...HEADERS, Accept: 'text/event-stream', 'Mcp-Session-Id': transport.sessionId! },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } } }),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 'slow',
+          method: 'tools/call',
+          params: { name: 'longRunningOperation', arguments: { duration: 0.5, steps: 1 } },
+        }),
       });
       const body = await res.text();
       expect(body).toContain(': keep-alive');
@@ -140,7 +155,13 @@ describe('SSE keep-alive', () => {
 
 describe('the process', () => {
   const tsx = ['--import', 'tsx', 'src/index.ts'];
-  const processEnv = { ...process.env, AUTH_MODE: 'none', PORT: '0', LOG_LEVEL: 'info', REDIS_PREFIX: `tproc${process.pid}` };
+  const processEnv = {
+    ...process.env,
+    AUTH_MODE: 'none',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    REDIS_PREFIX: `tproc${process.pid}`,
+  };
   const baseEnv = { ...processEnv, ...redisEnv() };
 
   test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
@@ -152,14 +173,24 @@ describe('the process', () => {
     const init = await fetch(`${url}/mcp`, {
       method: 'POST',
       headers: { ...HEADERS },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
     });
     const sid = init.headers.get('mcp-session-id')!;
     // A call that streams progress: an SSE response in flight while the instance drains.
     const slow = fetch(`${url}/mcp`, {
       method: 'POST',
       headers: { ...HEADERS, Accept: 'application/json, text/event-stream', 'Mcp-Session-Id': sid },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.6, steps: 6 }, _meta: { progressToken: 'p' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'longRunningOperation', arguments: { duration: 0.6, steps: 6 }, _meta: { progressToken: 'p' } },
+      }),
     });
     const res = await slow;
     expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -175,7 +206,10 @@ describe('the process', () => {
   });
 
   test('REDIS_URL set but unreachable: exits non-zero with a clear message', async () => {
-    const child = spawn(process.execPath, tsx, { env: { ...processEnv, REDIS_URL: 'redis://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tsx, {
+      env: { ...processEnv, REDIS_URL: 'redis://127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const [code] = (await once(child, 'exit')) as [number];
@@ -184,7 +218,10 @@ describe('the process', () => {
   });
 
   test('a bad setting stops start-up with a message naming the variable', async () => {
-    const child = spawn(process.execPath, tsx, { env: { ...baseEnv, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, tsx, {
+      env: { ...baseEnv, PORT: 'eighty' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const [code] = (await once(child, 'exit')) as [number];

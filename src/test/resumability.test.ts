@@ -37,7 +37,11 @@ async function init(base: string): Promise<string> {
   expect(res.status).toBe(200);
   await res.text();
   const sid = res.headers.get('mcp-session-id')!;
-  const note = await fetch(`${base}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  const note = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: headers(sid),
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
   expect(note.status).toBe(202);
   return sid;
 }
@@ -46,7 +50,11 @@ const slowCall = (id: number, steps: number) => ({
   jsonrpc: '2.0',
   id,
   method: 'tools/call',
-  params: { name: 'longRunningOperation', arguments: { duration: steps * 0.08, steps }, _meta: { progressToken: `p${id}` } },
+  params: {
+    name: 'longRunningOperation',
+    arguments: { duration: steps * 0.08, steps },
+    _meta: { progressToken: `p${id}` },
+  },
 });
 
 async function readUntilResult(sse: RawSse, id: number): Promise<SseEvent[]> {
@@ -59,7 +67,9 @@ async function readUntilResult(sse: RawSse, id: number): Promise<SseEvent[]> {
 }
 
 const progressOf = (events: SseEvent[]) =>
-  events.filter((e) => e.data.includes('notifications/progress')).map((e) => (JSON.parse(e.data) as { params: { progress: number } }).params.progress);
+  events
+    .filter((e) => e.data.includes('notifications/progress'))
+    .map((e) => (JSON.parse(e.data) as { params: { progress: number } }).params.progress);
 
 describe('resuming a request stream on another instance', () => {
   test('priming event, ids on every event; a reconnect elsewhere gets the rest once, then the answer', async () => {
@@ -86,7 +96,9 @@ describe('resuming a request stream on another instance', () => {
     expect(new Set(ids).size).toBe(ids.length);
 
     // From the answer on there is nothing left: 400 (not 404, which would mean "session gone").
-    const after = await fetch(`${A}/mcp`, { headers: { ...headers(sid), Accept: 'text/event-stream', 'Last-Event-ID': rest.at(-1)!.id } });
+    const after = await fetch(`${A}/mcp`, {
+      headers: { ...headers(sid), Accept: 'text/event-stream', 'Last-Event-ID': rest.at(-1)!.id },
+    });
     expect(after.status).toBe(400);
     // Resuming from the priming cursor replays the whole stream, from any instance.
     const again = await openRawSse(`${A}/mcp`, { ...headers(sid), 'Last-Event-ID': priming.id });
@@ -96,13 +108,19 @@ describe('resuming a request stream on another instance', () => {
 
   test('a lone answer is plain JSON and logs nothing; bad, unknown and foreign event ids are refused', async () => {
     const sid = await init(A);
-    const ping = await fetch(`${B}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    const ping = await fetch(`${B}/mcp`, {
+      method: 'POST',
+      headers: headers(sid),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
     expect(ping.headers.get('content-type')).toContain('application/json');
     await ping.text();
     expect(await c.redis.exists(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))).toBe(0);
 
     const get = (base: string, lastEventId: string, token: string = TOKENS.alice) =>
-      fetch(`${base}/mcp`, { headers: { ...headers(sid, token), Accept: 'text/event-stream', 'Last-Event-ID': lastEventId } });
+      fetch(`${base}/mcp`, {
+        headers: { ...headers(sid, token), Accept: 'text/event-stream', 'Last-Event-ID': lastEventId },
+      });
     expect((await get(B, 'not-an-id')).status).toBe(400);
     expect((await get(B, `${crypto.randomUUID()}.1_0-0`)).status).toBe(400);
     // Another user naming this session: the usual 404, before any stream is looked at.
@@ -141,13 +159,21 @@ describe('resuming a request stream on another instance', () => {
     const transport = new StreamableHTTPClientTransport(new URL(`${A}/mcp`), {
       fetch: lb,
       requestInit: { headers: { Authorization: `Bearer ${TOKENS.alice}` } },
-      reconnectionOptions: { initialReconnectionDelay: 10, maxReconnectionDelay: 50, reconnectionDelayGrowFactor: 1.5, maxRetries: 3 },
+      reconnectionOptions: {
+        initialReconnectionDelay: 10,
+        maxReconnectionDelay: 50,
+        reconnectionDelayGrowFactor: 1.5,
+        maxRetries: 3,
+      },
     });
     await client.connect(transport);
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.4, steps: 5 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const result = await client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.4, steps: 5 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(cut).toBe(true);
     expect((result.content as Array<{ text: string }>)[0]!.text).toContain('completed');
     expect(progress).toEqual([1, 2, 3, 4, 5]);
@@ -169,11 +195,17 @@ describe('when the host of the request dies', () => {
     const resumed = await openRawSse(`${C}/mcp`, { ...headers(sid), 'Last-Event-ID': first.id });
     expect(resumed.status).toBe(200);
     await resumed.ended(); // within RELAY_TIMEOUT_MS (1 s here), without an answer
-    const again = await fetch(`${C}/mcp`, { headers: { ...headers(sid), Accept: 'text/event-stream', 'Last-Event-ID': first.id } });
+    const again = await fetch(`${C}/mcp`, {
+      headers: { ...headers(sid), Accept: 'text/event-stream', 'Last-Event-ID': first.id },
+    });
     expect(again.status).toBe(400);
     await again.text();
     // The session itself lives on: the next request is taken over by a live instance.
-    const ping = await fetch(`${C}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'ping' }) });
+    const ping = await fetch(`${C}/mcp`, {
+      method: 'POST',
+      headers: headers(sid),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 12, method: 'ping' }),
+    });
     expect(ping.status).toBe(200);
     await ping.text();
   });
@@ -198,7 +230,11 @@ describe('closing a request stream early (SEP-1699 polling)', () => {
   test('a client of an earlier revision keeps its stream: no priming, no early close, the answer on the POST', async () => {
     const sid = await init(A);
     const call = { jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'test_reconnection', arguments: {} } };
-    const res = await fetch(`${B}/mcp`, { method: 'POST', headers: { ...headers(sid), 'MCP-Protocol-Version': '2025-06-18' }, body: JSON.stringify(call) });
+    const res = await fetch(`${B}/mcp`, {
+      method: 'POST',
+      headers: { ...headers(sid), 'MCP-Protocol-Version': '2025-06-18' },
+      body: JSON.stringify(call),
+    });
     const text = await res.text();
     expect(text).toContain('Reconnection test completed successfully');
     expect(text).not.toContain('id:');
@@ -230,12 +266,21 @@ describe('resuming the standalone GET stream', () => {
     const subscribe = await fetch(`${A}/mcp`, {
       method: 'POST',
       headers: headers(sid),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'resources/subscribe', params: { uri: 'test://static/resource/3' } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'resources/subscribe',
+        params: { uri: 'test://static/resource/3' },
+      }),
     });
     expect(subscribe.status).toBe(200);
     await subscribe.text();
     const lock = c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), sid);
-    const update = () => c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
+    const update = () =>
+      c.instances[1]!.routing.bus.publish(
+        c.keyspace.serverEvents(),
+        JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }),
+      );
 
     const first = await openRawSse(`${B}/mcp`, headers(sid));
     await waitFor(async () => (await c.redis.exists(lock)) === 1);
@@ -247,7 +292,9 @@ describe('resuming the standalone GET stream', () => {
     await waitFor(async () => (await c.redis.exists(lock)) === 0);
 
     await update(); // nobody listens: logged only
-    await waitFor(async () => (await c.redis.xlen(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))) === 2);
+    await waitFor(
+      async () => (await c.redis.xlen(c.keyspace.sessionEvents(sessionOwnerKey('alice', 'test-client'), sid))) === 2,
+    );
     const resumed = await openRawSse(`${C}/mcp`, { ...headers(sid), 'Last-Event-ID': seen.id });
     const missed = await resumed.next();
     expect(missed.data).toContain('notifications/resources/updated');

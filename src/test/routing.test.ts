@@ -28,10 +28,20 @@ async function rawInit(base: string, token: string = TOKENS.alice): Promise<stri
   return sid!;
 }
 
-function rawPost(base: string, sid: string | undefined, body: unknown, token: string = TOKENS.alice, accept = 'application/json') {
+function rawPost(
+  base: string,
+  sid: string | undefined,
+  body: unknown,
+  token: string = TOKENS.alice,
+  accept = 'application/json',
+) {
   const headers: Record<string, string> = { ...JSON_HEADERS, Accept: accept, Authorization: `Bearer ${token}` };
   if (sid) headers['Mcp-Session-Id'] = sid;
-  return fetch(`${base}/mcp`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 const errorCode = async (res: Response) => ((await res.json()) as { error: { code: number } }).error.code;
@@ -51,9 +61,12 @@ describe('two instances on one Redis', () => {
     const { client } = await connectClient(A, TOKENS.alice, initOnThenRoundRobin(A, [B]));
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'across' } }))).toBe('Echo: across');
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.05, steps: 3 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const result = await client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.05, steps: 3 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(text(result)).toContain('completed');
     expect(progress).toEqual([1, 2, 3]);
     await client.close();
@@ -72,7 +85,10 @@ describe('two instances on one Redis', () => {
     const sid = await rawInit(A);
     const before = await c.keys();
     expect(before.some((k) => k.includes(sid))).toBe(true);
-    const del = await fetch(`${B}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });
+    const del = await fetch(`${B}/mcp`, {
+      method: 'DELETE',
+      headers: { 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` },
+    });
     expect(del.status).toBe(200);
     for (const base of [A, B]) {
       const res = await rawPost(base, sid, { jsonrpc: '2.0', id: 2, method: 'ping' });
@@ -87,9 +103,14 @@ describe('two instances on one Redis', () => {
     for (const base of [A, B]) {
       const asBob = await rawPost(base, sid, { jsonrpc: '2.0', id: 5, method: 'ping' }, TOKENS.bob);
       expect(asBob.status).toBe(404);
-      const bobDelete = await fetch(`${base}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.bob}` } });
+      const bobDelete = await fetch(`${base}/mcp`, {
+        method: 'DELETE',
+        headers: { 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.bob}` },
+      });
       expect(bobDelete.status).toBe(404);
-      const bobGet = await fetch(`${base}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.bob}` } });
+      const bobGet = await fetch(`${base}/mcp`, {
+        headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.bob}` },
+      });
       expect(bobGet.status).toBe(404);
     }
     const asAlice = await rawPost(B, sid, { jsonrpc: '2.0', id: 6, method: 'ping' });
@@ -102,7 +123,12 @@ describe('two instances on one Redis', () => {
     const res = await fetch(`${B}/mcp`, {
       method: 'POST',
       headers: { ...JSON_HEADERS, 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 't' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'longRunningOperation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 't' } },
+      }),
       signal: ac.signal,
     });
     const reader = res.body!.getReader();
@@ -114,7 +140,12 @@ describe('two instances on one Redis', () => {
       expect(ping.status).toBe(200);
     }
     // Same request id can be reused once the abandoned call has completed on the host.
-    const again = await rawPost(A, sid, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'echo', arguments: { message: 'still here' } } });
+    const again = await rawPost(A, sid, {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'still here' } },
+    });
     expect(text(((await again.json()) as { result: CallToolResult }).result)).toBe('Echo: still here');
   });
 
@@ -127,10 +158,18 @@ describe('two instances on one Redis', () => {
     await client.subscribeResource({ uri: 'test://static/resource/3' });
     const sid = transport.sessionId!;
     // Only one standalone stream per session, whichever instance is asked.
-    await waitFor(async () => (await c.redis.exists(c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), sid))) === 1);
-    const second = await fetch(`${A}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` } });
+    await waitFor(
+      async () =>
+        (await c.redis.exists(c.keyspace.sessionGetStream(sessionOwnerKey('alice', 'test-client'), sid))) === 1,
+    );
+    const second = await fetch(`${A}/mcp`, {
+      headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, Authorization: `Bearer ${TOKENS.alice}` },
+    });
     expect(second.status).toBe(409);
-    await c.instances[1]!.routing.bus.publish(c.keyspace.serverEvents(), JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }));
+    await c.instances[1]!.routing.bus.publish(
+      c.keyspace.serverEvents(),
+      JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/3' }),
+    );
     expect(await updated).toBe('test://static/resource/3');
     await client.close();
   });
@@ -167,7 +206,11 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     expect(await errorCode(batch)).toBe(-32600);
     const big = await rawPost(A, undefined, { ...INIT, params: { ...INIT.params, pad: 'x'.repeat(4096) } });
     expect(big.status).toBe(413);
-    const form = await fetch(`${A}/mcp`, { method: 'POST', headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKENS.alice}` }, body: 'x' });
+    const form = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${TOKENS.alice}` },
+      body: 'x',
+    });
     expect(form.status).toBe(415);
     const accept = await rawPost(A, undefined, INIT, TOKENS.alice, 'text/html');
     expect(accept.status).toBe(406);
@@ -176,16 +219,31 @@ describe('status codes of the Streamable HTTP endpoint', () => {
   test('unsupported MCP-Protocol-Version → 400; 2026-era traffic is answered by the 2026-07-28 lane', async () => {
     const sid = await rawInit(A);
     const headers = { ...JSON_HEADERS, Authorization: `Bearer ${TOKENS.alice}`, 'Mcp-Session-Id': sid };
-    const old = await fetch(`${A}/mcp`, { method: 'POST', headers: { ...headers, 'MCP-Protocol-Version': '1999-01-01' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    const old = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, 'MCP-Protocol-Version': '1999-01-01' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
     expect(old.status).toBe(400);
     const modern = { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'server/discover' };
     // A 2026-era header without the per-request envelope: the modern lane's -32602, with the id.
-    const bare = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }) });
+    const bare = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: modern,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'server/discover' }),
+    });
     expect(bare.status).toBe(400);
     expect(await bare.json()).toMatchObject({ id: 3, error: { code: -32602 } });
     // With the envelope, discovery works (the session id header is ignored by this lane).
-    const _meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
-    const probe = await fetch(`${A}/mcp`, { method: 'POST', headers: modern, body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'server/discover', params: { _meta } }) });
+    const _meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const probe = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: modern,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'server/discover', params: { _meta } }),
+    });
     expect(probe.status).toBe(200);
     expect(await probe.json()).toMatchObject({ id: 4, result: { supportedVersions: ['2026-07-28'] } });
     expect((await fetch(`${A}/mcp`, { headers: { ...modern, Accept: 'text/event-stream' } })).status).toBe(405);
@@ -194,8 +252,17 @@ describe('status codes of the Streamable HTTP endpoint', () => {
 
   test('a 2025 session gets the 2025-11-25 wire: an unknown resource is -32002 with data {uri}; errors carry the request id', async () => {
     const sid = await rawInit(A);
-    const read = await rawPost(A, sid, { jsonrpc: '2.0', id: 'r1', method: 'resources/read', params: { uri: 'test://nope' } });
-    expect(await read.json()).toEqual({ jsonrpc: '2.0', id: 'r1', error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } } });
+    const read = await rawPost(A, sid, {
+      jsonrpc: '2.0',
+      id: 'r1',
+      method: 'resources/read',
+      params: { uri: 'test://nope' },
+    });
+    expect(await read.json()).toEqual({
+      jsonrpc: '2.0',
+      id: 'r1',
+      error: { code: -32002, message: 'Resource not found', data: { uri: 'test://nope' } },
+    });
     const noSession = await rawPost(A, undefined, { jsonrpc: '2.0', id: 'r2', method: 'ping' });
     expect(((await noSession.json()) as { id: unknown }).id).toBe('r2');
     const gone = await rawPost(A, 'no-such-session', { jsonrpc: '2.0', id: 'r3', method: 'ping' });
@@ -212,18 +279,30 @@ describe('status codes of the Streamable HTTP endpoint', () => {
   });
 
   test('a present, disallowed Origin → 403; preflight is answered before auth and exposes the MCP headers', async () => {
-    const evil = await fetch(`${A}/mcp`, { method: 'POST', headers: { ...JSON_HEADERS, Origin: 'http://evil.example.com', Authorization: `Bearer ${TOKENS.alice}` }, body: JSON.stringify(INIT) });
+    const evil = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, Origin: 'http://evil.example.com', Authorization: `Bearer ${TOKENS.alice}` },
+      body: JSON.stringify(INIT),
+    });
     expect(evil.status).toBe(403);
     const pre = await fetch(`${A}/mcp`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://localhost:6274', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type,mcp-session-id' },
+      headers: {
+        Origin: 'http://localhost:6274',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization,content-type,mcp-session-id',
+      },
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
     // A 2026-07-28 browser client names its method and target in headers (SEP-2243).
     const allowed = (pre.headers.get('access-control-allow-headers') ?? '').toLowerCase();
     for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
-    const ok = await fetch(`${A}/mcp`, { method: 'POST', headers: { ...JSON_HEADERS, Origin: 'http://localhost:6274', Authorization: `Bearer ${TOKENS.alice}` }, body: JSON.stringify(INIT) });
+    const ok = await fetch(`${A}/mcp`, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, Origin: 'http://localhost:6274', Authorization: `Bearer ${TOKENS.alice}` },
+      body: JSON.stringify(INIT),
+    });
     expect(ok.status).toBe(200);
     const exposed = ok.headers.get('access-control-expose-headers') ?? '';
     for (const h of ['Mcp-Session-Id', 'MCP-Protocol-Version', 'WWW-Authenticate']) expect(exposed).toContain(h);
@@ -240,12 +319,22 @@ describe('status codes of the Streamable HTTP endpoint', () => {
     // Sent with its length in one piece, not chunked.
     expect(json.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
     expect(json.headers.get('transfer-encoding')).toBeNull();
-    const echo = { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { message: 'grüße ✓' } } };
+    const echo = {
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'grüße ✓' } },
+    };
     const echoed = await rawPost(A, sid, echo, TOKENS.alice, both);
     const echoedText = await echoed.text();
     expect(echoedText).toContain('grüße ✓');
     expect(echoed.headers.get('content-length')).toBe(String(Buffer.byteLength(echoedText)));
-    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'p' } } };
+    const call = {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'longRunningOperation', arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: 'p' } },
+    };
     const sse = await rawPost(A, sid, call, TOKENS.alice, both);
     expect(sse.headers.get('content-type')).toContain('text/event-stream');
     const events = await sse.text();

@@ -46,7 +46,11 @@ async function reachable(port: number): Promise<boolean> {
 const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 
 async function startRedis(): Promise<void> {
-  redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  redisServer = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   while (!(await reachable(redisPort))) await new Promise((r) => setTimeout(r, 20));
 }
 
@@ -115,7 +119,12 @@ const post = (instance: RunningServer, token: string, body: unknown, sessionId?:
 
 /** A session initialized on A. */
 async function sessionOnA(token: string): Promise<string> {
-  const init = await post(a, token, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const init = await post(a, token, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
   await init.text();
   const sid = init.headers.get('mcp-session-id');
   expect(sid).toBeTruthy();
@@ -125,10 +134,18 @@ async function sessionOnA(token: string): Promise<string> {
 
 let nextId = 1;
 const echo = (instance: RunningServer, token: string, sid: string) =>
-  post(instance, token, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } }, sid);
+  post(
+    instance,
+    token,
+    { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } },
+    sid,
+  );
 
 /** Records the commands an instance's command connection sends while `during` runs. */
-async function commandsSentBy(instance: RunningServer, during: () => Promise<void>): Promise<Array<{ name: string; args: unknown[] }>> {
+async function commandsSentBy(
+  instance: RunningServer,
+  during: () => Promise<void>,
+): Promise<Array<{ name: string; args: unknown[] }>> {
   const connection = instance.redis.command as Redis;
   const sent: Array<{ name: string; args: unknown[] }> = [];
   const original = connection.sendCommand;
@@ -184,7 +201,11 @@ test('the per-user budget is shared by both instances: 429 with Retry-After once
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(await refused.json()).toEqual({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringContaining('Rate limit exceeded') }, id: null });
+    expect(await refused.json()).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: expect.stringContaining('Rate limit exceeded') },
+      id: null,
+    });
   }
 });
 

@@ -58,7 +58,10 @@ afterAll(async () => {
 });
 
 test('the auth server publishes RFC 8414 metadata with its own issuer, JWKS and introspection', async () => {
-  const meta = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+  const meta = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<
+    string,
+    unknown
+  >;
   expect(meta).toMatchObject({
     issuer,
     jwks_uri: expect.stringMatching(new RegExp(`^${issuer}/`)),
@@ -69,7 +72,10 @@ test('the auth server publishes RFC 8414 metadata with its own issuer, JWKS and 
 
 describe.each([
   ['jwt', {}],
-  ['introspection', { TOKEN_VALIDATION: 'introspection', INTROSPECTION_CLIENT_ID: RS.id, INTROSPECTION_CLIENT_SECRET: RS.secret }],
+  [
+    'introspection',
+    { TOKEN_VALIDATION: 'introspection', INTROSPECTION_CLIENT_ID: RS.id, INTROSPECTION_CLIENT_SECRET: RS.secret },
+  ],
 ] as const)('auth-server + two MCP instances, %s validation', (_strategy, env) => {
   let cluster: SeparateCluster;
   beforeAll(async () => {
@@ -80,7 +86,9 @@ describe.each([
   });
 
   test('SDK client: PRM → our auth server → registration, login, consent → MCP calls on both instances', async () => {
-    const prm = (await (await cluster.fetchVia('http://localhost:3232/.well-known/oauth-protected-resource/mcp')).json()) as Record<string, unknown>;
+    const prm = (await (
+      await cluster.fetchVia('http://localhost:3232/.well-known/oauth-protected-resource/mcp')
+    ).json()) as Record<string, unknown>;
     expect(prm).toMatchObject({ resource: MCP_URL, authorization_servers: [issuer] });
 
     const provider = new HeadlessProvider({
@@ -112,7 +120,9 @@ describe.each([
       redirectUrl: 'http://127.0.0.1:6276/oauth/callback',
       browser: (url) => authorizeByForms(url, { userId: 'alice' }),
     });
-    const { client } = await connectWithOAuth(provider, MCP_URL, cluster.fetchVia, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    const { client } = await connectWithOAuth(provider, MCP_URL, cluster.fetchVia, {
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+    });
     expect(client.getProtocolEra()).toBe('modern');
     for (const message of ['a', 'b', 'c', 'd']) {
       const res = await client.callTool({ name: 'echo', arguments: { message } });

@@ -6,7 +6,13 @@
  * strategies. The token never appears in any Redis message. AS down → 503, AS back → recovers.
  */
 import { SignJWT, generateKeyPair } from 'jose';
-import { JWT_CLIENT_ID, OPAQUE_CLIENT_ID, RS_CLIENT, startCorporateSso, type CorporateSso } from '../auth/separate/fixtures/corporateSso.js';
+import {
+  JWT_CLIENT_ID,
+  OPAQUE_CLIENT_ID,
+  RS_CLIENT,
+  startCorporateSso,
+  type CorporateSso,
+} from '../auth/separate/fixtures/corporateSso.js';
 import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
 import { MCP_URL, startSeparateCluster, type SeparateCluster } from './separateHarness.js';
 
@@ -39,7 +45,11 @@ describe.each([
   [
     'introspection',
     OPAQUE_CLIENT_ID,
-    { TOKEN_VALIDATION: 'introspection', INTROSPECTION_CLIENT_ID: RS_CLIENT.id, INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret },
+    {
+      TOKEN_VALIDATION: 'introspection',
+      INTROSPECTION_CLIENT_ID: RS_CLIENT.id,
+      INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret,
+    },
   ],
 ] as const)('corporate SSO, %s validation, two MCP instances', (strategy, clientId, env) => {
   let cluster: SeparateCluster;
@@ -83,7 +93,9 @@ describe.each([
     for (let i = 0; i < 2; i++) {
       const res = await mcpPost(cluster, token);
       expect(res.status).toBe(401);
-      expect(res.headers.get('www-authenticate')).toContain('resource_metadata="http://localhost:3232/.well-known/oauth-protected-resource/mcp"');
+      expect(res.headers.get('www-authenticate')).toContain(
+        'resource_metadata="http://localhost:3232/.well-known/oauth-protected-resource/mcp"',
+      );
     }
   });
 

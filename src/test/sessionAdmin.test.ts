@@ -63,7 +63,7 @@ describe('session admin across two instances', () => {
   });
   afterAll(() => c.close());
 
-  test('lists only the caller\'s own sessions, from any instance, with the hosting instance and transport', async () => {
+  test("lists only the caller's own sessions, from any instance, with the hosting instance and transport", async () => {
     const onA = await initOn(A);
     const onB = await initOn(B);
     const bobs = await initOn(A, TOKENS.bob);
@@ -73,7 +73,11 @@ describe('session admin across two instances', () => {
     for (const base of [A, B]) {
       const mine = await list(base);
       const byId = new Map(mine.map((s) => [s.id, s]));
-      expect(byId.get(onA)).toMatchObject({ instance: idA, transport: 'streamable-http', protocolVersion: '2025-11-25' });
+      expect(byId.get(onA)).toMatchObject({
+        instance: idA,
+        transport: 'streamable-http',
+        protocolVersion: '2025-11-25',
+      });
       expect(byId.get(onB)).toMatchObject({ instance: idB, transport: 'streamable-http' });
       expect(byId.get(legacyId)).toMatchObject({ instance: idB, transport: 'sse' });
       expect(byId.has(bobs)).toBe(false);
@@ -135,7 +139,9 @@ describe('session admin across two instances', () => {
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
     expect((await fetch(`${A}/sessions/x`, { method: 'DELETE' })).status).toBe(401);
-    expect((await fetch(`${A}/sessions`, { headers: { Origin: 'http://evil.example.com', ...auth() } })).status).toBe(403);
+    expect((await fetch(`${A}/sessions`, { headers: { Origin: 'http://evil.example.com', ...auth() } })).status).toBe(
+      403,
+    );
     const post = await fetch(`${A}/sessions`, { method: 'POST', headers: auth() });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
@@ -146,7 +152,7 @@ describe('session admin when the host died', () => {
   test('DELETE on another instance takes the session over and ends it; no key left', async () => {
     const c = await startCluster(2);
     try {
-      const [A, B] = c.instances as [typeof c.instances[0], typeof c.instances[0]];
+      const [A, B] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
       const sid = await initOn(A.url);
       await A.kill();
       const res = await endOn(B.url, sid);

@@ -18,7 +18,8 @@ const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/
 class Lines extends Writable {
   readonly lines: Array<Record<string, unknown>> = [];
   override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
-    for (const l of chunk.toString().split('\n').filter(Boolean)) this.lines.push(JSON.parse(l) as Record<string, unknown>);
+    for (const l of chunk.toString().split('\n').filter(Boolean))
+      this.lines.push(JSON.parse(l) as Record<string, unknown>);
     cb();
   }
 }
@@ -64,7 +65,11 @@ describe('per-user session cap across two instances', () => {
         jsonrpc: '2.0',
         id: 1,
         method: 'initialize',
-        params: { protocolVersion: '2025-11-25', capabilities: { sampling: {} }, clientInfo: { name: 'cap-test', version: '1' } },
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: { sampling: {} },
+          clientInfo: { name: 'cap-test', version: '1' },
+        },
       }),
     });
   }
@@ -88,7 +93,8 @@ describe('per-user session cap across two instances', () => {
   }
 
   const sessions = () => c.redis.zrange(c.keyspace.userSessions(sessionOwnerKey(user, 'test-client')), 0, -1);
-  const score = async (sid: string) => Number(await c.redis.zscore(c.keyspace.userSessions(sessionOwnerKey(user, 'test-client')), sid));
+  const score = async (sid: string) =>
+    Number(await c.redis.zscore(c.keyspace.userSessions(sessionOwnerKey(user, 'test-client')), sid));
 
   /** Waits (on Redis, not a clock) until the hosts' activity sweep recorded `sid` as used after `than`. */
   async function usedAfter(sid: string, than: string): Promise<void> {
@@ -104,7 +110,14 @@ describe('per-user session cap across two instances', () => {
     const stream = await openRawSse(
       `${url(0)}/mcp`,
       { ...auth(), 'Mcp-Session-Id': sid },
-      { body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'hold on' } } }) },
+      {
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'sampleLLM', arguments: { prompt: 'hold on' } },
+        }),
+      },
     );
     let event = await stream.next();
     while (!event.data.includes('sampling/createMessage')) event = await stream.next();
@@ -115,7 +128,11 @@ describe('per-user session cap across two instances', () => {
         const res = await fetch(`${url(1)}/mcp`, {
           method: 'POST',
           headers: { ...auth(), 'Mcp-Session-Id': sid },
-          body: JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { role: 'assistant', content: { type: 'text', text: 'ok' }, model: 'm' } }),
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: request.id,
+            result: { role: 'assistant', content: { type: 'text', text: 'ok' }, model: 'm' },
+          }),
         });
         await res.text();
         let last = await stream.next();
@@ -140,7 +157,9 @@ describe('per-user session cap across two instances', () => {
     expect((await sessions()).sort()).toEqual([s1, s3, s4].sort());
     // Counted and logged by the instance that made room (s2 lived on the other one).
     expect(metric(await (await fetch(`${url(0)}/metrics`)).text(), 'mcp_session_evictions_total')).toBe(before + 1);
-    const line = logs.A.lines.find((l) => l['msg'] === 'idle session ended: per-user session cap reached' && l['session'] === s2);
+    const line = logs.A.lines.find(
+      (l) => l['msg'] === 'idle session ended: per-user session cap reached' && l['session'] === s2,
+    );
     expect(line).toMatchObject({ level: 30, max: MAX });
     expect(JSON.stringify(line)).not.toContain(token);
   });
@@ -164,8 +183,13 @@ describe('per-user session cap across two instances', () => {
     const before = metric(await (await fetch(`${url(1)}/metrics`)).text(), 'mcp_session_limit_refusals_total');
     const refused = await initialize(1);
     expect(refused.status).toBe(429);
-    expect(await refused.json()).toMatchObject({ id: 1, error: { code: -32000, message: expect.stringContaining(`max ${MAX}`) } });
-    expect(metric(await (await fetch(`${url(1)}/metrics`)).text(), 'mcp_session_limit_refusals_total')).toBe(before + 1);
+    expect(await refused.json()).toMatchObject({
+      id: 1,
+      error: { code: -32000, message: expect.stringContaining(`max ${MAX}`) },
+    });
+    expect(metric(await (await fetch(`${url(1)}/metrics`)).text(), 'mcp_session_limit_refusals_total')).toBe(
+      before + 1,
+    );
     expect((await sessions()).sort()).toEqual([withStream, inFlight, fresh].sort());
 
     // The request in flight still completes; once it has and the streams are closed, room is made again.
@@ -186,7 +210,9 @@ describe('per-user session cap across two instances', () => {
   });
 
   test('a session whose WebSocket is open is busy: never ended to make room', async () => {
-    const transport = new WebSocketClientTransport(new URL(url(0).replace(/^http/, 'ws') + '/ws'), { headers: { Authorization: `Bearer ${token}` } });
+    const transport = new WebSocketClientTransport(new URL(url(0).replace(/^http/, 'ws') + '/ws'), {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     const client = new Client({ name: 'cap-ws', version: '1' });
     await client.connect(transport);
     try {
@@ -198,7 +224,9 @@ describe('per-user session cap across two instances', () => {
       expect(await ping(idle2)).toBe(200);
       expect(await ping(fresh)).toBe(200);
       // The socket still serves its session.
-      const result = (await client.callTool({ name: 'echo', arguments: { message: 'still here' } })) as { content: Array<{ text: string }> };
+      const result = (await client.callTool({ name: 'echo', arguments: { message: 'still here' } })) as {
+        content: Array<{ text: string }>;
+      };
       expect(result.content[0]!.text).toBe('Echo: still here');
     } finally {
       await client.close();

@@ -19,7 +19,11 @@ export interface RawSse {
   close(): void;
 }
 
-export async function openRawSse(url: string, headers: Record<string, string>, post?: { body: string }): Promise<RawSse> {
+export async function openRawSse(
+  url: string,
+  headers: Record<string, string>,
+  post?: { body: string },
+): Promise<RawSse> {
   const ac = new AbortController();
   const res = await fetch(url, {
     headers: { Accept: 'text/event-stream', ...headers },
@@ -60,7 +64,10 @@ export async function openRawSse(url: string, headers: Record<string, string>, p
           const lines = block.split('\n').filter((l) => !l.startsWith(':'));
           if (lines.length === 0) continue;
           const field = (name: string) =>
-            lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, '')).join('\n');
+            lines
+              .filter((l) => l.startsWith(`${name}:`))
+              .map((l) => l.slice(name.length + 1).replace(/^ /, ''))
+              .join('\n');
           return { event: field('event') || 'message', data: field('data'), id: field('id') };
         }
         if (!(await readMore())) throw new Error('event stream ended');

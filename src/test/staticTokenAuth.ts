@@ -13,7 +13,13 @@ export function staticTokenAuth(tokens: Record<string, string>): AuthModeSetup {
         async verifyAccessToken(token) {
           const userId = tokens[token];
           if (!userId) throw invalidToken('unknown test token');
-          return { token, clientId: 'test-client', scopes: [], expiresAt: Math.floor(Date.now() / 1000) + 3600, extra: { userId } };
+          return {
+            token,
+            clientId: 'test-client',
+            scopes: [],
+            expiresAt: Math.floor(Date.now() / 1000) + 3600,
+            extra: { userId },
+          };
         },
       },
     }),

@@ -18,9 +18,19 @@ beforeAll(async () => {
 });
 afterAll(() => c.close());
 
-async function startTask(base: string, name: string, args: Record<string, unknown>, token: string = TOKENS.alice): Promise<string> {
+async function startTask(
+  base: string,
+  name: string,
+  args: Record<string, unknown>,
+  token: string = TOKENS.alice,
+): Promise<string> {
   const created = await modernPost(base, 'tools/call', { name, arguments: args }, { token, ...WITH_TASKS });
-  expect(created.body.result).toMatchObject({ resultType: 'task', status: 'working', ttlMs: 3_600_000, pollIntervalMs: 200 });
+  expect(created.body.result).toMatchObject({
+    resultType: 'task',
+    status: 'working',
+    ttlMs: 3_600_000,
+    pollIntervalMs: 200,
+  });
   expect(created.body.result).not.toHaveProperty('result');
   return created.body.result!['taskId'] as string;
 }
@@ -35,7 +45,10 @@ test('started on A, the result is fetched on B; readable on B the moment the cal
   const right = await call(B, 'tasks/get', { taskId });
   expect(right.body.result).toMatchObject({ taskId, resultType: 'complete' });
   const done = await pollTask(B, TOKENS.alice, taskId, finished);
-  expect(done).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'Computed quick in 0 s' }] } });
+  expect(done).toMatchObject({
+    status: 'completed',
+    result: { content: [{ type: 'text', text: 'Computed quick in 0 s' }] },
+  });
 });
 
 test('cancelled on B, the work running on A stops and the task stays cancelled', async () => {
@@ -59,20 +72,29 @@ test('a task waiting on A for the client is answered on B, one question at a tim
   expect(Object.keys(waiting['inputRequests'] as object).sort()).toEqual(['confirm', 'name']);
   expect(waiting).not.toHaveProperty('requestState');
 
-  const first = await call(B, 'tasks/update', { taskId, inputResponses: { name: { action: 'accept', content: { name: 'Ada' } } } });
+  const first = await call(B, 'tasks/update', {
+    taskId,
+    inputResponses: { name: { action: 'accept', content: { name: 'Ada' } } },
+  });
   expect(first.body.result).toMatchObject({ resultType: 'complete' });
   const half = (await call(A, 'tasks/get', { taskId })).body.result!;
   expect(half).toMatchObject({ status: 'input_required' });
   expect(Object.keys(half['inputRequests'] as object)).toEqual(['confirm']);
 
-  await call(A, 'tasks/update', { taskId, inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } });
+  await call(A, 'tasks/update', {
+    taskId,
+    inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+  });
   const done = await pollTask(B, TOKENS.alice, taskId, finished);
   expect(done).toMatchObject({ status: 'completed', result: { content: [{ text: 'Name: Ada; proceed: yes' }] } });
 });
 
 test('tool errors complete with isError; protocol errors fail with the JSON-RPC error', async () => {
   const failing = await startTask(B, 'failing_job', {});
-  expect(await pollTask(A, TOKENS.alice, failing, finished)).toMatchObject({ status: 'completed', result: { isError: true } });
+  expect(await pollTask(A, TOKENS.alice, failing, finished)).toMatchObject({
+    status: 'completed',
+    result: { isError: true },
+  });
   const broken = await startTask(B, 'protocol_error_job', {});
   const failed = await pollTask(A, TOKENS.alice, broken, finished);
   expect(failed).toMatchObject({ status: 'failed', error: { code: -32603 } });
@@ -87,19 +109,34 @@ test('a task belongs to the user and client that started it; without the extensi
   }
   const undeclared = await modernPost(B, 'tasks/get', { taskId }, { token: TOKENS.alice });
   expect(undeclared.status).toBe(400);
-  expect(undeclared.body.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { extensions: { [TASKS]: {} } } } });
+  expect(undeclared.body.error).toMatchObject({
+    code: -32021,
+    data: { requiredCapabilities: { extensions: { [TASKS]: {} } } },
+  });
   // A tool that runs only as a task is refused too; one that may runs in the call instead.
   const required = await modernPost(B, 'tools/call', { name: 'failing_job', arguments: {} }, { token: TOKENS.alice });
   expect(required.body.error).toMatchObject({ code: -32021 });
-  const inline = await modernPost(B, 'tools/call', { name: 'slow_compute', arguments: { seconds: 0 } }, { token: TOKENS.alice });
+  const inline = await modernPost(
+    B,
+    'tools/call',
+    { name: 'slow_compute', arguments: { seconds: 0 } },
+    { token: TOKENS.alice },
+  );
   expect(inline.body.result).toMatchObject({ resultType: 'complete', content: [{ text: 'Computed in 0 s' }] });
   await call(A, 'tasks/cancel', { taskId });
 });
 
 test('input gathered by a multi-round-trip request before the task exists reaches the task', async () => {
   const round1 = await call(A, 'tools/call', { name: 'test_tool_with_task', arguments: {} });
-  expect(round1.body.result).toMatchObject({ resultType: 'input_required', inputRequests: { user_name: { method: 'elicitation/create' } } });
-  const round2 = await call(B, 'tools/call', { name: 'test_tool_with_task', arguments: {}, inputResponses: { user_name: { action: 'accept', content: { name: 'Grace' } } } });
+  expect(round1.body.result).toMatchObject({
+    resultType: 'input_required',
+    inputRequests: { user_name: { method: 'elicitation/create' } },
+  });
+  const round2 = await call(B, 'tools/call', {
+    name: 'test_tool_with_task',
+    arguments: {},
+    inputResponses: { user_name: { action: 'accept', content: { name: 'Grace' } } },
+  });
   expect(round2.body.result).toMatchObject({ resultType: 'task' });
   const done = await pollTask(A, TOKENS.alice, round2.body.result!['taskId'] as string, finished);
   expect(done).toMatchObject({ status: 'completed', result: { content: [{ text: 'Hello, Grace! (from a task)' }] } });
@@ -121,7 +158,10 @@ describe('when the instance running a task goes away', () => {
     const leaving = await c.start({ SHUTDOWN_GRACE_MS: '0' });
     const taskId = await startTask(leaving.url, 'slow_compute', { seconds: 60 });
     await leaving.stop();
-    expect((await call(A, 'tasks/get', { taskId })).body.result).toMatchObject({ status: 'failed', error: { data: { reason: 'worker_stopped' } } });
+    expect((await call(A, 'tasks/get', { taskId })).body.result).toMatchObject({
+      status: 'failed',
+      error: { data: { reason: 'worker_stopped' } },
+    });
   });
 });
 

@@ -50,7 +50,10 @@ export class WebSocketClientTransport implements Transport {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, this.opts.protocols ?? ['mcp'], { headers: this.opts.headers, autoPong: this.opts.autoPong ?? true });
+      const ws = new WebSocket(this.url, this.opts.protocols ?? ['mcp'], {
+        headers: this.opts.headers,
+        autoPong: this.opts.autoPong ?? true,
+      });
       this.socket = ws;
       ws.once('unexpected-response', (_req, res) => {
         let body = '';

@@ -18,7 +18,12 @@ import { sessionOwnerKey } from '../redis/keys.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
 import { REDIS_URL, startCluster, TOKENS, type Cluster, redisSettingsFor } from './cluster.js';
-import { UpgradeRefusedError, WebSocketClientTransport, type ClosedWith, type WebSocketClientOptions } from './webSocketClientTransport.js';
+import {
+  UpgradeRefusedError,
+  WebSocketClientTransport,
+  type ClosedWith,
+  type WebSocketClientOptions,
+} from './webSocketClientTransport.js';
 
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
 const auth = (token: string = TOKENS.alice) => ({ Authorization: `Bearer ${token}` });
@@ -78,7 +83,8 @@ class RawSocket {
   /** The next message; fails (instead of waiting forever) once the socket closed with nothing left. */
   async next(): Promise<Record<string, unknown>> {
     while (this.inbox.length === 0) {
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed: ${JSON.stringify(await this.closed)}`);
+      if (this.ws.readyState === WebSocket.CLOSED)
+        throw new Error(`socket closed: ${JSON.stringify(await this.closed)}`);
       await new Promise<void>((r) => (this.waiter = r));
     }
     return this.inbox.shift() as Record<string, unknown>;
@@ -124,16 +130,21 @@ describe('WebSocket sessions across two instances', () => {
     [A, B] = c.instances as [RunningServer, RunningServer];
   });
   // Every test's sessions are gone before the next starts (a closed socket ends its session).
-  afterEach(() => waitFor(async () => (await c.keys()).every((k) => !k.includes(':session:') && !k.includes(':user:'))));
+  afterEach(() =>
+    waitFor(async () => (await c.keys()).every((k) => !k.includes(':session:') && !k.includes(':user:'))),
+  );
   afterAll(() => c.close());
 
   test('the SDK Client over /ws: tools and progress; closing the socket ends the session everywhere', async () => {
     const { client, transport } = await connectWs(A.url);
     expect(text(await client.callTool({ name: 'echo', arguments: { message: 'over ws' } }))).toBe('Echo: over ws');
     const progress: number[] = [];
-    const result = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.06, steps: 3 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const result = await client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.06, steps: 3 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(text(result)).toContain('completed');
     // The SDK client handles a notification a microtask after the response that follows it on the
     // wire, so the last progress event may come after the call returned (wire order: next test).
@@ -142,8 +153,12 @@ describe('WebSocket sessions across two instances', () => {
     const [sid] = await A.routing.store.listForUser(ALICE);
     expect(sid).toBeDefined();
     // The session is a 2025-11-25 session of the mesh, listed from any instance as a WebSocket one.
-    const listed = (await (await fetch(`${B.url}/sessions`, { headers: auth() })).json()) as { sessions: Array<{ id: string; transport: string; protocolVersion: string }> };
-    expect(listed.sessions).toEqual([expect.objectContaining({ id: sid, transport: 'websocket', protocolVersion: '2025-11-25' })]);
+    const listed = (await (await fetch(`${B.url}/sessions`, { headers: auth() })).json()) as {
+      sessions: Array<{ id: string; transport: string; protocolVersion: string }>;
+    };
+    expect(listed.sessions).toEqual([
+      expect.objectContaining({ id: sid, transport: 'websocket', protocolVersion: '2025-11-25' }),
+    ]);
     await client.close();
     expect(await transport.closed).toEqual({ code: 1000, reason: '' });
     await waitFor(async () => (await sessionKeys(sid!)).length === 0 && A.routing.hostedCount === 0);
@@ -156,7 +171,9 @@ describe('WebSocket sessions across two instances', () => {
       model: 'test-model',
       content: { type: 'text', text: `sampled: ${(req.params.messages[0]!.content as { text: string }).text}` },
     }));
-    expect(text(await client.callTool({ name: 'sampleLLM', arguments: { prompt: 'by socket', maxTokens: 5 } }))).toContain('sampled: by socket');
+    expect(
+      text(await client.callTool({ name: 'sampleLLM', arguments: { prompt: 'by socket', maxTokens: 5 } })),
+    ).toContain('sampled: by socket');
     await client.close();
   });
 
@@ -167,7 +184,10 @@ describe('WebSocket sessions across two instances', () => {
     );
     await client.subscribeResource({ uri: 'test://static/resource/7' });
     // B announces the change (as its simulator would); A's host notifies through the outbound channel.
-    await B.routing.bus.publish(B.routing.keys.serverEvents(), JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/7' }));
+    await B.routing.bus.publish(
+      B.routing.keys.serverEvents(),
+      JSON.stringify({ kind: 'resource_updated', uri: 'test://static/resource/7' }),
+    );
     expect(await updated).toBe('test://static/resource/7');
     await client.close();
   });
@@ -176,11 +196,19 @@ describe('WebSocket sessions across two instances', () => {
     const { client, transport } = await connectWs(A.url);
     const [sid] = await A.routing.store.listForUser(ALICE);
     // Another user neither sees nor reaches it: the same 404 as an unknown session.
-    expect(((await (await fetch(`${B.url}/sessions`, { headers: auth(TOKENS.bob) })).json()) as { sessions: unknown[] }).sessions).toEqual([]);
+    expect(
+      ((await (await fetch(`${B.url}/sessions`, { headers: auth(TOKENS.bob) })).json()) as { sessions: unknown[] })
+        .sessions,
+    ).toEqual([]);
     expect((await fetch(`${B.url}/sessions/${sid}`, { method: 'DELETE', headers: auth(TOKENS.bob) })).status).toBe(404);
     const asBob = await fetch(`${B.url}/mcp`, {
       method: 'POST',
-      headers: { ...auth(TOKENS.bob), 'Content-Type': 'application/json', Accept: 'application/json', 'Mcp-Session-Id': sid! },
+      headers: {
+        ...auth(TOKENS.bob),
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Mcp-Session-Id': sid!,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
     expect(asBob.status).toBe(404);
@@ -192,7 +220,11 @@ describe('WebSocket sessions across two instances', () => {
   });
 
   test('guards before the 101: no token and a bad token get the /mcp challenge, a foreign Origin 403, and no socket opens', async () => {
-    const mcp = await fetch(`${A.url}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(INIT) });
+    const mcp = await fetch(`${A.url}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(INIT),
+    });
     const none = await refusal(A.url, {});
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe(mcp.headers.get('www-authenticate'));
@@ -227,7 +259,10 @@ describe('WebSocket sessions across two instances', () => {
     const s = new RawSocket(A.url);
     await s.opened();
     s.send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
-    expect(await s.next()).toMatchObject({ id: 'early', error: { code: -32600, message: 'Invalid Request: send initialize first' } });
+    expect(await s.next()).toMatchObject({
+      id: 'early',
+      error: { code: -32600, message: 'Invalid Request: send initialize first' },
+    });
     s.send({ jsonrpc: '2.0', id: 'p', method: 'ping' });
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 'p', result: {} });
     s.send('{"jsonrpc":');
@@ -239,12 +274,27 @@ describe('WebSocket sessions across two instances', () => {
     s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     s.send({ ...INIT, id: 'again' });
     expect(await s.next()).toMatchObject({ id: 'again', error: { code: -32600 } });
-    s.send({ jsonrpc: '2.0', id: 'modern', method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 'modern',
+      method: 'tools/list',
+      params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+    });
     expect(await s.next()).toMatchObject({ id: 'modern', error: { code: -32600 } });
-    s.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { message: 'still here' } } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'still here' } },
+    });
     expect(await s.next()).toMatchObject({ id: 3, result: { content: [{ text: 'Echo: still here' }] } });
     // Everything of a call rides the one socket in the order the host sent it: progress, then the answer.
-    s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 0.03, steps: 3 }, _meta: { progressToken: 'p' } } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'longRunningOperation', arguments: { duration: 0.03, steps: 3 }, _meta: { progressToken: 'p' } },
+    });
     const seen: string[] = [];
     for (;;) {
       const m = (await s.next()) as { id?: number; params?: { progress: number } };
@@ -268,7 +318,12 @@ describe('WebSocket sessions across two instances', () => {
     const small = await c.start({ MAX_BODY_BYTES: '2048' });
     const s = new RawSocket(small.url);
     await s.initialize();
-    s.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(3000) } } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'x'.repeat(3000) } },
+    });
     expect((await s.closed).code).toBe(1009);
     await waitFor(() => small.routing.hostedCount === 0);
     expect(metric(await metricsOf(small), 'mcp_websockets_closed_total{reason="protocol_error"}')).toBe(1);
@@ -292,21 +347,35 @@ describe('WebSocket sessions across two instances', () => {
     const first = await connectWs(capped.url, {}, { headers: auth(TOKENS.bob) });
     const second = await refusal(capped.url, { headers: auth(TOKENS.bob) });
     expect(second.status).toBe(429);
-    expect(JSON.parse(second.body)).toMatchObject({ error: { code: -32000, message: expect.stringContaining('too many open sessions') } });
+    expect(JSON.parse(second.body)).toMatchObject({
+      error: { code: -32000, message: expect.stringContaining('too many open sessions') },
+    });
     await first.client.close();
   });
 
   test("messages on a socket count against the user's rate limit, on the same counter as /mcp", async () => {
     // The upgrade is 1; initialize and notifications/initialized 2 and 3; two calls 4 and 5.
-    const limited = await c.start({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_PER_ADDRESS: '1000' });
+    const limited = await c.start({
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_PER_USER: '5',
+      RATE_LIMIT_PER_ADDRESS: '1000',
+    });
     const s = new RawSocket(limited.url, auth(TOKENS.bob));
     await s.initialize();
     for (const id of [2, 3]) {
       s.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'counted' } } });
       expect(await s.next()).toMatchObject({ id, result: {} });
     }
-    s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { message: 'one too many' } } });
-    expect(await s.next()).toMatchObject({ id: 4, error: { code: -32000, message: expect.stringMatching(/^Rate limit exceeded; retry after \d+ s$/) } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'one too many' } },
+    });
+    expect(await s.next()).toMatchObject({
+      id: 4,
+      error: { code: -32000, message: expect.stringMatching(/^Rate limit exceeded; retry after \d+ s$/) },
+    });
     // The same budget: bob's next request over HTTP is refused too.
     const http = await fetch(`${limited.url}/sessions`, { headers: auth(TOKENS.bob) });
     expect(http.status).toBe(429);
@@ -321,14 +390,22 @@ describe('WebSocket sessions across two instances', () => {
     // The client stops reading: the server's answers pile up in the kernel, then in its buffer.
     (s.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const big = 'y'.repeat(256 * 1024);
-    for (let i = 0; i < 80; i++) s.send({ jsonrpc: '2.0', id: 100 + i, method: 'tools/call', params: { name: 'echo', arguments: { message: big } } });
+    for (let i = 0; i < 80; i++)
+      s.send({
+        jsonrpc: '2.0',
+        id: 100 + i,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: big } },
+      });
     await waitFor(async () => metric(await metricsOf(tight), 'mcp_websocket_slow_consumers_total') === 1);
     // The server stopped sending: once the client reads again, what was buffered drains, then the close frame.
     (s.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await s.closed).toEqual({ code: 4008, reason: 'slow consumer: send buffer full' });
     await waitFor(() => tight.routing.hostedCount === 0);
     // Counted when the server's side of the socket has closed too.
-    await waitFor(async () => metric(await metricsOf(tight), 'mcp_websockets_closed_total{reason="slow_consumer"}') === 1);
+    await waitFor(
+      async () => metric(await metricsOf(tight), 'mcp_websockets_closed_total{reason="slow_consumer"}') === 1,
+    );
     const body = await metricsOf(tight);
     // It stopped sending at the bound: far from every answer went out (1 initialize result + 80 echoes).
     expect(metric(body, 'mcp_websocket_messages_total{direction="out"}')).toBeLessThan(81);
@@ -369,11 +446,14 @@ describe('WebSocket sessions across two instances', () => {
     expect(metric(body, 'mcp_websockets_closed_total{reason="slow_consumer"}')).toBe(0);
   });
 
-  test('fifty sockets share the instance\'s two Redis connections, and leave nothing behind when they close', async () => {
-    const connections = async () => ((await c.redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${c.prefix}-`)).length;
+  test("fifty sockets share the instance's two Redis connections, and leave nothing behind when they close", async () => {
+    const connections = async () =>
+      ((await c.redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=${c.prefix}-`)).length;
     const before = { connections: await connections(), channels: A.routing.bus.channelCount };
     const clients = await Promise.all(Array.from({ length: 50 }, () => connectWs(A.url)));
-    await Promise.all(clients.map(({ client }, i) => client.callTool({ name: 'echo', arguments: { message: String(i) } })));
+    await Promise.all(
+      clients.map(({ client }, i) => client.callTool({ name: 'echo', arguments: { message: String(i) } })),
+    );
     expect(await connections()).toBe(before.connections);
     // One inbound (host) and one outbound (socket) channel per session.
     expect(A.routing.bus.channelCount).toBe(before.channels + 100);
@@ -403,10 +483,14 @@ describe('WebSocket sessions across two instances', () => {
   test('an Upgrade header on another path (h2c): a bodyless request is served as usual, one with a body is answered, never hung', async () => {
     const answer = (path: string, method: string, body?: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${A.url}${path}`, { method, headers: { Connection: 'Upgrade', Upgrade: 'h2c', 'Content-Type': 'application/json' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = httpRequest(
+          `${A.url}${path}`,
+          { method, headers: { Connection: 'Upgrade', Upgrade: 'h2c', 'Content-Type': 'application/json' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -437,7 +521,13 @@ describe('WebSocket sessions and instance loss', () => {
     await waitFor(async () => A.routing.hostedCount === 0 && (await c.receivers(outbound)) === 1);
     const ping = await fetch(`${B.url}/mcp`, {
       method: 'POST',
-      headers: { ...auth(), 'Content-Type': 'application/json', Accept: 'application/json', 'Mcp-Session-Id': sid!, 'MCP-Protocol-Version': '2025-11-25' },
+      headers: {
+        ...auth(),
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Mcp-Session-Id': sid!,
+        'MCP-Protocol-Version': '2025-11-25',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 'move', method: 'ping' }),
     });
     expect(ping.status).toBe(200);
@@ -445,9 +535,12 @@ describe('WebSocket sessions and instance loss', () => {
 
     // Calls from the socket on A now run on B; progress and the answer cross Redis back to A.
     const progress: number[] = [];
-    const moved = await client.callTool({ name: 'longRunningOperation', arguments: { duration: 0.04, steps: 2 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const moved = await client.callTool(
+      { name: 'longRunningOperation', arguments: { duration: 0.04, steps: 2 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(text(moved)).toContain('completed');
     expect(progress[0]).toBe(1);
 
@@ -476,10 +569,18 @@ describe('WebSocket sessions and instance loss', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 'move', method: 'ping' }),
     });
     expect(B.routing.hostedCount).toBe(1);
-    s.send({ jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'longRunningOperation', arguments: { duration: 30, steps: 1 } } });
+    s.send({
+      jsonrpc: '2.0',
+      id: 'slow',
+      method: 'tools/call',
+      params: { name: 'longRunningOperation', arguments: { duration: 30, steps: 1 } },
+    });
     await waitFor(() => B.routing.relay.size === 0 && A.routing.relay.size === 1);
     await B.kill();
-    expect(await s.next()).toMatchObject({ id: 'slow', error: { code: -32000, message: 'Session host did not respond in time' } });
+    expect(await s.next()).toMatchObject({
+      id: 'slow',
+      error: { code: -32000, message: 'Session host did not respond in time' },
+    });
     s.send({ jsonrpc: '2.0', id: 'after', method: 'ping' });
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 'after', result: {} });
     s.ws.close();
@@ -491,7 +592,9 @@ describe('WebSocket sessions and instance loss', () => {
     await A.kill();
     expect((await first.transport.closed).code).toBe(1006);
     const second = await connectWs(B.url);
-    expect(text(await second.client.callTool({ name: 'echo', arguments: { message: 'new session' } }))).toBe('Echo: new session');
+    expect(text(await second.client.callTool({ name: 'echo', arguments: { message: 'new session' } }))).toBe(
+      'Echo: new session',
+    );
     expect(B.routing.hostedCount).toBe(1);
     await second.client.close();
   });
@@ -566,7 +669,11 @@ describe('WebSocket sessions and their token', () => {
     await server.stop();
     await removeKeysWithPrefix(redisSettingsFor({ REDIS_URL }), prefix);
   });
-  afterEach(() => waitFor(async () => (await server.routing.store.listForUser(carol)).length === 0 && server.routing.hostedCount === 0));
+  afterEach(() =>
+    waitFor(
+      async () => (await server.routing.store.listForUser(carol)).length === 0 && server.routing.hostedCount === 0,
+    ),
+  );
 
   test('a token that expires while the socket is open ends the session with 4401', async () => {
     // At least a second left (expiresAt is in whole seconds): the socket opens and initializes first.
@@ -575,7 +682,9 @@ describe('WebSocket sessions and their token', () => {
     await s.initialize();
     expect(await server.routing.store.listForUser(carol)).toHaveLength(1);
     expect(await s.closed).toEqual({ code: 4401, reason: 'access token expired' });
-    await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}') === 1);
+    await waitFor(
+      async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_expired"}') === 1,
+    );
     // An expired token cannot open a new socket either.
     const again = await refusal(server.url, { headers: { Authorization: 'Bearer short-lived' } });
     expect(again.status).toBe(401);
@@ -591,6 +700,8 @@ describe('WebSocket sessions and their token', () => {
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 2, result: {} });
     tokens.delete('revocable');
     expect(await s.closed).toEqual({ code: 4401, reason: 'access token no longer valid' });
-    await waitFor(async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_revoked"}') === 1);
+    await waitFor(
+      async () => metric(await metricsOf(server), 'mcp_websockets_closed_total{reason="token_revoked"}') === 1,
+    );
   });
 });

@@ -23,7 +23,10 @@ test('endpoints under the public issuer are fetched from the internal base; othe
   const { fetchAs, seen } = harness(() => new Response('{}'));
   await fetchAs('https://sso.example.com/realms/acme/protocol/openid-connect/certs');
   await fetchAs('https://keys.example.net/jwks');
-  expect(seen).toEqual(['http://127.0.0.1:3001/realms/acme/protocol/openid-connect/certs', 'https://keys.example.net/jwks']);
+  expect(seen).toEqual([
+    'http://127.0.0.1:3001/realms/acme/protocol/openid-connect/certs',
+    'https://keys.example.net/jwks',
+  ]);
 });
 
 test('after a failure calls fail fast for the retry window, then try again', async () => {
@@ -65,7 +68,9 @@ test('a hanging AS is cut off by the timeout', async () => {
     timeoutMs: 50,
     retryAfterSeconds: 1,
     fetch: (_u, init) =>
-      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error))),
+      new Promise((_resolve, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error)),
+      ),
   });
   await expect(fetchAs('https://sso.example.com/x')).rejects.toThrow('authorization server unavailable: timeout');
 });

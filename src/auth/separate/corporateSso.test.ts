@@ -10,7 +10,15 @@ import request from 'supertest';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { userIdOf } from '../types.js';
-import { JWT_CLIENT_ID, MCP_SCOPE, OPAQUE_CLIENT_ID, RS_CLIENT, RS_CLIENT_POST, startCorporateSso, type CorporateSso } from './fixtures/corporateSso.js';
+import {
+  JWT_CLIENT_ID,
+  MCP_SCOPE,
+  OPAQUE_CLIENT_ID,
+  RS_CLIENT,
+  RS_CLIENT_POST,
+  startCorporateSso,
+  type CorporateSso,
+} from './fixtures/corporateSso.js';
 import { setupSeparateAuth } from './setup.js';
 
 const BASE = 'http://127.0.0.1:3232';
@@ -57,7 +65,11 @@ describe.each([
   ['jwt', {}, undefined],
   [
     'introspection',
-    { TOKEN_VALIDATION: 'introspection', INTROSPECTION_CLIENT_ID: RS_CLIENT.id, INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret },
+    {
+      TOKEN_VALIDATION: 'introspection',
+      INTROSPECTION_CLIENT_ID: RS_CLIENT.id,
+      INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret,
+    },
     OPAQUE_CLIENT_ID,
   ],
 ] as const)('separate mode with %s validation', (_name, env, clientId) => {
@@ -133,7 +145,11 @@ describe('JWT validation specifics', () => {
     const { app } = await resourceServer();
     for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
       const res = await request(app).get(path).set('Origin', 'http://localhost:6274').expect(200);
-      expect(res.body).toMatchObject({ resource: RESOURCE, authorization_servers: [sso.issuer], scopes_supported: ['mcp:tools'] });
+      expect(res.body).toMatchObject({
+        resource: RESOURCE,
+        authorization_servers: [sso.issuer],
+        scopes_supported: ['mcp:tools'],
+      });
       expect(res.headers['access-control-allow-origin']).toBe('*');
     }
     for (const path of ['/.well-known/oauth-authorization-server', '/authorize', '/token', '/register']) {
@@ -144,7 +160,10 @@ describe('JWT validation specifics', () => {
   test('a token from another issuer is refused without contacting anyone', async () => {
     const { app, calls } = await resourceServer();
     const { privateKey } = await generateKeyPair('ES256');
-    const token = await forge({}).setIssuer('http://127.0.0.1:1/evil').setProtectedHeader({ alg: 'ES256', kid: 'corp-sso-key-1' }).sign(privateKey);
+    const token = await forge({})
+      .setIssuer('http://127.0.0.1:1/evil')
+      .setProtectedHeader({ alg: 'ES256', kid: 'corp-sso-key-1' })
+      .sign(privateKey);
     const res = await request(app).post('/mcp').set(bearer(token)).expect(401);
     expect(res.body.error_description).toBe('token issued by another issuer');
     expect(calls.filter((c) => c === '/jwks')).toEqual([]);
@@ -154,26 +173,44 @@ describe('JWT validation specifics', () => {
     const { app } = await resourceServer({ JWT_CLOCK_SKEW_SECONDS: '30' });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'ES256', kid: sso.publicJwk.kid! };
-    const expired = await forge({}).setExpirationTime(now - 120).setProtectedHeader(header).sign(sso.signingKey);
+    const expired = await forge({})
+      .setExpirationTime(now - 120)
+      .setProtectedHeader(header)
+      .sign(sso.signingKey);
     const res = await request(app).post('/mcp').set(bearer(expired)).expect(401);
     expect(res.body.error_description).toBe('token expired');
-    const justExpired = await forge({}).setExpirationTime(now - 5).setProtectedHeader(header).sign(sso.signingKey);
+    const justExpired = await forge({})
+      .setExpirationTime(now - 5)
+      .setProtectedHeader(header)
+      .sign(sso.signingKey);
     await request(app).post('/mcp').set(bearer(justExpired)).expect(200);
   });
 
   test('alg none and HMAC algorithms are refused', async () => {
     const { app } = await resourceServer();
-    const none = new UnsecuredJWT({ sub: 'mallory', scope: 'mcp:tools' }).setIssuer(sso.issuer).setAudience(RESOURCE).setExpirationTime('5m').encode();
-    expect((await request(app).post('/mcp').set(bearer(none)).expect(401)).body.error_description).toBe('token signing algorithm not allowed');
-    const hs = await forge({}).setProtectedHeader({ alg: 'HS256', kid: 'corp-sso-key-1' }).sign(new TextEncoder().encode('x'.repeat(32)));
-    expect((await request(app).post('/mcp').set(bearer(hs)).expect(401)).body.error_description).toBe('token signing algorithm not allowed');
+    const none = new UnsecuredJWT({ sub: 'mallory', scope: 'mcp:tools' })
+      .setIssuer(sso.issuer)
+      .setAudience(RESOURCE)
+      .setExpirationTime('5m')
+      .encode();
+    expect((await request(app).post('/mcp').set(bearer(none)).expect(401)).body.error_description).toBe(
+      'token signing algorithm not allowed',
+    );
+    const hs = await forge({})
+      .setProtectedHeader({ alg: 'HS256', kid: 'corp-sso-key-1' })
+      .sign(new TextEncoder().encode('x'.repeat(32)));
+    expect((await request(app).post('/mcp').set(bearer(hs)).expect(401)).body.error_description).toBe(
+      'token signing algorithm not allowed',
+    );
   });
 
   test('a forged signature under the real kid is refused', async () => {
     const { app } = await resourceServer();
     const { privateKey } = await generateKeyPair('ES256');
     const token = await forge({}).setProtectedHeader({ alg: 'ES256', kid: sso.publicJwk.kid! }).sign(privateKey);
-    expect((await request(app).post('/mcp').set(bearer(token)).expect(401)).body.error_description).toBe('token signature invalid');
+    expect((await request(app).post('/mcp').set(bearer(token)).expect(401)).body.error_description).toBe(
+      'token signature invalid',
+    );
   });
 
   test('an unknown kid triggers one JWKS refetch, then none during the cooldown', async () => {
@@ -218,7 +255,10 @@ describe('JWT validation specifics', () => {
 
   test('an unknown kid while the AS is down is a 503, not a 401', async () => {
     const { app } = await resourceServer({ JWKS_COOLDOWN_SECONDS: '0' });
-    await request(app).post('/mcp').set(bearer(await sso.getAccessToken({ resource: RESOURCE, userId: 'a' }))).expect(200);
+    await request(app)
+      .post('/mcp')
+      .set(bearer(await sso.getAccessToken({ resource: RESOURCE, userId: 'a' })))
+      .expect(200);
     const { privateKey } = await generateKeyPair('ES256');
     const token = await forge({}).setProtectedHeader({ alg: 'ES256', kid: 'rotated' }).sign(privateKey);
     await sso.stop();
@@ -231,7 +271,11 @@ describe('JWT validation specifics', () => {
 });
 
 describe('introspection specifics', () => {
-  const env = { TOKEN_VALIDATION: 'introspection', INTROSPECTION_CLIENT_ID: RS_CLIENT.id, INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret };
+  const env = {
+    TOKEN_VALIDATION: 'introspection',
+    INTROSPECTION_CLIENT_ID: RS_CLIENT.id,
+    INTROSPECTION_CLIENT_SECRET: RS_CLIENT.secret,
+  };
 
   test('active results are cached: repeated requests introspect once', async () => {
     const { app, calls } = await resourceServer(env);
@@ -292,13 +336,22 @@ describe('ID tokens are not access tokens (RFC 9068 §2.1, security review findi
     ['no scope claim at all', {}],
   ])('a JWT without typ at+jwt carrying %s is refused', async (_name, extra) => {
     const { app } = await resourceServer({ REQUIRED_SCOPES: '' });
-    const res = await request(app).post('/mcp').set(bearer(await sign(extra))).expect(401);
+    const res = await request(app)
+      .post('/mcp')
+      .set(bearer(await sign(extra)))
+      .expect(401);
     expect(res.body.error_description).toBe('an ID token is not an access token');
   });
 
   test('typ at+jwt, or a plain JWT with a scope claim (Okta, Entra), is accepted', async () => {
     const { app } = await resourceServer({ REQUIRED_SCOPES: '' });
-    await request(app).post('/mcp').set(bearer(await sign({ scope: 'mcp:tools' }, 'at+jwt'))).expect(200);
-    await request(app).post('/mcp').set(bearer(await sign({ scp: ['mcp:tools'] }, 'JWT'))).expect(200);
+    await request(app)
+      .post('/mcp')
+      .set(bearer(await sign({ scope: 'mcp:tools' }, 'at+jwt')))
+      .expect(200);
+    await request(app)
+      .post('/mcp')
+      .set(bearer(await sign({ scp: ['mcp:tools'] }, 'JWT')))
+      .expect(200);
   });
 });

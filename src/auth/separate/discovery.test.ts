@@ -34,13 +34,19 @@ test('OIDC discovery first, RFC 8414 as the fallback', async () => {
   });
   const meta = await discoverAuthorizationServer(issuer, fetchAs);
   expect(meta.jwks_uri).toBe(`${issuer}/jwks`);
-  expect(seen).toEqual([`${issuer}/.well-known/openid-configuration`, `${issuer}/.well-known/oauth-authorization-server`]);
+  expect(seen).toEqual([
+    `${issuer}/.well-known/openid-configuration`,
+    `${issuer}/.well-known/oauth-authorization-server`,
+  ]);
 });
 
 test('a document naming another issuer is refused (RFC 8414 §3.3)', async () => {
   const issuer = 'https://as.example.com';
   const { fetchAs } = fetcherFor(issuer, {
-    [`${issuer}/.well-known/openid-configuration`]: json({ issuer: 'https://evil.example.com', jwks_uri: 'https://evil.example.com/jwks' }),
+    [`${issuer}/.well-known/openid-configuration`]: json({
+      issuer: 'https://evil.example.com',
+      jwks_uri: 'https://evil.example.com/jwks',
+    }),
   });
   await expect(discoverAuthorizationServer(issuer, fetchAs)).rejects.toThrow(/does not match/);
 });
@@ -48,7 +54,10 @@ test('a document naming another issuer is refused (RFC 8414 §3.3)', async () =>
 test('one trailing slash is not significant (Auth0 issuers end in /)', async () => {
   const issuer = 'https://tenant.auth0.com';
   const { fetchAs } = fetcherFor(issuer, {
-    [`${issuer}/.well-known/openid-configuration`]: json({ issuer: `${issuer}/`, jwks_uri: `${issuer}/.well-known/jwks.json` }),
+    [`${issuer}/.well-known/openid-configuration`]: json({
+      issuer: `${issuer}/`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+    }),
   });
   expect((await discoverAuthorizationServer(issuer, fetchAs)).issuer).toBe(`${issuer}/`);
 });
@@ -57,7 +66,8 @@ test('cachedDiscovery shares one request between concurrent callers, keeps succe
   const issuer = 'https://as.example.com';
   let up = false;
   const { fetchAs, seen } = fetcherFor(issuer, {
-    [`${issuer}/.well-known/openid-configuration`]: () => (up ? json({ issuer, jwks_uri: `${issuer}/jwks` }) : new Response('', { status: 503 })),
+    [`${issuer}/.well-known/openid-configuration`]: () =>
+      up ? json({ issuer, jwks_uri: `${issuer}/jwks` }) : new Response('', { status: 503 }),
   });
   const discover = cachedDiscovery(issuer, fetchAs);
   await expect(discover()).rejects.toBeInstanceOf(AuthServerUnavailableError);

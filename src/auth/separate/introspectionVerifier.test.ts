@@ -6,7 +6,10 @@ const ISSUER = 'https://as.example.com';
 const RESOURCE = 'https://mcp.example.com/mcp';
 const ENDPOINT = `${ISSUER}/introspect`;
 
-function harness(answer: (token: string) => Record<string, unknown>, opts: { cacheMax?: number; negative?: number } = {}) {
+function harness(
+  answer: (token: string) => Record<string, unknown>,
+  opts: { cacheMax?: number; negative?: number } = {},
+) {
   let t = 1_700_000_000_000;
   const calls: { token: string; auth: string | null }[] = [];
   const fetch: Fetch = async (_u, init) => {
@@ -36,7 +39,14 @@ function harness(answer: (token: string) => Record<string, unknown>, opts: { cac
 }
 
 const active = (exp: number, extra: Record<string, unknown> = {}) => ({
-  active: true, sub: 'alice', aud: RESOURCE, iss: ISSUER, exp, scope: 'a b', client_id: 'c', ...extra,
+  active: true,
+  sub: 'alice',
+  aud: RESOURCE,
+  iss: ISSUER,
+  exp,
+  scope: 'a b',
+  client_id: 'c',
+  ...extra,
 });
 
 test('authenticates with form-urlencoded client credentials in HTTP Basic (RFC 6749 §2.3.1)', async () => {
@@ -61,10 +71,12 @@ test('a cached active result is not used past the token exp', async () => {
 
 test('inactive results are cached only briefly; with 0 they are not cached at all', async () => {
   const brief = harness(() => ({ active: false }));
-  for (let i = 0; i < 3; i++) await expect(brief.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
+  for (let i = 0; i < 3; i++)
+    await expect(brief.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
   expect(brief.calls).toHaveLength(1);
   const never = harness(() => ({ active: false }), { negative: 0 });
-  for (let i = 0; i < 3; i++) await expect(never.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
+  for (let i = 0; i < 3; i++)
+    await expect(never.verifier.verifyAccessToken('bad')).rejects.toMatchObject({ code: OAuthErrorCode.InvalidToken });
   expect(never.calls).toHaveLength(3);
 });
 

@@ -53,8 +53,7 @@ type Verdict = { ok: true; info: AuthInfo } | { ok: false; reason: string };
 
 export function createIntrospectionVerifier(opts: IntrospectionVerifierOptions): OAuthTokenVerifier {
   const now = opts.now ?? Date.now;
-  const cache =
-    opts.cacheMax > 0 ? new LRUCache<string, Verdict>({ max: opts.cacheMax }) : undefined;
+  const cache = opts.cacheMax > 0 ? new LRUCache<string, Verdict>({ max: opts.cacheMax }) : undefined;
   const inFlight = new Map<string, Promise<Verdict>>();
 
   const endpoint = async (): Promise<string> => {
@@ -95,7 +94,8 @@ export function createIntrospectionVerifier(opts: IntrospectionVerifierOptions):
   const judge = (r: z.infer<typeof IntrospectionResponseSchema>): Verdict => {
     const t = now() / 1000;
     if (!r.active) return { ok: false, reason: 'token is not active' };
-    if (r.iss !== undefined && !sameIssuer(r.iss, opts.issuer)) return { ok: false, reason: 'token issued by another issuer' };
+    if (r.iss !== undefined && !sameIssuer(r.iss, opts.issuer))
+      return { ok: false, reason: 'token issued by another issuer' };
     // MCP authorization: accept only tokens issued for this resource. An AS that omits `aud`
     // cannot tell us that, so such tokens are refused.
     if (!audienceMatches(r.aud, opts.audiences)) return { ok: false, reason: 'token audience is not this resource' };

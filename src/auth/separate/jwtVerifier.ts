@@ -101,7 +101,8 @@ export function createJwtVerifier(opts: JwtVerifierOptions): OAuthTokenVerifier 
         throw invalidToken('access token is not a JWT');
       }
       if (!alg || !opts.algorithms.includes(alg)) throw invalidToken('token signing algorithm not allowed');
-      if (typeof iss !== 'string' || !sameIssuer(iss, opts.issuer)) throw invalidToken('token issued by another issuer');
+      if (typeof iss !== 'string' || !sameIssuer(iss, opts.issuer))
+        throw invalidToken('token issued by another issuer');
 
       const { jwks: keySet, issuer } = await keys();
       try {

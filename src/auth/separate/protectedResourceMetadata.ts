@@ -6,7 +6,10 @@
  * (SDK 1.x's mcpAuthMetadataRouter served only the path-suffixed form and mirrors AS metadata,
  * which would need the AS reachable at start-up; hence this small router.)
  */
-import { getOAuthProtectedResourceMetadataUrl, type OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
+import {
+  getOAuthProtectedResourceMetadataUrl,
+  type OAuthProtectedResourceMetadata,
+} from '@modelcontextprotocol/server';
 import cors from 'cors';
 import { Router } from 'express';
 

@@ -35,7 +35,10 @@ export async function setupSeparateAuth(deps: SeparateAuthDeps): Promise<Separat
     retryAfterSeconds: config.AUTH_SERVER_RETRY_AFTER_SECONDS,
     fetch: deps.fetch,
     onTrip: (reason, cause) =>
-      log.warn({ issuer, reason, err: (cause as Error | undefined)?.message }, 'authorization server unavailable; /mcp answers 503 until it recovers'),
+      log.warn(
+        { issuer, reason, err: (cause as Error | undefined)?.message },
+        'authorization server unavailable; /mcp answers 503 until it recovers',
+      ),
   });
   const discover = cachedDiscovery(issuer, fetchAs);
   const mapping = { userIdClaim: config.USER_ID_CLAIM, resource: config.mcpUrl };

@@ -72,7 +72,11 @@ export class AccessTokens {
    * Signature, issuer, typ, audience and (unless `ignoreExpiry`) lifetime; throws `invalid_token`
    * with a description the bearer middleware puts in WWW-Authenticate.
    */
-  async verify(token: string, audiences: readonly string[], opts: { ignoreExpiry?: boolean } = {}): Promise<AccessTokenClaims> {
+  async verify(
+    token: string,
+    audiences: readonly string[],
+    opts: { ignoreExpiry?: boolean } = {},
+  ): Promise<AccessTokenClaims> {
     const getKey = async (header: JWTHeaderParameters) => {
       if (!header.kid) throw invalidToken('token has no key id');
       const key = await this.keys.publicKey(header.kid);

@@ -10,6 +10,13 @@ export function allowedMethods(methods: string[]): RequestHandler {
   return (req, res, next) => {
     if (methods.includes(req.method)) return next();
     res.setHeader('Allow', allow);
-    res.status(405).json(new OAuthError(OAuthErrorCode.MethodNotAllowed, `the method ${req.method} is not allowed for this endpoint`).toResponseObject());
+    res
+      .status(405)
+      .json(
+        new OAuthError(
+          OAuthErrorCode.MethodNotAllowed,
+          `the method ${req.method} is not allowed for this endpoint`,
+        ).toResponseObject(),
+      );
   };
 }

@@ -12,7 +12,10 @@ import pkceChallenge from 'pkce-challenge';
 import { createLogger } from '../../observability/logger.js';
 import { createKeyspace } from '../../redis/keys.js';
 import { bearerAuth } from '../bearer.js';
-import { protectedResourceMetadataRouter, protectedResourceMetadataUrl } from '../separate/protectedResourceMetadata.js';
+import {
+  protectedResourceMetadataRouter,
+  protectedResourceMetadataUrl,
+} from '../separate/protectedResourceMetadata.js';
 import { authorizeByForms, FormLoginError } from '../testing/formLogin.js';
 import { userIdOf } from '../types.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
@@ -58,18 +61,25 @@ async function startInstance(): Promise<Instance> {
     introspectionClients: [{ clientId: 'rs', clientSecret: 'rs-secret', resources: [MCP] }],
     fetchClientMetadata: async (url) => {
       fetchCount.set(url.href, (fetchCount.get(url.href) ?? 0) + 1);
-      if (failing.has(url.href)) throw new ClientMetadataFetchError('client metadata URL answered HTTP 500 (redirects are not followed)');
+      if (failing.has(url.href))
+        throw new ClientMetadataFetchError('client metadata URL answered HTTP 500 (redirects are not followed)');
       if (!documents.has(url.href)) return guarded.fetch(url);
       return { document: documents.get(url.href), cacheControl: cacheControl.get(url.href) };
     },
     clock: () => Date.now() + clockOffsetMs,
   });
   const app = express();
-  app.use(protectedResourceMetadataRouter({ resource: MCP, authorizationServer: ISSUER, scopesSupported: ['mcp', 'extra'] }));
+  app.use(
+    protectedResourceMetadataRouter({ resource: MCP, authorizationServer: ISSUER, scopesSupported: ['mcp', 'extra'] }),
+  );
   app.use(as.router);
   app.all(
     '/mcp',
-    bearerAuth({ verifier: as.verifierFor([MCP]), resourceMetadataUrl: protectedResourceMetadataUrl(MCP), requiredScopes: ['mcp'] }),
+    bearerAuth({
+      verifier: as.verifierFor([MCP]),
+      resourceMetadataUrl: protectedResourceMetadataUrl(MCP),
+      requiredScopes: ['mcp'],
+    }),
     (req, res) => {
       res.json({ userId: userIdOf(req.auth), scopes: req.auth?.scopes });
     },
@@ -189,9 +199,15 @@ async function tokensFor(clientId: string, userId = 'alice') {
 }
 
 async function mcp(accessToken?: string) {
-  const res = await balanced(`${ISSUER}/mcp`, { headers: accessToken ? { authorization: `Bearer ${accessToken}` } : {} });
+  const res = await balanced(`${ISSUER}/mcp`, {
+    headers: accessToken ? { authorization: `Bearer ${accessToken}` } : {},
+  });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, www: res.headers.get('www-authenticate') };
+  return {
+    status: res.status,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    www: res.headers.get('www-authenticate'),
+  };
 }
 
 async function revoke(clientId: string, tok: string) {
@@ -207,7 +223,10 @@ async function revoke(clientId: string, tok: string) {
 
 describe('discovery', () => {
   test('AS metadata advertises exactly what is implemented', async () => {
-    const m = (await (await balanced(`${ISSUER}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const m = (await (await balanced(`${ISSUER}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(m).toMatchObject({
       issuer: ISSUER,
       authorization_endpoint: `${ISSUER}/authorize`,
@@ -229,7 +248,11 @@ describe('discovery', () => {
   test('PRM at the path-suffixed and root well-known URIs', async () => {
     for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
       const prm = (await (await balanced(`${ISSUER}${path}`)).json()) as Record<string, unknown>;
-      expect(prm).toMatchObject({ resource: MCP, authorization_servers: [ISSUER], bearer_methods_supported: ['header'] });
+      expect(prm).toMatchObject({
+        resource: MCP,
+        authorization_servers: [ISSUER],
+        bearer_methods_supported: ['header'],
+      });
     }
   });
 
@@ -243,7 +266,9 @@ describe('discovery', () => {
     const client = await publicClient();
     await tokensFor(client);
     await tokensFor(client);
-    const jwks = (await (await balanced(`${ISSUER}/.well-known/jwks.json`)).json()) as { keys: Array<Record<string, unknown>> };
+    const jwks = (await (await balanced(`${ISSUER}/.well-known/jwks.json`)).json()) as {
+      keys: Array<Record<string, unknown>>;
+    };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(jwks.keys[0]!['d']).toBeUndefined();
@@ -271,9 +296,19 @@ describe('dynamic client registration', () => {
       { authorization: basic },
     );
     expect(t.status).toBe(200);
-    const refreshed = await token({ grant_type: 'refresh_token', refresh_token: t.body['refresh_token'], client_id: id, client_secret: secret });
+    const refreshed = await token({
+      grant_type: 'refresh_token',
+      refresh_token: t.body['refresh_token'],
+      client_id: id,
+      client_secret: secret,
+    });
     expect(refreshed.status).toBe(200);
-    const wrong = await token({ grant_type: 'refresh_token', refresh_token: refreshed.body['refresh_token'], client_id: id, client_secret: 'nope' });
+    const wrong = await token({
+      grant_type: 'refresh_token',
+      refresh_token: refreshed.body['refresh_token'],
+      client_id: id,
+      client_secret: 'nope',
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.body['error']).toBe('invalid_client');
   });
@@ -307,7 +342,10 @@ describe('authorization code flow', () => {
     expect(r.status).toBe(200);
     expect(r.body['refresh_token']).not.toBe(t.refresh);
     expect(r.body['scope']).toBe('mcp');
-    expect(await mcp(r.body['access_token'])).toMatchObject({ status: 200, body: { userId: 'carol', scopes: ['mcp'] } });
+    expect(await mcp(r.body['access_token'])).toMatchObject({
+      status: 200,
+      body: { userId: 'carol', scopes: ['mcp'] },
+    });
   });
 
   test('deny on the consent page → access_denied with state and iss', async () => {
@@ -350,7 +388,9 @@ describe('interaction pages', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.join('; ') },
       body: new URLSearchParams({ flow, csrf, user_id: 'dave' }),
     });
-    const consent = await balanced(new URL(posted.headers.get('location')!, ISSUER), { headers: { cookie: jar.join('; ') } });
+    const consent = await balanced(new URL(posted.headers.get('location')!, ISSUER), {
+      headers: { cookie: jar.join('; ') },
+    });
     return { loginPage, consent, html: await consent.text(), flow, csrf, jar };
   }
 
@@ -395,30 +435,50 @@ describe('authorization request errors', () => {
   test('plain PKCE → invalid_request on our page (nobody signed in yet: no redirect)', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { code_challenge_method: 'plain' });
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_request', message: 'code_challenge_method must be S256' });
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      status: 400,
+      errorCode: 'invalid_request',
+      message: 'code_challenge_method must be S256',
+    });
   });
 
   test('missing PKCE → invalid_request', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { code_challenge: undefined, code_challenge_method: undefined });
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_request', message: 'code_challenge is required (PKCE, OAuth 2.1 §4.1.1)' });
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      status: 400,
+      errorCode: 'invalid_request',
+      message: 'code_challenge is required (PKCE, OAuth 2.1 §4.1.1)',
+    });
   });
 
   test('resource naming another server → invalid_target', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { resource: 'https://elsewhere.example/mcp' });
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ status: 400, errorCode: 'invalid_target' });
   });
 
   test('redirect URI mismatch → local error page, never a redirect', async () => {
     const client = await publicClient();
     const { params } = await startParams(client, { redirect_uri: 'https://attacker.example/cb' });
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FormLoginError);
-    expect(err).toMatchObject({ status: 400, errorCode: 'invalid_request', message: 'redirect_uri does not match any registered redirect URI' });
+    expect(err).toMatchObject({
+      status: 400,
+      errorCode: 'invalid_request',
+      message: 'redirect_uri does not match any registered redirect URI',
+    });
   });
 
   test('loopback redirect URI may change port (RFC 8252 §7.3)', async () => {
@@ -431,9 +491,16 @@ describe('authorization request errors', () => {
 
   test('unregistered client → local error page (invalid_client); /token → 401 invalid_client', async () => {
     const { params } = await startParams('no-such-client');
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ status: 401, errorCode: 'invalid_client' });
-    const t = await token({ grant_type: 'authorization_code', client_id: 'no-such-client', code: 'x', code_verifier: 'a'.repeat(43) });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: 'no-such-client',
+      code: 'x',
+      code_verifier: 'a'.repeat(43),
+    });
     expect(t.status).toBe(401);
     expect(t.body).toEqual({ error: 'invalid_client', error_description: 'unknown client' });
   });
@@ -443,9 +510,18 @@ describe('token endpoint errors', () => {
   test('wrong PKCE verifier → invalid_grant', async () => {
     const client = await publicClient();
     const a = await authorize(client);
-    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: 'w'.repeat(43), redirect_uri: REDIRECT });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: 'w'.repeat(43),
+      redirect_uri: REDIRECT,
+    });
     expect(t.status).toBe(400);
-    expect(t.body).toEqual({ error: 'invalid_grant', error_description: 'code_verifier does not match the code_challenge' });
+    expect(t.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'code_verifier does not match the code_challenge',
+    });
   });
 
   test('redirect_uri differing from the authorization request → invalid_grant', async () => {
@@ -458,16 +534,28 @@ describe('token endpoint errors', () => {
       code_verifier: a.pkce.code_verifier,
       redirect_uri: 'http://127.0.0.1:6276/other',
     });
-    expect(t.body).toEqual({ error: 'invalid_grant', error_description: 'redirect_uri does not match the authorization request' });
+    expect(t.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'redirect_uri does not match the authorization request',
+    });
   });
 
   test('code replay → invalid_grant and the tokens from the first use are revoked', async () => {
     const client = await publicClient();
     const t = await tokensFor(client);
     expect((await mcp(t.access)).status).toBe(200);
-    const replay = await token({ grant_type: 'authorization_code', client_id: client, code: t.code!, code_verifier: t.pkce.code_verifier, redirect_uri: REDIRECT });
+    const replay = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: t.code!,
+      code_verifier: t.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     expect(replay.status).toBe(400);
-    expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'authorization code was already used; tokens issued from it are revoked' });
+    expect(replay.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'authorization code was already used; tokens issued from it are revoked',
+    });
     const after = await mcp(t.access);
     expect(after.status).toBe(401);
     expect(after.body['error_description']).toBe('token has been revoked');
@@ -478,8 +566,17 @@ describe('token endpoint errors', () => {
   test('code of another client → invalid_grant', async () => {
     const a = await authorize(await publicClient());
     const other = await publicClient();
-    const t = await token({ grant_type: 'authorization_code', client_id: other, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
-    expect(t.body).toEqual({ error: 'invalid_grant', error_description: 'authorization code was issued to another client' });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: other,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
+    expect(t.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'authorization code was issued to another client',
+    });
   });
 
   test('refresh token reuse → invalid_grant and the whole grant is revoked', async () => {
@@ -488,17 +585,35 @@ describe('token endpoint errors', () => {
     const first = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.refresh });
     expect(first.status).toBe(200);
     const reuse = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.refresh });
-    expect(reuse.body).toEqual({ error: 'invalid_grant', error_description: 'refresh token was already used; the grant is revoked' });
+    expect(reuse.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'refresh token was already used; the grant is revoked',
+    });
     expect((await mcp(first.body['access_token'])).status).toBe(401);
-    const next = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: first.body['refresh_token'] });
+    const next = await token({
+      grant_type: 'refresh_token',
+      client_id: client,
+      refresh_token: first.body['refresh_token'],
+    });
     expect(next.body['error']).toBe('invalid_grant');
   });
 
   test('refresh asking for more scope than granted → invalid_scope, token stays usable', async () => {
     const client = await publicClient();
     const a = await authorize(client, { extra: { scope: 'mcp' } });
-    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
-    const wider = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.body['refresh_token'], scope: 'mcp extra' });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
+    const wider = await token({
+      grant_type: 'refresh_token',
+      client_id: client,
+      refresh_token: t.body['refresh_token'],
+      scope: 'mcp extra',
+    });
     expect(wider.body).toEqual({ error: 'invalid_scope', error_description: 'scope exceeds the grant: extra' });
     const ok = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.body['refresh_token'] });
     expect(ok.status).toBe(200);
@@ -506,12 +621,16 @@ describe('token endpoint errors', () => {
 
   test('unsupported grant type and malformed requests are RFC 6749 errors, not 500', async () => {
     const client = await publicClient();
-    expect((await token({ grant_type: 'client_credentials', client_id: client })).body['error']).toBe('unsupported_grant_type');
+    expect((await token({ grant_type: 'client_credentials', client_id: client })).body['error']).toBe(
+      'unsupported_grant_type',
+    );
     expect((await token({ grant_type: 'authorization_code', client_id: client })).body).toEqual({
       error: 'invalid_request',
       error_description: 'code is required',
     });
-    expect((await token({ grant_type: 'refresh_token', client_id: client, refresh_token: 'bogus' })).body['error']).toBe('invalid_grant');
+    expect(
+      (await token({ grant_type: 'refresh_token', client_id: client, refresh_token: 'bogus' })).body['error'],
+    ).toBe('invalid_grant');
   });
 });
 
@@ -519,7 +638,13 @@ describe('resource server checks', () => {
   test('token for another audience → 401', async () => {
     const client = await publicClient();
     const a = await authorize(client, { extra: { resource: OTHER } });
-    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     expect(t.status).toBe(200);
     const r = await mcp(t.body['access_token']);
     expect(r.status).toBe(401);
@@ -560,7 +685,13 @@ describe('resource server checks', () => {
   test('missing required scope → 403 insufficient_scope', async () => {
     const client = await publicClient();
     const a = await authorize(client, { extra: { scope: 'extra' } });
-    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     const r = await mcp(t.body['access_token']);
     expect(r.status).toBe(403);
     expect(r.www).toContain('error="insufficient_scope"');
@@ -583,8 +714,18 @@ describe('resource server checks', () => {
     const wrong = await introspect(t.access, 'Basic ' + Buffer.from('rs:nope').toString('base64'));
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toContain('Basic');
-    expect(await (await introspect(t.access, basic)).json()).toMatchObject({ active: true, sub: 'erin', client_id: client, aud: MCP, scope: 'mcp extra' });
-    expect(await (await introspect(t.refresh, basic)).json()).toMatchObject({ active: true, token_type: 'refresh_token', sub: 'erin' });
+    expect(await (await introspect(t.access, basic)).json()).toMatchObject({
+      active: true,
+      sub: 'erin',
+      client_id: client,
+      aud: MCP,
+      scope: 'mcp extra',
+    });
+    expect(await (await introspect(t.refresh, basic)).json()).toMatchObject({
+      active: true,
+      token_type: 'refresh_token',
+      sub: 'erin',
+    });
     await revoke(client, t.access);
     expect(await (await introspect(t.access, basic)).json()).toEqual({ active: false });
   });
@@ -592,24 +733,41 @@ describe('resource server checks', () => {
 
 describe('client ID metadata documents', () => {
   test('a valid document works as a public client and the consent page says so', async () => {
-    documents.set(CIMD_ID, { client_id: CIMD_ID, client_name: 'CIMD app', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] });
+    documents.set(CIMD_ID, {
+      client_id: CIMD_ID,
+      client_name: 'CIMD app',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     const t = await tokensFor(CIMD_ID, 'frank');
     expect(await mcp(t.access)).toMatchObject({ status: 200, body: { userId: 'frank' } });
   });
 
   test('document whose client_id differs from its URL → invalid_client page', async () => {
     const id = 'https://client.example/impostor.json';
-    documents.set(id, { client_id: 'https://client.example/someone-else.json', client_name: 'x', redirect_uris: [REDIRECT] });
+    documents.set(id, {
+      client_id: 'https://client.example/someone-else.json',
+      client_name: 'x',
+      redirect_uris: [REDIRECT],
+    });
     const { params } = await startParams(id);
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 401, errorCode: 'invalid_client', message: 'client metadata document client_id does not match its URL' });
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      status: 401,
+      errorCode: 'invalid_client',
+      message: 'client metadata document client_id does not match its URL',
+    });
   });
 
   test('redirect URI not in the document → refused', async () => {
     const id = 'https://client.example/narrow.json';
     documents.set(id, { client_id: id, client_name: 'x', redirect_uris: ['https://app.example/cb'] });
     const { params } = await startParams(id);
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ status: 400, message: 'redirect_uri does not match any registered redirect URI' });
   });
 
@@ -619,7 +777,9 @@ describe('client ID metadata documents', () => {
     ['https://[::1]/client.json', 'client metadata URL points at a forbidden address (loopback)'],
   ])('CIMD URL %s is refused before any connection', async (id, message) => {
     const { params } = await startParams(id);
-    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch((e: unknown) => e);
+    const err = await authorizeByForms(authorizeUrl(params), { userId: 'alice', fetch: balanced }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ status: 401, errorCode: 'invalid_client', message });
   });
 });
@@ -650,13 +810,37 @@ describe('authorization code binding is checked before the code is spent', () =>
     const client = await publicClient();
     const a = await authorize(client);
     const other = await publicClient();
-    const stranger = await token({ grant_type: 'authorization_code', client_id: other, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const stranger = await token({
+      grant_type: 'authorization_code',
+      client_id: other,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     expect(stranger.body['error']).toBe('invalid_grant');
-    const guess = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: 'g'.repeat(43), redirect_uri: REDIRECT });
+    const guess = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: 'g'.repeat(43),
+      redirect_uri: REDIRECT,
+    });
     expect(guess.body['error']).toBe('invalid_grant');
-    const wrongRedirect = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: 'http://127.0.0.1:6276/x' });
+    const wrongRedirect = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: 'http://127.0.0.1:6276/x',
+    });
     expect(wrongRedirect.body['error']).toBe('invalid_grant');
-    const genuine = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const genuine = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     expect(genuine.status).toBe(200);
     expect((await mcp(genuine.body['access_token'])).status).toBe(200);
   });
@@ -664,12 +848,21 @@ describe('authorization code binding is checked before the code is spent', () =>
   test('two concurrent genuine redemptions: one spends the code, the replay revokes whatever it produced', async () => {
     const client = await publicClient();
     const a = await authorize(client);
-    const fields = { grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT };
+    const fields = {
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    };
     const answers = await Promise.all([token(fields), token(fields)]);
     // The replay may revoke the grant before or after the first redemption issued its tokens.
     expect(answers.filter((t) => t.status === 200).length).toBeLessThanOrEqual(1);
-    expect(answers.map((t) => t.body['error_description'])).toContain('authorization code was already used; tokens issued from it are revoked');
-    for (const t of answers.filter((x) => x.status === 200)) expect((await mcp(t.body['access_token'])).status).toBe(401);
+    expect(answers.map((t) => t.body['error_description'])).toContain(
+      'authorization code was already used; tokens issued from it are revoked',
+    );
+    for (const t of answers.filter((x) => x.status === 200))
+      expect((await mcp(t.body['access_token'])).status).toBe(401);
   });
 });
 
@@ -678,7 +871,13 @@ describe('refresh tokens only for clients registered for the refresh_token grant
     const r = await register({ grant_types: ['authorization_code'] });
     const id = r.body['client_id'] as string;
     const a = await authorize(id);
-    const t = await token({ grant_type: 'authorization_code', client_id: id, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: id,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     expect(t.status).toBe(200);
     expect(t.body['refresh_token']).toBeUndefined();
     expect((await mcp(t.body['access_token'])).status).toBe(200);
@@ -689,7 +888,13 @@ describe('introspection is limited to tokens for the calling resource server', (
   test('a token for another resource is inactive to rs (bound to /mcp)', async () => {
     const client = await publicClient();
     const a = await authorize(client, { extra: { resource: OTHER } });
-    const t = await token({ grant_type: 'authorization_code', client_id: client, code: a.code!, code_verifier: a.pkce.code_verifier, redirect_uri: REDIRECT });
+    const t = await token({
+      grant_type: 'authorization_code',
+      client_id: client,
+      code: a.code!,
+      code_verifier: a.pkce.code_verifier,
+      redirect_uri: REDIRECT,
+    });
     const basic = 'Basic ' + Buffer.from('rs:rs-secret').toString('base64');
     for (const tok of [t.body['access_token']!, t.body['refresh_token']!]) {
       const res = await balanced(`${ISSUER}/introspect`, {
@@ -719,10 +924,22 @@ describe('bounded client registration (RFC 7591)', () => {
   });
 
   test.each([
-    ['too many redirect URIs', { redirect_uris: Array.from({ length: 11 }, (_, i) => `http://127.0.0.1/cb${i}`) }, 'invalid_redirect_uri'],
-    ['a very long redirect URI', { redirect_uris: [`https://client.example/${'x'.repeat(3000)}`] }, 'invalid_redirect_uri'],
+    [
+      'too many redirect URIs',
+      { redirect_uris: Array.from({ length: 11 }, (_, i) => `http://127.0.0.1/cb${i}`) },
+      'invalid_redirect_uri',
+    ],
+    [
+      'a very long redirect URI',
+      { redirect_uris: [`https://client.example/${'x'.repeat(3000)}`] },
+      'invalid_redirect_uri',
+    ],
     ['a very long client_name', { client_name: 'n'.repeat(500) }, 'invalid_client_metadata'],
-    ['repeated grant types', { grant_types: Array.from({ length: 50 }, () => 'authorization_code') }, 'invalid_client_metadata'],
+    [
+      'repeated grant types',
+      { grant_types: Array.from({ length: 50 }, () => 'authorization_code') },
+      'invalid_client_metadata',
+    ],
   ])('%s → 400', async (_name, meta, error) => {
     const r = await register(meta);
     expect(r.status).toBe(400);
@@ -743,7 +960,11 @@ describe('bounded client registration (RFC 7591)', () => {
 
 describe('errors answer in the OAuth shape, never HTML', () => {
   test('malformed JSON to /register → 400 invalid_client_metadata JSON', async () => {
-    const res = await balanced(`${ISSUER}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
+    const res = await balanced(`${ISSUER}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"redirect_uris": [',
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toMatchObject({ error: 'invalid_client_metadata' });

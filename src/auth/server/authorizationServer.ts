@@ -75,7 +75,8 @@ function checkIssuer(issuer: string): string {
   } catch {
     throw new InvalidIssuerError(`issuer ${issuer} is not a URL`);
   }
-  if (u.search || u.hash || issuer.includes('#')) throw new InvalidIssuerError('issuer must not have a query or fragment');
+  if (u.search || u.hash || issuer.includes('#'))
+    throw new InvalidIssuerError('issuer must not have a query or fragment');
   if (u.pathname !== '/') throw new InvalidIssuerError('issuer must not have a path');
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidIssuerError('issuer must be an http(s) URL');
   return u.origin;
@@ -84,7 +85,10 @@ function checkIssuer(issuer: string): string {
 export function createAuthorizationServer(opts: AuthorizationServerOptions): AuthorizationServer {
   const issuer = checkIssuer(opts.issuer);
   if (new URL(issuer).protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(new URL(issuer).hostname)) {
-    opts.log.warn({ issuer }, 'authorization server issuer is plain http on a non-loopback host; use https outside development');
+    opts.log.warn(
+      { issuer },
+      'authorization server issuer is plain http on a non-loopback host; use https outside development',
+    );
   }
   const resources = opts.resources.map((r) => {
     const c = canonicalResource(r);
@@ -98,7 +102,12 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   const { redis, keys, log } = opts;
 
   const guardedFetcher = opts.fetchClientMetadata ? undefined : createGuardedClientMetadataFetcher();
-  const documents = new ClientMetadataDocuments(redis, keys, opts.fetchClientMetadata ?? guardedFetcher!.fetch, lifetimes.cimdCache);
+  const documents = new ClientMetadataDocuments(
+    redis,
+    keys,
+    opts.fetchClientMetadata ?? guardedFetcher!.fetch,
+    lifetimes.cimdCache,
+  );
   const clients = new ClientStore(redis, keys, documents, lifetimes.client);
   const flows = new FlowStore(redis, keys, lifetimes.flow);
   const grants = new GrantStore(redis, keys, lifetimes.code, lifetimes.grant);
@@ -108,11 +117,17 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
     const served = c.resources.map((r) => canonicalResource(r) ?? r);
     const foreign = served.filter((r) => !resources.includes(r));
     if (served.length === 0 || foreign.length > 0) {
-      throw new InvalidIssuerError(`introspection client ${c.clientId} must name resources this server issues tokens for (not ${foreign.join(', ') || 'none'})`);
+      throw new InvalidIssuerError(
+        `introspection client ${c.clientId} must name resources this server issues tokens for (not ${foreign.join(', ') || 'none'})`,
+      );
     }
     return { ...c, resources: served };
   });
-  const metadata = authorizationServerMetadata({ issuer, scopes: opts.scopes, introspection: introspectionClients.length > 0 });
+  const metadata = authorizationServerMetadata({
+    issuer,
+    scopes: opts.scopes,
+    introspection: introspectionClients.length > 0,
+  });
   const serviceName = opts.serviceName ?? 'MCP server';
   const secureCookies = new URL(issuer).protocol === 'https:';
   const limits: RateLimitDeps | undefined =
@@ -134,12 +149,28 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   });
 
   router.use(ENDPOINTS.authorize, allowedMethods(['GET', 'POST']), rateLimiter('authorize', limits), form);
-  router.all(ENDPOINTS.authorize, authorizeHandler({ resources, scopes: opts.scopes, clients, flows, flowSeconds: lifetimes.flow, secureCookies, log }));
+  router.all(
+    ENDPOINTS.authorize,
+    authorizeHandler({
+      resources,
+      scopes: opts.scopes,
+      clients,
+      flows,
+      flowSeconds: lifetimes.flow,
+      secureCookies,
+      log,
+    }),
+  );
 
   const login = opts.login ?? { provider: 'dev' as const };
   const consentDeps = { issuer, serviceName, clients, flows, grants, secureCookies, log };
   for (const path of [ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.callback]) {
-    router.use(path, allowedMethods(path === ENDPOINTS.callback ? ['GET'] : ['GET', 'POST']), rateLimiter('interaction', limits), form);
+    router.use(
+      path,
+      allowedMethods(path === ENDPOINTS.callback ? ['GET'] : ['GET', 'POST']),
+      rateLimiter('interaction', limits),
+      form,
+    );
   }
   if (login.provider === 'oidc') {
     const upstream = new OidcUpstream(login, `${issuer}${ENDPOINTS.callback}`, log);
@@ -166,10 +197,20 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   router.post(ENDPOINTS.token, tokenHandler({ resources, clients, grants, tokens, log }));
 
   // RFC 7591 bodies are small: a few URIs and names (clientMetadata.ts bounds each field).
-  router.use(ENDPOINTS.register, cors(), allowedMethods(['POST']), rateLimiter('register', limits), express.json({ limit: '8kb' }));
+  router.use(
+    ENDPOINTS.register,
+    cors(),
+    allowedMethods(['POST']),
+    rateLimiter('register', limits),
+    express.json({ limit: '8kb' }),
+  );
   router.post(
     ENDPOINTS.register,
-    registerHandler({ clients, maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS, log }),
+    registerHandler({
+      clients,
+      maxClientsPerAddress: opts.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS,
+      log,
+    }),
   );
 
   router.use(ENDPOINTS.revoke, cors(), allowedMethods(['POST']), rateLimiter('revoke', limits), form);
@@ -177,7 +218,10 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
 
   if (introspectionClients.length > 0) {
     router.use(ENDPOINTS.introspect, allowedMethods(['POST']), rateLimiter('introspect', limits), form);
-    router.post(ENDPOINTS.introspect, introspectHandler({ issuer, callers: introspectionClients, grants, tokens, log }));
+    router.post(
+      ENDPOINTS.introspect,
+      introspectHandler({ issuer, callers: introspectionClients, grants, tokens, log }),
+    );
   }
   router.use(oauthErrorHandler(log));
 

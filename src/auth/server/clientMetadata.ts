@@ -29,7 +29,10 @@ export const ClientMetadataSchema = z.object({
   token_endpoint_auth_method: z.string().max(64).optional(),
   grant_types: z.array(z.string().max(64)).max(SUPPORTED_GRANT_TYPES.length, 'too many grant_types').optional(),
   response_types: z.array(z.string().max(64)).max(1, 'only response type code is supported').optional(),
-  client_name: z.string().max(MAX_CLIENT_NAME_LENGTH, `client_name may be at most ${MAX_CLIENT_NAME_LENGTH} characters`).optional(),
+  client_name: z
+    .string()
+    .max(MAX_CLIENT_NAME_LENGTH, `client_name may be at most ${MAX_CLIENT_NAME_LENGTH} characters`)
+    .optional(),
 });
 export type ClientMetadata = z.infer<typeof ClientMetadataSchema>;
 
@@ -78,7 +81,8 @@ export function acceptClientMetadata(m: ClientMetadata, clientId: string): Clien
   }
   const grantTypes = [...new Set(m.grant_types ?? ['authorization_code'])];
   for (const g of grantTypes) {
-    if (!(SUPPORTED_GRANT_TYPES as readonly string[]).includes(g)) throw metadataError(`grant type ${g} is not supported`);
+    if (!(SUPPORTED_GRANT_TYPES as readonly string[]).includes(g))
+      throw metadataError(`grant type ${g} is not supported`);
   }
   for (const r of m.response_types ?? ['code']) {
     if (r !== 'code') throw metadataError(`response type ${r} is not supported`);

@@ -42,11 +42,21 @@ function statusOf(err: OAuthError): number {
 
 function asOAuthError(err: unknown, log: Logger, where: string): OAuthError {
   if (err instanceof OAuthError) return err;
-  log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err), where }, 'authorization server error');
+  log.error(
+    { err: err instanceof Error ? { name: err.name, message: err.message } : String(err), where },
+    'authorization server error',
+  );
   return new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error');
 }
 
-export function sendOAuthError(res: Response, err: unknown, log: Logger, where: string, basicAuthUsed = false, status?: number): void {
+export function sendOAuthError(
+  res: Response,
+  err: unknown,
+  log: Logger,
+  where: string,
+  basicAuthUsed = false,
+  status?: number,
+): void {
   const e = asOAuthError(err, log, where);
   if (e.code === OAuthErrorCode.InvalidClient && basicAuthUsed) {
     res.setHeader('WWW-Authenticate', 'Basic realm="oauth", charset="UTF-8"');
@@ -97,9 +107,18 @@ export function oauthErrorHandler(log: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     // The body parsers (body-parser, through Express) reject with a typed 4xx error.
     const parser = err as { type?: unknown; status?: unknown };
-    const rejectedBody = typeof parser.type === 'string' && typeof parser.status === 'number' && parser.status >= 400 && parser.status < 500;
+    const rejectedBody =
+      typeof parser.type === 'string' &&
+      typeof parser.status === 'number' &&
+      parser.status >= 400 &&
+      parser.status < 500;
     if (isBrowserEndpoint(req.path)) {
-      return sendErrorPage(res, rejectedBody ? new OAuthError(OAuthErrorCode.InvalidRequest, 'the request could not be read') : err, log, req.path);
+      return sendErrorPage(
+        res,
+        rejectedBody ? new OAuthError(OAuthErrorCode.InvalidRequest, 'the request could not be read') : err,
+        log,
+        req.path,
+      );
     }
     if (!rejectedBody) return sendOAuthError(res, err, log, req.path);
     // RFC 7591 §3.2.2: a registration body that cannot be read is invalid client metadata.

@@ -33,7 +33,7 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
   if (login.provider === 'dev' && d.devLoginExposed) {
     log.warn(
       'LOGIN_PROVIDER=dev on a non-loopback address: ANYONE who reaches this server can sign in as ANY user id and ' +
-        'use that user\'s MCP sessions. For testing only; set LOGIN_PROVIDER=oidc for real sign-in (docs/oauth.md).',
+        "use that user's MCP sessions. For testing only; set LOGIN_PROVIDER=oidc for real sign-in (docs/oauth.md).",
     );
   }
   // Defaults a deployment should know about (docs/oauth.md).
@@ -41,7 +41,9 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
     {
       issuer: d.issuer,
       loginProvider: login.provider,
-      ...(login.provider === 'oidc' ? { upstreamIssuer: login.issuer, userClaim: login.userClaim, allowedDomains: login.allowedDomains } : {}),
+      ...(login.provider === 'oidc'
+        ? { upstreamIssuer: login.issuer, userClaim: login.userClaim, allowedDomains: login.allowedDomains }
+        : {}),
       refreshTokens: 'only for clients registered for the refresh_token grant',
       errorsBeforeSignIn: 'shown on the error page, never redirected',
       maxClientsPerAddress: c.OAUTH_MAX_CLIENTS_PER_ADDRESS,
@@ -64,7 +66,8 @@ export function authorizationServerFromConfig(c: Config, d: Deployment): Authori
       store: c.redis.mode === 'embedded' ? 'memory' : 'redis',
     },
     introspectionClients: introspectionClientsFromConfig(c, d.resources),
-    maxClientsPerAddress: c.OAUTH_MAX_CLIENTS_PER_ADDRESS * (c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1),
+    maxClientsPerAddress:
+      c.OAUTH_MAX_CLIENTS_PER_ADDRESS * (c.OAUTH_RATE_LIMIT_RELAXED ? RELAXED_RATE_LIMIT_FACTOR : 1),
     login,
     serviceName: d.serviceName,
   });
@@ -106,12 +109,16 @@ export function introspectionClientsFromConfig(c: Config, resources: string[]): 
   const problem = (why: string) => invalidConfig(`OAUTH_INTROSPECTION_CLIENTS: ${why}`);
   return (c.OAUTH_INTROSPECTION_CLIENTS ?? []).map((entry) => {
     const colon = entry.indexOf(':');
-    if (colon <= 0 || colon === entry.length - 1) throw problem('expected client_id:secret or client_id:secret@resource entries');
+    if (colon <= 0 || colon === entry.length - 1)
+      throw problem('expected client_id:secret or client_id:secret@resource entries');
     const clientId = entry.slice(0, colon);
     const rest = entry.slice(colon + 1);
     const at = rest.lastIndexOf('@https://') >= 0 ? rest.lastIndexOf('@https://') : rest.lastIndexOf('@http://');
     if (at > 0) return { clientId, clientSecret: rest.slice(0, at), resources: [rest.slice(at + 1)] };
-    if (resources.length !== 1) throw problem(`${clientId} must name its resource (client_id:secret@resource) when tokens are issued for several`);
+    if (resources.length !== 1)
+      throw problem(
+        `${clientId} must name its resource (client_id:secret@resource) when tokens are issued for several`,
+      );
     return { clientId, clientSecret: rest, resources };
   });
 }

@@ -35,7 +35,10 @@ export interface RateLimitDeps {
 export function rateLimiter(endpoint: LimitedEndpoint, deps: RateLimitDeps | undefined): RequestHandler {
   if (!deps) return (_req, _res, next) => next();
   const d = DEFAULTS[endpoint];
-  const body = new OAuthError(OAuthErrorCode.TooManyRequests, `too many ${endpoint} requests; try again later`).toResponseObject();
+  const body = new OAuthError(
+    OAuthErrorCode.TooManyRequests,
+    `too many ${endpoint} requests; try again later`,
+  ).toResponseObject();
   return fixedWindowLimiter({
     counters: securityCounters(deps.options.store === 'redis' ? deps.redis : undefined),
     prefix: deps.keys.rateLimit(`oauth-${endpoint}`),

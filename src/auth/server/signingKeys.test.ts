@@ -38,8 +38,21 @@ function authorizationServer(rotation: number, clock: () => number) {
 }
 
 async function seedGrant(as: ReturnType<typeof authorizationServer>, start: number) {
-  const grant = { id: 'g1', clientId: 'c', userId: 'alice', scopes: ['mcp'], resource: 'http://localhost:3232/mcp', expiresAt: start + 30 * 86400_000 };
-  await redis.hset(as.internals.grants.grantKey('g1'), { clientId: 'c', userId: 'alice', scopes: 'mcp', resource: grant.resource, expiresAt: String(grant.expiresAt) });
+  const grant = {
+    id: 'g1',
+    clientId: 'c',
+    userId: 'alice',
+    scopes: ['mcp'],
+    resource: 'http://localhost:3232/mcp',
+    expiresAt: start + 30 * 86400_000,
+  };
+  await redis.hset(as.internals.grants.grantKey('g1'), {
+    clientId: 'c',
+    userId: 'alice',
+    scopes: 'mcp',
+    resource: grant.resource,
+    expiresAt: String(grant.expiresAt),
+  });
   return async () => (await as.internals.tokens.issue(grant, ['mcp'])).token;
 }
 
@@ -56,7 +69,8 @@ test('the next key is published ahead of signing; old tokens keep verifying afte
   for (let t = 0; t <= 9 * 3600; t += 600) {
     now = start + t * 1000;
     // What a resource server fetching the JWKS at this moment would cache.
-    for (const k of (await as.internals.signingKeys.jwks()).keys) if (!firstPublished.has(k.kid!)) firstPublished.set(k.kid!, now);
+    for (const k of (await as.internals.signingKeys.jwks()).keys)
+      if (!firstPublished.has(k.kid!)) firstPublished.set(k.kid!, now);
     const token = await sign();
     const kid = decodeProtectedHeader(token).kid!;
     if (kid !== signers.at(-1)) {

@@ -134,7 +134,8 @@ export class SigningKeys {
     const keys: JWK[] = [];
     for (const r of raw) {
       const parsed = r === null ? undefined : StoredKeySchema.safeParse(JSON.parse(r));
-      if (parsed?.success) keys.push({ ...publicPart(parsed.data.privateJwk), kid: parsed.data.kid, alg: SIGNING_ALG, use: 'sig' });
+      if (parsed?.success)
+        keys.push({ ...publicPart(parsed.data.privateJwk), kid: parsed.data.kid, alg: SIGNING_ALG, use: 'sig' });
     }
     return { keys };
   }
@@ -193,7 +194,14 @@ export class SigningKeys {
     // Without a pre-published key (first start: there is no key to sign on with, see maintain()),
     // a fresh key has to sign at once; resource servers then find it by refetching the JWKS.
     const key = next && next.notBefore <= now && now < next.notAfter ? next : await this.create(now, now);
-    const swapped = await this.redis.eval(SWAP_POINTER, 1, this.pointer('current'), seenKid, key.kid, String(key.notAfter - now));
+    const swapped = await this.redis.eval(
+      SWAP_POINTER,
+      1,
+      this.pointer('current'),
+      seenKid,
+      key.kid,
+      String(key.notAfter - now),
+    );
     if (swapped !== 1) {
       if (key !== next) await this.discard(key.kid);
       return undefined;
@@ -209,7 +217,14 @@ export class SigningKeys {
       if (next && next.notBefore >= current.notAfter) return;
     }
     const key = await this.create(now, current.notAfter);
-    const won = await this.redis.eval(SWAP_POINTER, 1, this.pointer('next'), nextKid, key.kid, String(key.notAfter - now));
+    const won = await this.redis.eval(
+      SWAP_POINTER,
+      1,
+      this.pointer('next'),
+      nextKid,
+      key.kid,
+      String(key.notAfter - now),
+    );
     if (won !== 1) await this.discard(key.kid);
   }
 
@@ -218,7 +233,13 @@ export class SigningKeys {
     const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
     const kid = randomBytes(12).toString('base64url');
     const notAfter = notBefore + this.rotationSeconds * 1000;
-    const record: DatedKey = { kid, alg: SIGNING_ALG, privateJwk: { ...(await exportJWK(privateKey)) }, notBefore, notAfter };
+    const record: DatedKey = {
+      kid,
+      alg: SIGNING_ALG,
+      privateJwk: { ...(await exportJWK(privateKey)) },
+      notBefore,
+      notAfter,
+    };
     // Its last token expires one access-token lifetime after its period; a minute of slack.
     const expiresAt = notAfter + (this.accessTokenSeconds + 60) * 1000;
     await this.redis

@@ -27,11 +27,17 @@ export class FormLoginError extends Error {
 }
 
 const unescape = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 function hiddenFields(page: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = unescape(m[2]!);
+  for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    fields[m[1]!] = unescape(m[2]!);
   return fields;
 }
 
@@ -71,7 +77,9 @@ export async function authorizeByForms(authorizationUrl: string | URL, opts: For
     throw new FormLoginError(res.status, code, unescape(message ?? `HTTP ${res.status}`));
   };
   const backToClient = (u: URL) =>
-    redirectUri !== null ? `${u.origin}${u.pathname}` === redirectUri.replace(/\?.*$/, '') || u.href.startsWith(redirectUri) : !trusted.has(u.origin);
+    redirectUri !== null
+      ? `${u.origin}${u.pathname}` === redirectUri.replace(/\?.*$/, '') || u.href.startsWith(redirectUri)
+      : !trusted.has(u.origin);
 
   let url = start;
   let res = await send(url);

@@ -12,7 +12,9 @@ export const testSimplePrompt = definePrompt({
   title: 'Test: simple prompt',
   description: 'A simple prompt without arguments.',
   args: z.object({}),
-  get: () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }] }),
+  get: () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }],
+  }),
 });
 
 const ARG1_SUGGESTIONS = ['test', 'testing', 'tested', 'paris', 'park', 'party'];
@@ -28,10 +30,13 @@ export const testPromptWithArguments = definePrompt({
   complete: {
     arg1: (value) => ARG1_SUGGESTIONS.filter((s) => s.startsWith(value)),
     // Context-aware: suggest values derived from what was chosen for arg1.
-    arg2: (value, context) => (context.arg1 ? [`${context.arg1}-a`, `${context.arg1}-b`] : ['a', 'b']).filter((s) => s.startsWith(value)),
+    arg2: (value, context) =>
+      (context.arg1 ? [`${context.arg1}-a`, `${context.arg1}-b`] : ['a', 'b']).filter((s) => s.startsWith(value)),
   },
   get: ({ arg1, arg2 }) => ({
-    messages: [{ role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } }],
+    messages: [
+      { role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } },
+    ],
   }),
 });
 
@@ -44,7 +49,10 @@ export const testPromptWithEmbeddedResource = definePrompt({
     messages: [
       {
         role: 'user',
-        content: { type: 'resource', resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' } },
+        content: {
+          type: 'resource',
+          resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' },
+        },
       },
       { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
     ],

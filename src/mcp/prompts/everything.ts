@@ -8,7 +8,8 @@ import { STATIC_RESOURCE_COUNT, staticResourceContents } from '../resources/cata
 import { completeStaticId, type Completer } from '../resources/templates.js';
 import { definePrompt } from './registry.js';
 
-const byPrefix = (values: readonly string[], typed: string) => values.filter((v) => v.toLowerCase().startsWith(typed.toLowerCase()));
+const byPrefix = (values: readonly string[], typed: string) =>
+  values.filter((v) => v.toLowerCase().startsWith(typed.toLowerCase()));
 
 const TEMPERATURES = ['0', '0.2', '0.5', '0.7', '1.0', '1.5', '2.0'];
 const SOBER_STYLES = ['formal', 'technical', 'precise', 'concise'];
@@ -17,7 +18,12 @@ const LIVELY_STYLES = ['casual', 'friendly', 'creative', 'playful'];
 /** A low temperature asks for a sober style, a high one for a lively one (completion `context`). */
 const completeStyle: Completer = (value, context) => {
   const t = Number(context.temperature);
-  const styles = context.temperature === undefined || Number.isNaN(t) ? [...SOBER_STYLES, ...LIVELY_STYLES] : t < 0.7 ? SOBER_STYLES : LIVELY_STYLES;
+  const styles =
+    context.temperature === undefined || Number.isNaN(t)
+      ? [...SOBER_STYLES, ...LIVELY_STYLES]
+      : t < 0.7
+        ? SOBER_STYLES
+        : LIVELY_STYLES;
   return byPrefix(styles, value);
 };
 
@@ -27,7 +33,9 @@ export const simplePrompt = definePrompt({
   description: 'A prompt without arguments.',
   icons: ICONS.prompt,
   args: z.object({}),
-  get: () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt without arguments.' } }] }),
+  get: () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt without arguments.' } }],
+  }),
 });
 
 export const complexPrompt = definePrompt({
@@ -51,9 +59,18 @@ export const complexPrompt = definePrompt({
     messages: [
       {
         role: 'user',
-        content: { type: 'text', text: `This is a complex prompt with arguments: temperature=${temperature}, style=${style ?? 'unspecified'}` },
+        content: {
+          type: 'text',
+          text: `This is a complex prompt with arguments: temperature=${temperature}, style=${style ?? 'unspecified'}`,
+        },
       },
-      { role: 'assistant', content: { type: 'text', text: "I understand. You've provided a complex prompt with temperature and style arguments. How would you like me to proceed?" } },
+      {
+        role: 'assistant',
+        content: {
+          type: 'text',
+          text: "I understand. You've provided a complex prompt with temperature and style arguments. How would you like me to proceed?",
+        },
+      },
       { role: 'user', content: { type: 'image', data: TINY_PNG_BASE64, mimeType: 'image/png' } },
     ],
   }),
@@ -68,13 +85,22 @@ export const resourcePrompt = definePrompt({
     resourceId: z
       .string()
       .regex(/^\d+$/, 'resourceId must be an integer')
-      .refine((s) => Number(s) >= 1 && Number(s) <= STATIC_RESOURCE_COUNT, `resourceId must be 1-${STATIC_RESOURCE_COUNT}`)
+      .refine(
+        (s) => Number(s) >= 1 && Number(s) <= STATIC_RESOURCE_COUNT,
+        `resourceId must be 1-${STATIC_RESOURCE_COUNT}`,
+      )
       .describe(`Resource id to embed (1-${STATIC_RESOURCE_COUNT})`),
   }),
   complete: { resourceId: completeStaticId },
   get: ({ resourceId }) => ({
     messages: [
-      { role: 'user', content: { type: 'text', text: `This prompt includes Resource ${resourceId}. Please analyze the following resource:` } },
+      {
+        role: 'user',
+        content: {
+          type: 'text',
+          text: `This prompt includes Resource ${resourceId}. Please analyze the following resource:`,
+        },
+      },
       { role: 'user', content: { type: 'resource', resource: staticResourceContents(Number(resourceId))! } },
     ],
   }),

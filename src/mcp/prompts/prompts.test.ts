@@ -35,7 +35,10 @@ describe('prompts', () => {
     const simple = await conn.client.getPrompt({ name: 'simple_prompt' });
     expect(simple.messages[0]?.content).toEqual({ type: 'text', text: 'This is a simple prompt without arguments.' });
 
-    const complex = await conn.client.getPrompt({ name: 'complex_prompt', arguments: { temperature: '0.7', style: 'formal' } });
+    const complex = await conn.client.getPrompt({
+      name: 'complex_prompt',
+      arguments: { temperature: '0.7', style: 'formal' },
+    });
     expect(JSON.stringify(complex.messages)).toContain('temperature=0.7, style=formal');
     expect(complex.messages.some((m) => m.content.type === 'image')).toBe(true);
 
@@ -70,13 +73,24 @@ describe('a prompt that needs the client’s input (multi-round-trip, written on
     });
     const result = await conn.client.getPrompt({ name: 'test_input_required_result_prompt' });
     expect(asked).toEqual(['What context should the prompt use?']);
-    expect(result.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Use the following context: a quiet afternoon' } }]);
+    expect(result.messages).toEqual([
+      { role: 'user', content: { type: 'text', text: 'Use the following context: a quiet afternoon' } },
+    ]);
   });
 });
 
 describe('completion/complete', () => {
-  async function complete(ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string }, name: string, value: string, context?: Record<string, string>) {
-    const res = await conn!.client.complete({ ref, argument: { name, value }, ...(context ? { context: { arguments: context } } : {}) });
+  async function complete(
+    ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string },
+    name: string,
+    value: string,
+    context?: Record<string, string>,
+  ) {
+    const res = await conn!.client.complete({
+      ref,
+      argument: { name, value },
+      ...(context ? { context: { arguments: context } } : {}),
+    });
     return res.completion;
   }
 
@@ -84,7 +98,12 @@ describe('completion/complete', () => {
     conn = await connectClient();
     const prompt = { type: 'ref/prompt' as const, name: 'complex_prompt' };
     expect((await complete(prompt, 'temperature', '0.')).values).toEqual(['0.2', '0.5', '0.7']);
-    expect((await complete(prompt, 'style', '', { temperature: '0.2' })).values).toEqual(['formal', 'technical', 'precise', 'concise']);
+    expect((await complete(prompt, 'style', '', { temperature: '0.2' })).values).toEqual([
+      'formal',
+      'technical',
+      'precise',
+      'concise',
+    ]);
     expect((await complete(prompt, 'style', 'c', { temperature: '1.5' })).values).toEqual(['casual', 'creative']);
     expect((await complete(prompt, 'style', 'c')).values).toEqual(['concise', 'casual', 'creative']);
     const args = { type: 'ref/prompt' as const, name: 'test_prompt_with_arguments' };

@@ -7,7 +7,13 @@
  * requests; prompts/get is one of the three methods allowed to) and is re-entered with the
  * answers, which the SDK's legacy shim fetches as real server→client requests on a 2025 session.
  */
-import type { GetPromptResult, InputRequiredResult, InputResponses, Prompt, Server } from '@modelcontextprotocol/server';
+import type {
+  GetPromptResult,
+  InputRequiredResult,
+  InputResponses,
+  Prompt,
+  Server,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidPromptError } from '../errors.js';
 import { paginate } from '../pagination.js';
@@ -76,7 +82,10 @@ export function installPrompts(server: Server, prompts: readonly RegisteredPromp
 
   server.setRequestHandler('prompts/list', async (request) => {
     const page = paginate('prompts', prompts, request.params?.cursor, PROMPT_PAGE_SIZE);
-    return { prompts: page.items.map((p) => p.definition), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    return {
+      prompts: page.items.map((p) => p.definition),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
   });
 
   server.setRequestHandler('prompts/get', async (request, sdk) => {

@@ -57,11 +57,23 @@ function fixture(resource: Resource, body: FixtureBody): CatalogEntry {
 /** Fixtures named by @modelcontextprotocol/conformance's resources-* scenarios. */
 const CONFORMANCE_FIXTURES: CatalogEntry[] = [
   fixture(
-    { uri: 'test://static-text', name: 'static-text', title: 'Static text', description: 'A static text resource', mimeType: 'text/plain' },
+    {
+      uri: 'test://static-text',
+      name: 'static-text',
+      title: 'Static text',
+      description: 'A static text resource',
+      mimeType: 'text/plain',
+    },
     { mimeType: 'text/plain', text: 'This is the content of the static text resource.' },
   ),
   fixture(
-    { uri: 'test://static-binary', name: 'static-binary', title: 'Static binary', description: 'A static PNG image', mimeType: 'image/png' },
+    {
+      uri: 'test://static-binary',
+      name: 'static-binary',
+      title: 'Static binary',
+      description: 'A static PNG image',
+      mimeType: 'image/png',
+    },
     { mimeType: 'image/png', blob: TINY_PNG_BASE64 },
   ),
   fixture(

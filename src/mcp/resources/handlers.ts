@@ -32,7 +32,10 @@ export function installResourceHandlers(server: Server): void {
 
   server.setRequestHandler('resources/list', async (request) => {
     const page = paginate('resources', CATALOG, request.params?.cursor, RESOURCE_PAGE_SIZE);
-    return { resources: page.items.map((e) => e.resource), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    return {
+      resources: page.items.map((e) => e.resource),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
   });
 
   server.setRequestHandler('resources/templates/list', async (request) => {

@@ -1,6 +1,11 @@
 import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ProtocolError, ProtocolErrorCode, type ListResourcesResult, type Resource } from '@modelcontextprotocol/client';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  type ListResourcesResult,
+  type Resource,
+} from '@modelcontextprotocol/client';
 import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
 import { RESOURCE_NOT_FOUND } from '../errors.js';
 import { startResourceChangeSimulator } from '../resourceUpdates.js';
@@ -28,33 +33,47 @@ describe('resources/list pagination', () => {
     let cursor: string | undefined;
     do {
       // One page per request: the client's listResources() without a cursor would fetch them all.
-      const page: ListResourcesResult = await client.request({ method: 'resources/list', params: cursor ? { cursor } : {} });
+      const page: ListResourcesResult = await client.request({
+        method: 'resources/list',
+        params: cursor ? { cursor } : {},
+      });
       pages.push(page.resources);
       cursor = page.nextCursor;
       if (cursor) expect(cursor).not.toMatch(/^\d+$/);
     } while (cursor);
     expect(pages.slice(0, 10).every((p) => p.length === 10)).toBe(true);
-    const staticUris = pages.slice(0, 10).flat().map((r) => r.uri);
+    const staticUris = pages
+      .slice(0, 10)
+      .flat()
+      .map((r) => r.uri);
     expect(staticUris).toEqual(Array.from({ length: 100 }, (_, i) => `test://static/resource/${i + 1}`));
-    expect(pages[10]!.map((r) => r.uri)).toEqual(['test://static-text', 'test://static-binary', 'test://watched-resource']);
+    expect(pages[10]!.map((r) => r.uri)).toEqual([
+      'test://static-text',
+      'test://static-binary',
+      'test://watched-resource',
+    ]);
     expect(pages).toHaveLength(11);
     for (const r of pages.flat()) expect(r.name).toBeTruthy();
   });
 
-  it.each(['garbage', Buffer.from(JSON.stringify({ l: 'prompts', o: 10 })).toString('base64url'), Buffer.from('{"l":"resources","o":-1}').toString('base64url')])(
-    'refuses the bad cursor %s with -32602',
-    async (cursor) => {
-      const { client } = await connect();
-      const err = await client.listResources({ cursor }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ProtocolError);
-      expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
-    },
-  );
+  it.each([
+    'garbage',
+    Buffer.from(JSON.stringify({ l: 'prompts', o: 10 })).toString('base64url'),
+    Buffer.from('{"l":"resources","o":-1}').toString('base64url'),
+  ])('refuses the bad cursor %s with -32602', async (cursor) => {
+    const { client } = await connect();
+    const err = await client.listResources({ cursor }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe(ProtocolErrorCode.InvalidParams);
+  });
 
   it('lists the resource templates', async () => {
     const { client } = await connect();
     const { resourceTemplates } = await client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['test://static/resource/{id}', 'test://template/{id}/data']);
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual([
+      'test://static/resource/{id}',
+      'test://template/{id}/data',
+    ]);
   });
 });
 
@@ -62,18 +81,29 @@ describe('resources/read', () => {
   it('reads odd ids as text and even ids as base64 blobs, directly or through the template', async () => {
     const { client } = await connect();
     const odd = await client.readResource({ uri: 'test://static/resource/7' });
-    expect(odd.contents[0]).toEqual({ uri: 'test://static/resource/7', mimeType: 'text/plain', text: 'Resource 7: This is a plaintext resource' });
+    expect(odd.contents[0]).toEqual({
+      uri: 'test://static/resource/7',
+      mimeType: 'text/plain',
+      text: 'Resource 7: This is a plaintext resource',
+    });
     const even = (await client.readResource({ uri: 'test://static/resource/8' })).contents[0]!;
     expect('blob' in even && Buffer.from(even.blob, 'base64').toString()).toBe('Resource 8: This is a base64 blob');
     const data = (await client.readResource({ uri: 'test://template/123/data' })).contents[0]!;
-    expect('text' in data && JSON.parse(data.text)).toEqual({ id: '123', templateTest: true, data: 'Data for ID: 123' });
+    expect('text' in data && JSON.parse(data.text)).toEqual({
+      id: '123',
+      templateTest: true,
+      data: 'Data for ID: 123',
+    });
   });
 
-  it.each(['test://nope', 'test://static/resource/101', 'test://static/resource/abc'])('answers %s with -32002', async (uri) => {
-    const c = await connect();
-    await expect(c.client.readResource({ uri })).rejects.toBeInstanceOf(ProtocolError);
-    expect(lastWireError(c)).toEqual({ code: RESOURCE_NOT_FOUND, message: 'Resource not found', data: { uri } });
-  });
+  it.each(['test://nope', 'test://static/resource/101', 'test://static/resource/abc'])(
+    'answers %s with -32002',
+    async (uri) => {
+      const c = await connect();
+      await expect(c.client.readResource({ uri })).rejects.toBeInstanceOf(ProtocolError);
+      expect(lastWireError(c)).toEqual({ code: RESOURCE_NOT_FOUND, message: 'Resource not found', data: { uri } });
+    },
+  );
 });
 
 describe('subscriptions', () => {

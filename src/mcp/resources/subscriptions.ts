@@ -36,7 +36,9 @@ export async function changeNotification(
 /** Returns the function that unhooks the listener. */
 export function forwardChanges(server: Server, context: McpServerContext, session: McpSession): () => void {
   const deliver = (send: () => Promise<void>) =>
-    void send().catch((err: unknown) => context.log.debug({ err, sessionId: session.id }, 'change notification not delivered'));
+    void send().catch((err: unknown) =>
+      context.log.debug({ err, sessionId: session.id }, 'change notification not delivered'),
+    );
   return context.events.subscribe((event) =>
     deliver(async () => {
       const message = await changeNotification(event, () => session.state.subscriptions());

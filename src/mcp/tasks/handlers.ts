@@ -14,7 +14,16 @@ import { ProtocolError, ProtocolErrorCode, type Server, type ServerContext } fro
 import { UnknownTaskError } from '../errors.js';
 import type { TaskRunner } from './runner.js';
 import type { TaskStore } from './store.js';
-import { CancelTaskParams, declaresTasks, detailedTask, GetTaskParams, TaskResult, TASKS_EXTENSION, tasksExtensionRequired, UpdateTaskParams } from './wire.js';
+import {
+  CancelTaskParams,
+  declaresTasks,
+  detailedTask,
+  GetTaskParams,
+  TaskResult,
+  TASKS_EXTENSION,
+  tasksExtensionRequired,
+  UpdateTaskParams,
+} from './wire.js';
 
 export interface TaskServices {
   store: TaskStore;
@@ -37,18 +46,27 @@ export function installTaskHandlers(server: Server, tasks: TaskServices): void {
     return detailedTask(task);
   });
 
-  server.setRequestHandler('tasks/update', { params: UpdateTaskParams, result: TaskResult }, async ({ taskId }, sdk) => {
-    const owner = gate(sdk);
-    const responses = sdk.mcpReq.inputResponses;
-    if (responses === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tasks/update needs inputResponses');
-    // Responses to requests the task is not waiting for are ignored (acknowledged all the same).
-    if ((await tasks.store.answer(owner, taskId, responses)) === 'unknown') throw new UnknownTaskError(taskId);
-    return {};
-  });
+  server.setRequestHandler(
+    'tasks/update',
+    { params: UpdateTaskParams, result: TaskResult },
+    async ({ taskId }, sdk) => {
+      const owner = gate(sdk);
+      const responses = sdk.mcpReq.inputResponses;
+      if (responses === undefined)
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tasks/update needs inputResponses');
+      // Responses to requests the task is not waiting for are ignored (acknowledged all the same).
+      if ((await tasks.store.answer(owner, taskId, responses)) === 'unknown') throw new UnknownTaskError(taskId);
+      return {};
+    },
+  );
 
-  server.setRequestHandler('tasks/cancel', { params: CancelTaskParams, result: TaskResult }, async ({ taskId }, sdk) => {
-    // Cancelling a finished task is acknowledged and changes nothing (idempotent).
-    if ((await tasks.store.cancel(gate(sdk), taskId)) === 'unknown') throw new UnknownTaskError(taskId);
-    return {};
-  });
+  server.setRequestHandler(
+    'tasks/cancel',
+    { params: CancelTaskParams, result: TaskResult },
+    async ({ taskId }, sdk) => {
+      // Cancelling a finished task is acknowledged and changes nothing (idempotent).
+      if ((await tasks.store.cancel(gate(sdk), taskId)) === 'unknown') throw new UnknownTaskError(taskId);
+      return {};
+    },
+  );
 }

@@ -11,7 +11,12 @@
  * The outcome is written only if the task is still unfinished: a cancelled task stays cancelled.
  */
 import { randomBytes } from 'node:crypto';
-import { ProtocolError, type CallToolResult, type InputRequests, type InputResponses } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  type CallToolResult,
+  type InputRequests,
+  type InputResponses,
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/logger.js';
 import type { TaskSignal, TaskStore } from './store.js';
 import type { TaskError, TaskRecord } from './wire.js';
@@ -79,7 +84,8 @@ export class TaskRunner {
 
   /** Creates the task (durably) and starts `work` on this instance; resolves with the new task. */
   async start(owner: string, tool: string, work: TaskWork, gathered: InputResponses = {}): Promise<TaskRecord> {
-    if (this.stopping || this.running.size >= this.options.maxRunning) throw new TaskCapacityError(this.options.maxRunning);
+    if (this.stopping || this.running.size >= this.options.maxRunning)
+      throw new TaskCapacityError(this.options.maxRunning);
     const taskId = randomBytes(16).toString('base64url');
     const task = await this.store.create({
       owner,
@@ -100,7 +106,11 @@ export class TaskRunner {
   /** Graceful stop: the tasks running here cannot move elsewhere, so they fail now, saying why. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const stopped: TaskError = { code: -32603, message: 'The instance running this task shut down before it finished; start it again', data: { reason: 'worker_stopped' } };
+    const stopped: TaskError = {
+      code: -32603,
+      message: 'The instance running this task shut down before it finished; start it again',
+      data: { reason: 'worker_stopped' },
+    };
     await Promise.all(
       [...this.running.values()].map(async (entry) => {
         await this.store.settle(entry.owner, entry.taskId, { status: 'failed', error: stopped }).catch(() => undefined);
@@ -115,17 +125,27 @@ export class TaskRunner {
     for (const entry of this.running.values()) entry.abort.abort(new Error('worker abandoned'));
   }
 
-  private async execute(owner: string, taskId: string, tool: string, work: TaskWork, gathered: InputResponses, entry: Running): Promise<void> {
+  private async execute(
+    owner: string,
+    taskId: string,
+    tool: string,
+    work: TaskWork,
+    gathered: InputResponses,
+    entry: Running,
+  ): Promise<void> {
     const { signal } = entry.abort;
-    const renew = setInterval(() => {
-      this.store.renewLease(owner, taskId, this.options.leaseMs).then(
-        (alive) => {
-          // Finished elsewhere (cancelled) or declared lost: nobody waits for this run any more.
-          if (!alive) entry.abort.abort(new Error('task no longer running'));
-        },
-        (err: Error) => this.log.warn({ err: err.message, taskId }, 'task lease renewal failed'),
-      );
-    }, Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        this.store.renewLease(owner, taskId, this.options.leaseMs).then(
+          (alive) => {
+            // Finished elsewhere (cancelled) or declared lost: nobody waits for this run any more.
+            if (!alive) entry.abort.abort(new Error('task no longer running'));
+          },
+          (err: Error) => this.log.warn({ err: err.message, taskId }, 'task lease renewal failed'),
+        );
+      },
+      Math.max(1, Math.floor(this.options.leaseMs / 3)),
+    );
     renew.unref();
     const job: TaskJob = { signal, gathered, ask: (requests) => this.ask(owner, taskId, requests, entry) };
     try {
@@ -133,7 +153,8 @@ export class TaskRunner {
       if (!signal.aborted) await this.store.settle(owner, taskId, { status: 'completed', result });
     } catch (err) {
       // An aborted run ended because the task was cancelled, lost or stopped: its status says so.
-      if (!signal.aborted) await this.store.settle(owner, taskId, { status: 'failed', error: taskError(err, this.log, taskId, tool) });
+      if (!signal.aborted)
+        await this.store.settle(owner, taskId, { status: 'failed', error: taskError(err, this.log, taskId, tool) });
     } finally {
       clearInterval(renew);
       this.running.delete(key(owner, taskId));
@@ -182,7 +203,8 @@ export class TaskRunner {
 
 /** A protocol-level failure as the task's `error` (SEP-2663: `failed` carries a JSON-RPC error). */
 function taskError(err: unknown, log: Logger, taskId: string, tool: string): TaskError {
-  if (err instanceof ProtocolError) return { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) };
+  if (err instanceof ProtocolError)
+    return { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) };
   log.error({ err, taskId, tool }, 'task failed unexpectedly');
   return { code: -32603, message: `Task ${tool} failed unexpectedly` };
 }

@@ -24,9 +24,7 @@ export interface NewTask {
 }
 
 export type TaskOutcome =
-  | { status: 'completed'; result: CallToolResult }
-  | { status: 'failed'; error: TaskError }
-  | { status: 'cancelled' };
+  { status: 'completed'; result: CallToolResult } | { status: 'failed'; error: TaskError } | { status: 'cancelled' };
 
 /** A message to the instance running a task: it was cancelled, or input it waits for arrived. */
 export interface TaskSignal {

@@ -71,14 +71,26 @@ export const annotatedMessage = defineTool({
       content: [
         { type: 'text', text, annotations },
         ...(includeImage
-          ? [{ type: 'image' as const, data: TINY_PNG_BASE64, mimeType: 'image/png', annotations: { priority: 0.5, audience: ['user' as const] } }]
+          ? [
+              {
+                type: 'image' as const,
+                data: TINY_PNG_BASE64,
+                mimeType: 'image/png',
+                annotations: { priority: 0.5, audience: ['user' as const] },
+              },
+            ]
           : []),
       ],
     };
   },
 });
 
-const resourceId = z.number().int().min(1).max(STATIC_RESOURCE_COUNT).describe(`Id of the static resource (1-${STATIC_RESOURCE_COUNT})`);
+const resourceId = z
+  .number()
+  .int()
+  .min(1)
+  .max(STATIC_RESOURCE_COUNT)
+  .describe(`Id of the static resource (1-${STATIC_RESOURCE_COUNT})`);
 
 export const getResourceReference = defineTool({
   name: 'getResourceReference',
@@ -138,7 +150,8 @@ function fakeWeather(city: string): z.infer<typeof Weather> {
 export const getWeather = defineTool({
   name: 'getWeather',
   title: 'Get weather (structured output)',
-  description: 'Returns a (made-up, deterministic) weather report as structuredContent matching the outputSchema, plus the same JSON as text.',
+  description:
+    'Returns a (made-up, deterministic) weather report as structuredContent matching the outputSchema, plus the same JSON as text.',
   annotations: PURE,
   icons: ICONS.tool,
   input: z.object({ city: z.string().min(1).describe('City name') }),
@@ -146,4 +159,12 @@ export const getWeather = defineTool({
   run: async ({ city }) => structuredResult(fakeWeather(city)),
 });
 
-export const BASIC_TOOLS = [echo, add, getTinyImage, annotatedMessage, getResourceReference, getResourceLinks, getWeather];
+export const BASIC_TOOLS = [
+  echo,
+  add,
+  getTinyImage,
+  annotatedMessage,
+  getResourceReference,
+  getResourceLinks,
+  getWeather,
+];

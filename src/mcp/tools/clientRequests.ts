@@ -70,7 +70,11 @@ export function sampledText(call: ToolCall, key: string): { text: string; model:
 
 /** Asks the client's LLM (sampling/createMessage with one user message) under `key`. */
 export function askSampling(call: ToolCall, key: string, prompt: string, maxTokens: number): InputRequiredResult {
-  refuseUnless(call, (caps) => caps.sampling !== undefined, 'The client does not support sampling (it declared no sampling capability).');
+  refuseUnless(
+    call,
+    (caps) => caps.sampling !== undefined,
+    'The client does not support sampling (it declared no sampling capability).',
+  );
   const params: CreateMessageRequestParams = {
     messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
     systemPrompt: 'You are a helpful assistant answering a test request from an MCP server.',
@@ -81,7 +85,12 @@ export function askSampling(call: ToolCall, key: string, prompt: string, maxToke
 }
 
 /** Asks the user to fill a form (elicitation/create, form mode) under `key`. */
-export function askForm(call: ToolCall, key: string, message: string, requestedSchema: FormSchema): InputRequiredResult {
+export function askForm(
+  call: ToolCall,
+  key: string,
+  message: string,
+  requestedSchema: FormSchema,
+): InputRequiredResult {
   refuseUnless(call, (caps) => caps.elicitation?.form !== undefined, 'The client does not support form elicitation.');
   return inputRequired({ inputRequests: { [key]: inputRequired.elicit({ message, requestedSchema }) } });
 }
@@ -101,7 +110,9 @@ export function elicited(call: ToolCall, key: string, requestedSchema: FormSchem
   if (!schema) validators.set(requestedSchema, (schema = fromJsonSchema(requestedSchema as JsonSchemaType)));
   const checked = schema['~standard'].validate(view.content) as StandardSchemaV1.Result<unknown>;
   if (checked.issues) {
-    throw new ToolExecutionError(`Elicitation response content does not match requested schema: ${checked.issues.map((i) => i.message).join('; ')}`);
+    throw new ToolExecutionError(
+      `Elicitation response content does not match requested schema: ${checked.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   return { action: 'accept', content: view.content as ElicitResult['content'] };
 }
@@ -160,10 +171,13 @@ const CONTACT_FORM: FormSchema = {
 export const elicitInput = defineTool({
   name: 'elicitInput',
   title: 'Elicit input (form)',
-  description: 'Asks the user to fill a small form (string, email, integer, titled enum, boolean) and reports the answer, decline or cancel.',
+  description:
+    'Asks the user to fill a small form (string, email, integer, titled enum, boolean) and reports the answer, decline or cancel.',
   annotations: ASKS_CLIENT,
   icons: ICONS.tool,
-  input: z.object({ message: z.string().default('Please tell us a little about yourself.').describe('Message shown to the user') }),
+  input: z.object({
+    message: z.string().default('Please tell us a little about yourself.').describe('Message shown to the user'),
+  }),
   run: async ({ message }, call) => {
     const answer = elicited(call, 'contact', CONTACT_FORM);
     if (!answer) return askForm(call, 'contact', message, CONTACT_FORM);
@@ -213,7 +227,9 @@ export const pingClient = defineTool({
   run: async (_args, call) => {
     const started = performance.now();
     await call.sdk.mcpReq.send({ method: 'ping' }, { timeout: 10_000 });
-    return { content: [{ type: 'text', text: `Client answered ping in ${Math.round(performance.now() - started)} ms.` }] };
+    return {
+      content: [{ type: 'text', text: `Client answered ping in ${Math.round(performance.now() - started)} ms.` }],
+    };
   },
 });
 

@@ -51,7 +51,11 @@ export const testEmbeddedResource = defineTool({
     content: [
       {
         type: 'resource',
-        resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' },
+        resource: {
+          uri: 'test://embedded-resource',
+          mimeType: 'text/plain',
+          text: 'This is an embedded resource content.',
+        },
       },
     ],
   }),
@@ -137,7 +141,12 @@ function elicitAndReport(call: ToolCall, message: string, schema: FormSchema, la
   const result = elicited(call, 'form', schema);
   if (!result) return askForm(call, 'form', message, schema);
   return {
-    content: [{ type: 'text' as const, text: `${label}: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` }],
+    content: [
+      {
+        type: 'text' as const,
+        text: `${label}: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`,
+      },
+    ],
   };
 }
 
@@ -179,7 +188,12 @@ export const testElicitationDefaults = defineTool({
           name: { type: 'string', description: 'User name', default: 'John Doe' },
           age: { type: 'integer', description: 'User age', default: 30 },
           score: { type: 'number', description: 'User score', default: 95.5 },
-          status: { type: 'string', description: 'User status', enum: ['active', 'inactive', 'pending'], default: 'active' },
+          status: {
+            type: 'string',
+            description: 'User status',
+            enum: ['active', 'inactive', 'pending'],
+            default: 'active',
+          },
           verified: { type: 'boolean', description: 'Verification status', default: true },
         },
         required: [],
@@ -191,7 +205,8 @@ export const testElicitationDefaults = defineTool({
 export const testElicitationEnums = defineTool({
   name: 'test_elicitation_sep1330_enums',
   title: 'Test: elicitation enums (SEP-1330)',
-  description: 'Elicits a form with every enum variant: untitled/titled single, legacy enumNames, untitled/titled multi.',
+  description:
+    'Elicits a form with every enum variant: untitled/titled single, legacy enumNames, untitled/titled multi.',
   annotations: ASKS_CLIENT,
   input: noArgs,
   run: async (_args, call) =>
@@ -201,7 +216,11 @@ export const testElicitationEnums = defineTool({
       {
         type: 'object',
         properties: {
-          untitledSingle: { type: 'string', description: 'Untitled single-select', enum: ['option1', 'option2', 'option3'] },
+          untitledSingle: {
+            type: 'string',
+            description: 'Untitled single-select',
+            enum: ['option1', 'option2', 'option3'],
+          },
           titledSingle: {
             type: 'string',
             description: 'Titled single-select',
@@ -246,7 +265,8 @@ export const testElicitationEnums = defineTool({
 export const jsonSchema202012Tool = defineJsonSchemaTool({
   name: 'json_schema_2020_12_tool',
   title: 'Test: JSON Schema 2020-12',
-  description: 'Tool with JSON Schema 2020-12 features ($schema, $defs/$anchor/$ref, allOf/anyOf, if/then/else, additionalProperties:false).',
+  description:
+    'Tool with JSON Schema 2020-12 features ($schema, $defs/$anchor/$ref, allOf/anyOf, if/then/else, additionalProperties:false).',
   annotations: FIXTURE,
   inputSchema: {
     $schema: 'https://json-schema.org/draft/2020-12/schema',

@@ -11,7 +11,13 @@
  * state minted by one tool means nothing to another.
  */
 import { randomUUID } from 'node:crypto';
-import { acceptedContent, inputRequired, inputResponse, type InputRequests, type InputResponses } from '@modelcontextprotocol/server';
+import {
+  acceptedContent,
+  inputRequired,
+  inputResponse,
+  type InputRequests,
+  type InputResponses,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { clientCapabilities } from './clientRequests.js';
 import { defineTool, type ToolCall } from './registry.js';
@@ -26,7 +32,8 @@ function objectSchema<T extends 'string' | 'boolean'>(field: string, type: T) {
 }
 
 const NAME = z.looseObject({ name: z.string() });
-const askName = (message = 'What is your name?') => inputRequired.elicit({ message, requestedSchema: objectSchema('name', 'string') });
+const askName = (message = 'What is your name?') =>
+  inputRequired.elicit({ message, requestedSchema: objectSchema('name', 'string') });
 
 /** The answers of this round (the SDK has already dropped malformed ones). */
 const responses = (call: ToolCall) => call.sdk.mcpReq.inputResponses as InputResponses | undefined;
@@ -106,8 +113,13 @@ export const inputRequiredRequestState = defineTool({
   input: noArgs,
   run: async (_args, call) => {
     const ok = acceptedContent(responses(call), 'confirm', z.looseObject({ ok: z.boolean() }));
-    if (stateOf(call, 'request_state') && ok !== undefined) return text(`state-ok: requestState verified, confirmation ${ok.ok ? 'given' : 'refused'}`);
-    return askWithState(call, { confirm: inputRequired.elicit({ message: 'Please confirm', requestedSchema: objectSchema('ok', 'boolean') }) }, { tool: 'request_state' });
+    if (stateOf(call, 'request_state') && ok !== undefined)
+      return text(`state-ok: requestState verified, confirmation ${ok.ok ? 'given' : 'refused'}`);
+    return askWithState(
+      call,
+      { confirm: inputRequired.elicit({ message: 'Please confirm', requestedSchema: objectSchema('ok', 'boolean') }) },
+      { tool: 'request_state' },
+    );
   },
 });
 
@@ -122,14 +134,24 @@ export const inputRequiredMultipleInputs = defineTool({
     const name = acceptedContent(r, 'user_name', NAME)?.name;
     const greeting = inputResponse(r, 'greeting');
     const roots = inputResponse(r, 'client_roots');
-    if (stateOf(call, 'multiple_inputs') && name !== undefined && greeting.kind === 'sampling' && roots.kind === 'roots') {
-      return text(`All inputs received: name ${name}, ${roots.roots.length} root(s), a greeting from ${greeting.result.model}`);
+    if (
+      stateOf(call, 'multiple_inputs') &&
+      name !== undefined &&
+      greeting.kind === 'sampling' &&
+      roots.kind === 'roots'
+    ) {
+      return text(
+        `All inputs received: name ${name}, ${roots.roots.length} root(s), a greeting from ${greeting.result.model}`,
+      );
     }
     return askWithState(
       call,
       {
         user_name: askName(),
-        greeting: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 }),
+        greeting: inputRequired.createMessage({
+          messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }],
+          maxTokens: 50,
+        }),
         client_roots: inputRequired.listRoots(),
       },
       { tool: 'multiple_inputs' },
@@ -151,8 +173,12 @@ export const inputRequiredMultiRound = defineTool({
       if (color !== undefined) return text(`${state.name} likes ${color}`);
     }
     const name = state?.round === 1 ? acceptedContent(r, 'step1', NAME)?.name : state?.name;
-    if (name === undefined) return askWithState(call, { step1: askName('Step 1: What is your name?') }, { tool: 'multi_round', round: 1 });
-    const step2 = inputRequired.elicit({ message: 'Step 2: What is your favorite color?', requestedSchema: objectSchema('color', 'string') });
+    if (name === undefined)
+      return askWithState(call, { step1: askName('Step 1: What is your name?') }, { tool: 'multi_round', round: 1 });
+    const step2 = inputRequired.elicit({
+      message: 'Step 2: What is your favorite color?',
+      requestedSchema: objectSchema('color', 'string'),
+    });
     return askWithState(call, { step2 }, { tool: 'multi_round', round: 2, name });
   },
 });
@@ -166,7 +192,11 @@ export const inputRequiredTamperedState = defineTool({
   run: async (_args, call) => {
     const ok = acceptedContent(responses(call), 'confirm', z.looseObject({ ok: z.boolean() }));
     if (stateOf(call, 'tampered_state') && ok !== undefined) return text('integrity-ok: requestState verified');
-    return askWithState(call, { confirm: inputRequired.elicit({ message: 'Please confirm', requestedSchema: objectSchema('ok', 'boolean') }) }, { tool: 'tampered_state' });
+    return askWithState(
+      call,
+      { confirm: inputRequired.elicit({ message: 'Please confirm', requestedSchema: objectSchema('ok', 'boolean') }) },
+      { tool: 'tampered_state' },
+    );
   },
 });
 
@@ -182,10 +212,14 @@ export const inputRequiredCapabilities = defineTool({
     const inputRequests: InputRequests = {};
     if (caps.elicitation !== undefined) inputRequests['user_name'] = askName();
     if (caps.sampling !== undefined) {
-      inputRequests['greeting'] = inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Generate a short greeting' } }], maxTokens: 50 });
+      inputRequests['greeting'] = inputRequired.createMessage({
+        messages: [{ role: 'user', content: { type: 'text', text: 'Generate a short greeting' } }],
+        maxTokens: 50,
+      });
     }
     if (caps.roots !== undefined) inputRequests['client_roots'] = inputRequired.listRoots();
-    if (Object.keys(inputRequests).length === 0) return text('The client declared no capability that could answer an input request');
+    if (Object.keys(inputRequests).length === 0)
+      return text('The client declared no capability that could answer an input request');
     return inputRequired({ inputRequests });
   },
 });

@@ -27,12 +27,17 @@ export const longRunningOperation = defineTool({
       }
     } catch (err) {
       if (!call.sdk.mcpReq.signal.aborted) throw err;
-      call.ctx.log.info({ tool: 'longRunningOperation', sessionId: call.ctx.session?.id }, 'longRunningOperation cancelled');
+      call.ctx.log.info(
+        { tool: 'longRunningOperation', sessionId: call.ctx.session?.id },
+        'longRunningOperation cancelled',
+      );
       // The SDK sends no response for a cancelled request; this result is never seen.
       return toolError('Cancelled');
     }
     return {
-      content: [{ type: 'text', text: `Long running operation completed. Duration: ${duration} seconds, Steps: ${steps}.` }],
+      content: [
+        { type: 'text', text: `Long running operation completed. Duration: ${duration} seconds, Steps: ${steps}.` },
+      ],
     };
   },
 });

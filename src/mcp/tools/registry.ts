@@ -130,7 +130,10 @@ export function defineTool<I extends AnyObject, O extends AnyObject | undefined 
       if (spec.output && !isInputRequired(result) && !result.isError) {
         const out = spec.output.safeParse(result.structuredContent);
         if (!out.success) {
-          call.ctx.log.error({ tool: spec.name, issues: out.error.issues }, 'tool returned structuredContent not matching its outputSchema');
+          call.ctx.log.error(
+            { tool: spec.name, issues: out.error.issues },
+            'tool returned structuredContent not matching its outputSchema',
+          );
           return toolError(`Tool ${spec.name} produced output that does not match its outputSchema`);
         }
       }
@@ -144,10 +147,12 @@ export function defineTool<I extends AnyObject, O extends AnyObject | undefined 
  * vocabulary zod cannot express (`$anchor`, `if`/`then`/`else`, composition at the root).
  * Arguments are checked against the same schema by the SDK's JSON Schema validator.
  */
-export function defineJsonSchemaTool(spec: Omit<ToolSpec<AnyObject, undefined>, 'input' | 'output' | 'dialect' | 'run'> & {
-  inputSchema: Tool['inputSchema'];
-  run(args: Record<string, unknown>, call: ToolCall): Promise<ToolOutcome>;
-}): RegisteredTool {
+export function defineJsonSchemaTool(
+  spec: Omit<ToolSpec<AnyObject, undefined>, 'input' | 'output' | 'dialect' | 'run'> & {
+    inputSchema: Tool['inputSchema'];
+    run(args: Record<string, unknown>, call: ToolCall): Promise<ToolOutcome>;
+  },
+): RegisteredTool {
   const validator = fromJsonSchema<Record<string, unknown>>(spec.inputSchema as JsonSchemaType);
   return {
     definition: {
@@ -160,7 +165,8 @@ export function defineJsonSchemaTool(spec: Omit<ToolSpec<AnyObject, undefined>, 
     },
     async invoke(rawArgs, call) {
       const checked = await validator['~standard'].validate(rawArgs ?? {});
-      if (checked.issues) return toolError(`Invalid arguments for tool ${spec.name}: ${checked.issues.map((i) => i.message).join('; ')}`);
+      if (checked.issues)
+        return toolError(`Invalid arguments for tool ${spec.name}: ${checked.issues.map((i) => i.message).join('; ')}`);
       return spec.run(checked.value, call);
     },
   };
@@ -199,7 +205,8 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
     const tool = byName.get(request.params.name);
     if (!tool) throw new UnknownToolError(request.params.name);
     if (tool.task && ctx.tasks) {
-      if (declaresTasks(sdk)) return startTask(tool.definition.name, tool.task, request.params.arguments, sdk, ctx.tasks);
+      if (declaresTasks(sdk))
+        return startTask(tool.definition.name, tool.task, request.params.arguments, sdk, ctx.tasks);
       if (tool.task.support === 'required') throw tasksExtensionRequired();
     }
     const progressToken = request.params._meta?.progressToken;
@@ -212,7 +219,12 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
         if (progressToken === undefined) return;
         await sdk.mcpReq.notify({
           method: 'notifications/progress',
-          params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+          params: {
+            progressToken,
+            progress,
+            ...(total !== undefined ? { total } : {}),
+            ...(message ? { message } : {}),
+          },
         });
       },
       mintState: (payload) => ctx.requestState.mint(payload, sdk),
@@ -227,7 +239,8 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
       if (err instanceof ProtocolError && err.code === ProtocolErrorCode.UrlElicitationRequired) throw err;
       // Failures of the exchange with the client (refused capability, timeout, closed session)
       // are the tool's failure, reported to the caller like any other.
-      if (err instanceof ToolExecutionError || err instanceof ProtocolError || err instanceof SdkError) return toolError(err.message);
+      if (err instanceof ToolExecutionError || err instanceof ProtocolError || err instanceof SdkError)
+        return toolError(err.message);
       // A cancelled call is never answered (basic/utilities/cancellation): nothing went wrong.
       if (sdk.mcpReq.signal.aborted) return toolError('Cancelled');
       ctx.log.error({ err, tool: request.params.name, sessionId: ctx.session?.id }, 'tool failed');
@@ -237,7 +250,13 @@ export function installTools(server: Server, ctx: McpServerContext, tools: reado
 }
 
 /** A task-capable tool called with the extension declared: a task, once it has what it needs. */
-async function startTask(name: string, task: TaskEntry, rawArgs: unknown, sdk: ServerContext, tasks: TaskServices): Promise<ToolOutcome> {
+async function startTask(
+  name: string,
+  task: TaskEntry,
+  rawArgs: unknown,
+  sdk: ServerContext,
+  tasks: TaskServices,
+): Promise<ToolOutcome> {
   const begun = task.begin(rawArgs, sdk.mcpReq.inputResponses as InputResponses | undefined);
   switch (begun.kind) {
     case 'invalid':

@@ -34,14 +34,18 @@ export const greet = defineTool({
 export const testMissingCapability = defineTool({
   name: 'test_missing_capability',
   title: 'Test: needs sampling',
-  description: 'Asks the client to sample (multi-round-trip request); refused with -32021 when the request did not declare sampling.',
+  description:
+    'Asks the client to sample (multi-round-trip request); refused with -32021 when the request did not declare sampling.',
   annotations: { ...FIXTURE, openWorldHint: true },
   input: noArgs,
   run: async (_args, call) => {
     if (call.sdk.mcpReq.inputResponses?.['llm_answer'] !== undefined) return text('Sampling round trip complete');
     return inputRequired({
       inputRequests: {
-        llm_answer: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Reply with: pong' } }], maxTokens: 16 }),
+        llm_answer: inputRequired.createMessage({
+          messages: [{ role: 'user', content: { type: 'text', text: 'Reply with: pong' } }],
+          maxTokens: 16,
+        }),
       },
     });
   },
@@ -95,13 +99,26 @@ export const testTriggerPromptChange = defineTool({
 export const testXMcpHeader = defineTool({
   name: 'test_x_mcp_header',
   title: 'Test: argument mirrored in a header',
-  description: 'Its `region` argument travels in the Mcp-Param-Region header too (SEP-2243), so intermediaries can route on it.',
+  description:
+    'Its `region` argument travels in the Mcp-Param-Region header too (SEP-2243), so intermediaries can route on it.',
   annotations: FIXTURE,
   input: z.object({
-    region: z.string().max(100).optional().meta({ description: 'Mirrored into Mcp-Param-Region', 'x-mcp-header': 'Region' }),
+    region: z
+      .string()
+      .max(100)
+      .optional()
+      .meta({ description: 'Mirrored into Mcp-Param-Region', 'x-mcp-header': 'Region' }),
     level: z.number().int().optional().describe('Not mirrored'),
   }),
   run: async ({ region }) => text(`region=${region ?? '<none>'}`),
 });
 
-export const STATELESS_FIXTURES = [greet, testMissingCapability, testStreamingElicitation, testLoggingTool, testTriggerToolChange, testTriggerPromptChange, testXMcpHeader];
+export const STATELESS_FIXTURES = [
+  greet,
+  testMissingCapability,
+  testStreamingElicitation,
+  testLoggingTool,
+  testTriggerToolChange,
+  testTriggerPromptChange,
+  testXMcpHeader,
+];

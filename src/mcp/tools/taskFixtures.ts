@@ -6,7 +6,13 @@
  * `greet`, the suite's sync-only counterpart, is in conformance.ts.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { acceptedContent, inputRequired, inputResponse, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import {
+  acceptedContent,
+  inputRequired,
+  inputResponse,
+  ProtocolError,
+  ProtocolErrorCode,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { toolError } from './registry.js';
 import { defineTaskTool } from './taskTool.js';
@@ -19,7 +25,8 @@ const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 export const slowCompute = defineTaskTool({
   name: 'slow_compute',
   title: 'Slow computation',
-  description: 'Sleeps for `seconds` seconds, then answers. Runs as a task when the caller declared the tasks extension; a cancelled task stops at once.',
+  description:
+    'Sleeps for `seconds` seconds, then answers. Runs as a task when the caller declared the tasks extension; a cancelled task stops at once.',
   annotations: WORKS,
   support: 'optional',
   input: z.object({
@@ -54,7 +61,10 @@ export const protocolErrorJob = defineTaskTool({
   input: z.object({}),
   run: async (_args, job) => {
     await delay(200, undefined, { signal: job.signal });
-    throw new ProtocolError(ProtocolErrorCode.InternalError, 'protocol_error_job failed on purpose with an internal error');
+    throw new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      'protocol_error_job failed on purpose with an internal error',
+    );
   },
 });
 
@@ -77,7 +87,8 @@ function confirmed(responses: Parameters<typeof inputResponse>[0], key: string):
 export const confirmDelete = defineTaskTool({
   name: 'confirm_delete',
   title: 'Confirm, then delete',
-  description: 'A task that asks the user to confirm (elicitation) and waits for the answer, then reports what it did. Nothing is deleted.',
+  description:
+    'A task that asks the user to confirm (elicitation) and waits for the answer, then reports what it did. Nothing is deleted.',
   annotations: ASKS,
   support: 'required',
   input: z.object({ filename: z.string().min(1).max(500).describe('The file to (pretend to) delete') }),

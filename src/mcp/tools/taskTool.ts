@@ -18,7 +18,10 @@ import { defineTool, toolError, type RegisteredTool, type ToolSpec } from './reg
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
-export interface TaskToolSpec<I extends AnyObject> extends Pick<ToolSpec<I, undefined>, 'name' | 'title' | 'description' | 'annotations' | 'icons' | 'input'> {
+export interface TaskToolSpec<I extends AnyObject> extends Pick<
+  ToolSpec<I, undefined>,
+  'name' | 'title' | 'description' | 'annotations' | 'icons' | 'input'
+> {
   support: 'optional' | 'required';
   /**
    * Input the tool needs before a task can start, asked for while the call is still synchronous
@@ -55,7 +58,11 @@ export function defineTaskTool<I extends AnyObject>(spec: TaskToolSpec<I>): Regi
       support: spec.support,
       begin(rawArgs, responses) {
         const args = spec.input.safeParse(rawArgs ?? {});
-        if (!args.success) return { kind: 'invalid', result: toolError(`Invalid arguments for tool ${spec.name}: ${z.prettifyError(args.error)}`) };
+        if (!args.success)
+          return {
+            kind: 'invalid',
+            result: toolError(`Invalid arguments for tool ${spec.name}: ${z.prettifyError(args.error)}`),
+          };
         const inputRequests = spec.gather?.(args.data, responses);
         if (inputRequests) return { kind: 'input', inputRequests };
         return { kind: 'start', work: (job) => spec.run(args.data, job) };

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { fromJsonSchema, ProtocolError, ProtocolErrorCode, type CallToolResult, type JsonSchemaType } from '@modelcontextprotocol/client';
+import {
+  fromJsonSchema,
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolResult,
+  type JsonSchemaType,
+} from '@modelcontextprotocol/client';
 import { connectClient, type Connected } from '../testing/connectClient.js';
 import { readResource } from '../resources/handlers.js';
 
@@ -34,7 +40,12 @@ describe('tools/list', () => {
     expect(schema.$defs).toHaveProperty('address');
     expect(schema.additionalProperties).toBe(false);
     // SEP-2106: the wider 2020-12 vocabulary is published as written too.
-    expect(schema).toMatchObject({ allOf: [{ anyOf: expect.any(Array) }], if: expect.any(Object), then: expect.any(Object), else: expect.any(Object) });
+    expect(schema).toMatchObject({
+      allOf: [{ anyOf: expect.any(Array) }],
+      if: expect.any(Object),
+      then: expect.any(Object),
+      else: expect.any(Object),
+    });
     expect((schema.$defs as Record<string, Record<string, unknown>>)['address']!.$anchor).toBe('addressDef');
     expect((byName.get('echo')!.inputSchema as Record<string, unknown>).$schema).toBeUndefined();
   });
@@ -43,12 +54,17 @@ describe('tools/list', () => {
 describe('a tool with a hand-written JSON Schema 2020-12 inputSchema', () => {
   it('checks its arguments against that schema ($ref, if/then/else, additionalProperties)', async () => {
     conn = await connectClient();
-    const call = (args: Record<string, unknown>) => conn!.client.callTool({ name: 'json_schema_2020_12_tool', arguments: args });
+    const call = (args: Record<string, unknown>) =>
+      conn!.client.callTool({ name: 'json_schema_2020_12_tool', arguments: args });
     const ok = await call({ name: 'Ada', contactMethod: 'phone', phone: '555', address: { street: 's', city: 'c' } });
     expect(ok.isError).toBeFalsy();
     expect(text(ok)).toContain('"phone":"555"');
     // contactMethod phone without a phone number, an unknown property, a mistyped $ref target.
-    for (const bad of [{ contactMethod: 'phone', email: 'a@b' }, { email: 'a@b', extra: 1 }, { email: 'a@b', address: { city: 3 } }]) {
+    for (const bad of [
+      { contactMethod: 'phone', email: 'a@b' },
+      { email: 'a@b', extra: 1 },
+      { email: 'a@b', address: { city: 3 } },
+    ]) {
       const refused = await call(bad);
       expect(refused.isError).toBe(true);
       expect(text(refused)).toContain('Invalid arguments for tool json_schema_2020_12_tool');
@@ -80,7 +96,7 @@ describe('tools/call', () => {
 
   it('getTinyImage returns a PNG', async () => {
     conn = await connectClient();
-    const result = (await conn.client.callTool({ name: 'getTinyImage' }));
+    const result = await conn.client.callTool({ name: 'getTinyImage' });
     const image = result.content.find((c) => c.type === 'image');
     expect(image?.type === 'image' && image.mimeType).toBe('image/png');
     const bytes = Buffer.from(image?.type === 'image' ? image.data : '', 'base64');
@@ -89,10 +105,10 @@ describe('tools/call', () => {
 
   it('annotatedMessage carries priority and audience, and the optional image', async () => {
     conn = await connectClient();
-    const result = (await conn.client.callTool({
+    const result = await conn.client.callTool({
       name: 'annotatedMessage',
       arguments: { messageType: 'error', includeImage: true },
-    }));
+    });
     expect(result.content[0]?.annotations).toEqual({ priority: 1, audience: ['user', 'assistant'] });
     expect(result.content[1]?.type).toBe('image');
     expect(result.content[1]?.annotations?.audience).toEqual(['user']);
@@ -100,20 +116,22 @@ describe('tools/call', () => {
 
   it('getResourceReference embeds the resource; getResourceLinks returns resource_link items', async () => {
     conn = await connectClient();
-    const ref = (await conn.client.callTool({ name: 'getResourceReference', arguments: { resourceId: 4 } }));
+    const ref = await conn.client.callTool({ name: 'getResourceReference', arguments: { resourceId: 4 } });
     const embedded = ref.content.find((c) => c.type === 'resource');
     expect(embedded?.type === 'resource' && embedded.resource).toEqual(readResource('test://static/resource/4'));
 
-    const links = (await conn.client.callTool({ name: 'getResourceLinks', arguments: { count: 4 } }));
+    const links = await conn.client.callTool({ name: 'getResourceLinks', arguments: { count: 4 } });
     const linkItems = links.content.filter((c) => c.type === 'resource_link');
-    expect(linkItems.map((l) => l.type === 'resource_link' && l.uri)).toEqual([1, 2, 3, 4].map((n) => `test://static/resource/${n}`));
+    expect(linkItems.map((l) => l.type === 'resource_link' && l.uri)).toEqual(
+      [1, 2, 3, 4].map((n) => `test://static/resource/${n}`),
+    );
   });
 
   it('getWeather returns structuredContent valid against its outputSchema, and the same JSON as text', async () => {
     conn = await connectClient();
     const { tools } = await conn.client.listTools(); // lets the SDK client validate structuredContent too
     const outputSchema = tools.find((t) => t.name === 'getWeather')!.outputSchema!;
-    const result = (await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } }));
+    const result = await conn.client.callTool({ name: 'getWeather', arguments: { city: 'Lyon' } });
     const validated = fromJsonSchema(outputSchema as JsonSchemaType)['~standard'].validate(result.structuredContent);
     expect(validated).toEqual({ value: result.structuredContent });
     expect(JSON.parse(text(result))).toEqual(result.structuredContent);
@@ -121,8 +139,7 @@ describe('tools/call', () => {
 
   it('serves the conformance fixtures with the content types the suite checks', async () => {
     conn = await connectClient();
-    const types = async (name: string) =>
-      ((await conn!.client.callTool({ name }))).content.map((c) => c.type);
+    const types = async (name: string) => (await conn!.client.callTool({ name })).content.map((c) => c.type);
     expect(await types('test_simple_text')).toEqual(['text']);
     expect(await types('test_image_content')).toEqual(['image']);
     expect(await types('test_audio_content')).toEqual(['audio']);
@@ -130,7 +147,7 @@ describe('tools/call', () => {
     expect(await types('test_multiple_content_types')).toEqual(['text', 'image', 'resource']);
     const failing = await conn.client.callTool({ name: 'test_error_handling' });
     expect(failing.isError).toBe(true);
-    const audio = ((await conn.client.callTool({ name: 'test_audio_content' }))).content[0];
+    const audio = (await conn.client.callTool({ name: 'test_audio_content' })).content[0];
     expect(audio?.type === 'audio' && Buffer.from(audio.data, 'base64').subarray(0, 4).toString()).toBe('RIFF');
   });
 });
@@ -173,10 +190,18 @@ describe('sampling', () => {
         client.setRequestHandler('sampling/createMessage', async (req) => {
           const c = req.params.messages[0]!.content;
           prompts.push(!Array.isArray(c) && c.type === 'text' ? c.text : '');
-          return { role: 'assistant', content: { type: 'text', text: 'forty-two' }, model: 'fake-model', stopReason: 'endTurn' };
+          return {
+            role: 'assistant',
+            content: { type: 'text', text: 'forty-two' },
+            model: 'fake-model',
+            stopReason: 'endTurn',
+          };
         }),
     });
-    const result = await conn.client.callTool({ name: 'sampleLLM', arguments: { prompt: 'meaning of life?', maxTokens: 5 } });
+    const result = await conn.client.callTool({
+      name: 'sampleLLM',
+      arguments: { prompt: 'meaning of life?', maxTokens: 5 },
+    });
     expect(prompts).toEqual(['meaning of life?']);
     expect(text(result)).toBe('LLM sampling result (fake-model): forty-two');
   });
@@ -191,7 +216,13 @@ describe('sampling', () => {
 
 describe('elicitation', () => {
   const answers = [
-    [{ action: 'accept', content: { name: 'Ada', email: 'ada@example.com', age: 36, color: 'green', newsletter: true } }, 'User provided: {"name":"Ada"'],
+    [
+      {
+        action: 'accept',
+        content: { name: 'Ada', email: 'ada@example.com', age: 36, color: 'green', newsletter: true },
+      },
+      'User provided: {"name":"Ada"',
+    ],
     [{ action: 'decline' }, 'User declined'],
     [{ action: 'cancel' }, 'User cancelled'],
   ] as const;
@@ -217,7 +248,10 @@ describe('elicitation', () => {
     conn = await connectClient({
       capabilities: { elicitation: { form: {} } },
       setup: (client) =>
-        client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada', email: 'not an email' } })),
+        client.setRequestHandler('elicitation/create', async () => ({
+          action: 'accept',
+          content: { name: 'Ada', email: 'not an email' },
+        })),
     });
     const result = await conn.client.callTool({ name: 'elicitInput', arguments: {} });
     expect(result.isError).toBe(true);
@@ -255,7 +289,9 @@ describe('elicitation', () => {
 
   it('URL mode as error: tools/call fails with URLElicitationRequiredError (-32042)', async () => {
     conn = await connectClient({ capabilities: { elicitation: { url: {} } } });
-    const err = await conn.client.callTool({ name: 'elicitUrl', arguments: { asError: true } }).catch((e: unknown) => e);
+    const err = await conn.client
+      .callTool({ name: 'elicitUrl', arguments: { asError: true } })
+      .catch((e: unknown) => e);
     expect((err as ProtocolError).code).toBe(ProtocolErrorCode.UrlElicitationRequired);
   });
 });
@@ -270,7 +306,9 @@ describe('pingClient', () => {
 describe('the tasks extension’s tools on a 2025 session (which this server does not offer tasks)', () => {
   it('runs an optional-task tool inside the call and refuses a task-only one with a tool error', async () => {
     conn = await connectClient();
-    expect(text(await conn.client.callTool({ name: 'slow_compute', arguments: { seconds: 0, label: 'inline' } }))).toBe('Computed inline in 0 s');
+    expect(text(await conn.client.callTool({ name: 'slow_compute', arguments: { seconds: 0, label: 'inline' } }))).toBe(
+      'Computed inline in 0 s',
+    );
     const refused = await conn.client.callTool({ name: 'confirm_delete', arguments: { filename: 'x' } });
     expect(refused.isError).toBe(true);
     expect(text(refused)).toContain('runs only as a task');

@@ -24,7 +24,8 @@ const FLAGS = [
 ];
 
 /** Console texts Chromium prints for the failures this test must not see. */
-const BROKEN_FLOW = /Content Security Policy|Refused to|blocked by CORS|CORS policy|Access-Control-Allow-Origin|form-action/i;
+const BROKEN_FLOW =
+  /Content Security Policy|Refused to|blocked by CORS|CORS policy|Access-Control-Allow-Origin|form-action/i;
 
 export interface Incident {
   kind: 'csp' | 'console' | 'pageerror' | 'offline' | 'requestfailed';

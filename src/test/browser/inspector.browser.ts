@@ -28,7 +28,8 @@ const ACCESS_TOKEN_TTL_SECONDS = 20;
 const SERVER_ID = 'scaled';
 const USER = 'alice';
 
-const since = (log: ProxiedRequest[], mark: number) => log.slice(mark).map((r) => `${r.method} ${r.path} ${r.status ?? 'open'}`);
+const since = (log: ProxiedRequest[], mark: number) =>
+  log.slice(mark).map((r) => `${r.method} ${r.path} ${r.status ?? 'open'}`);
 
 describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromium, %s mode', (mode) => {
   let stack: BrowserStack;
@@ -52,7 +53,9 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
           await mkdir(OUT, { recursive: true });
           const file = join(OUT, `${mode}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
           await browser?.page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-          throw new Error(`${(err as Error).message}\nscreenshot: ${file}\npage: ${browser?.page.url()}`, { cause: err });
+          throw new Error(`${(err as Error).message}\nscreenshot: ${file}\npage: ${browser?.page.url()}`, {
+            cause: err,
+          });
         }
       },
       timeoutMs,
@@ -73,7 +76,9 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
    * with tokens that live under 60 s it keeps showing the first one (see docs/oauth.md).
    */
   const waitForAccessTokenExpiry = async () => {
-    const issued = (stack.asProxy ?? stack.proxy).log.filter((r) => r.method === 'POST' && r.path === '/token' && r.status === 200);
+    const issued = (stack.asProxy ?? stack.proxy).log.filter(
+      (r) => r.method === 'POST' && r.path === '/token' && r.status === 200,
+    );
     const last = issued.at(-1)?.at;
     if (last === undefined) throw new Error('no access token was issued yet');
     const ms = last + ACCESS_TOKEN_TTL_SECONDS * 1000 + 1000 - Date.now();
@@ -132,7 +137,10 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
 
   step('lists and calls a tool', async () => {
     await ui.screen('Tools');
-    await ui.main().getByRole('heading', { name: /^Tools \(\d+\)$/ }).waitFor();
+    await ui
+      .main()
+      .getByRole('heading', { name: /^Tools \(\d+\)$/ })
+      .waitFor();
     expect(await ui.callTool('echo', { message: 'hello from Chromium' })).toContain('Echo: hello from Chromium');
     await docImage('inspector-tool-result.png', { x: 0, y: 0, width: 1280, height: 800 });
   });
@@ -228,7 +236,10 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
       }
       // Any token of the grant revokes all of it; the one Connection Info shows will do.
       const { clientId, accessToken } = await ui.oauthDetails();
-      const res = await fetch(stack.revokeUrl, { method: 'POST', body: new URLSearchParams({ client_id: clientId, token: accessToken }) });
+      const res = await fetch(stack.revokeUrl, {
+        method: 'POST',
+        body: new URLSearchParams({ client_id: clientId, token: accessToken }),
+      });
       expect(res.status).toBe(200);
       if (mode === 'separate') {
         expect(await ui.callTool('echo', { message: 'revoked, not expired' })).toContain('Echo: revoked, not expired');
@@ -251,8 +262,14 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
     await signIn(browser.page, USER, 'recent');
     await consent(browser.page, 'Deny');
     await ui.notice('Re-authentication required').waitFor();
-    await ui.page.getByText(/access_denied/).first().waitFor();
-    await ui.page.getByText(/the user denied the request/).first().waitFor();
+    await ui.page
+      .getByText(/access_denied/)
+      .first()
+      .waitFor();
+    await ui.page
+      .getByText(/the user denied the request/)
+      .first()
+      .waitFor();
     await ui.main().getByText('Failed', { exact: true }).waitFor();
   });
 
@@ -262,6 +279,7 @@ describe.each<AuthMode>(['integrated', 'separate'])('MCP Inspector 2.x in Chromi
     // Nothing else, and nothing from our login and consent pages, may leave loopback.
     expect(browser.blocked.filter((b) => !b.from.startsWith(inspector.origin))).toEqual([]);
     const inspectorOwn = [...new Set(browser.blocked.map((b) => b.request))];
-    if (inspectorOwn.length > 0) console.log(`${mode}: blocked the Inspector page's requests to ${inspectorOwn.join(', ')}`);
+    if (inspectorOwn.length > 0)
+      console.log(`${mode}: blocked the Inspector page's requests to ${inspectorOwn.join(', ')}`);
   });
 });

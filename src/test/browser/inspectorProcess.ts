@@ -91,7 +91,10 @@ export async function startInspector(opts: { timeoutMs?: number } = {}): Promise
   };
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the Inspector printed no URL within ${opts.timeoutMs ?? 120_000} ms:\n${output}`)), opts.timeoutMs ?? 120_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the Inspector printed no URL within ${opts.timeoutMs ?? 120_000} ms:\n${output}`)),
+        opts.timeoutMs ?? 120_000,
+      );
       const onData = (d: Buffer) => {
         output += d.toString();
         const m = URL_LINE.exec(output);

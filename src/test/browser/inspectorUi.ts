@@ -48,7 +48,10 @@ export class InspectorUi {
 
   /** The switch on the server card (the only way to connect or disconnect in 2.x). */
   serverSwitch(id: string, checked?: boolean): Locator {
-    return this.page.getByRole('switch', { name: `Connect or disconnect "${id}"`, ...(checked === undefined ? {} : { checked }) });
+    return this.page.getByRole('switch', {
+      name: `Connect or disconnect "${id}"`,
+      ...(checked === undefined ? {} : { checked }),
+    });
   }
 
   async toggleServer(id: string): Promise<void> {
@@ -80,10 +83,13 @@ export class InspectorUi {
   /** Tools → the tool (by its name as listed) → fill its form → Execute Tool.  */
   async startTool(name: string, args: Record<string, string> = {}): Promise<void> {
     await this.screen('Tools');
-    await this.main().getByRole('button', { name: new RegExp(` ${name}$`) }).click();
+    await this.main()
+      .getByRole('button', { name: new RegExp(` ${name}$`) })
+      .click();
     const close = this.main().getByRole('button', { name: 'Close results' });
     if (await close.isVisible()) await close.click();
-    for (const [field, value] of Object.entries(args)) await this.main().getByRole('textbox', { name: field, exact: true }).fill(value);
+    for (const [field, value] of Object.entries(args))
+      await this.main().getByRole('textbox', { name: field, exact: true }).fill(value);
     await this.main().getByRole('button', { name: 'Execute Tool' }).click();
   }
 
@@ -111,9 +117,14 @@ export class InspectorUi {
    * `completion/complete`) and picked from the suggestions → Get Prompt. Returns the suggestions
    * offered per argument and the messages' text.
    */
-  async getPromptWithCompletion(title: string, args: Array<{ name: string; type: string; pick: string }>): Promise<{ offered: Record<string, string[]>; messages: string }> {
+  async getPromptWithCompletion(
+    title: string,
+    args: Array<{ name: string; type: string; pick: string }>,
+  ): Promise<{ offered: Record<string, string[]>; messages: string }> {
     await this.screen('Prompts');
-    await this.main().getByRole('button', { name: new RegExp(`^${title}`) }).click();
+    await this.main()
+      .getByRole('button', { name: new RegExp(`^${title}`) })
+      .click();
     const offered: Record<string, string[]> = {};
     for (const arg of args) {
       await this.main().getByRole('textbox', { name: arg.name, exact: true }).pressSequentially(arg.type);
@@ -122,7 +133,8 @@ export class InspectorUi {
       const deadline = Date.now() + STEP_TIMEOUT_MS;
       let options: string[] = [];
       while (!(options.length > 0 && options.every((o) => o.startsWith(arg.type)))) {
-        if (Date.now() > deadline) throw new Error(`no completion for "${arg.type}" in ${arg.name}; offered: ${options.join(', ')}`);
+        if (Date.now() > deadline)
+          throw new Error(`no completion for "${arg.type}" in ${arg.name}; offered: ${options.join(', ')}`);
         await this.page.waitForTimeout(100);
         options = await list.getByRole('option').allInnerTexts();
       }
@@ -150,7 +162,8 @@ export class InspectorUi {
     const dialog = this.page.getByRole('dialog', { name: 'Elicitation Request' });
     await dialog.waitFor();
     const shown = await dialog.innerText();
-    for (const [label, value] of Object.entries(fields)) await dialog.getByRole('textbox', { name: label, exact: true }).fill(value);
+    for (const [label, value] of Object.entries(fields))
+      await dialog.getByRole('textbox', { name: label, exact: true }).fill(value);
     await dialog.getByRole('button', { name: 'Submit' }).click();
     await dialog.waitFor({ state: 'hidden' });
     return shown;

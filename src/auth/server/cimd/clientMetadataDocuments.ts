@@ -16,7 +16,13 @@ import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Keyspace } from '../../../redis/keys.js';
 import { OAuthError, OAuthErrorCode, isOAuthError } from '../../oauthError.js';
-import { ClientInfoSchema, ClientMetadataSchema, acceptClientMetadata, parseClientMetadata, type ClientInfo } from '../clientMetadata.js';
+import {
+  ClientInfoSchema,
+  ClientMetadataSchema,
+  acceptClientMetadata,
+  parseClientMetadata,
+  type ClientInfo,
+} from '../clientMetadata.js';
 import { hashSecret } from '../secrets.js';
 import { ClientMetadataFetchError, type ClientMetadataFetcher } from './fetchClientMetadata.js';
 
@@ -63,7 +69,10 @@ function invalidClient(message: string): OAuthError {
 /** Lifetime in seconds from a Cache-Control header, or undefined when it says nothing usable. */
 export function cacheSecondsFrom(cacheControl: string | undefined): number | undefined {
   if (!cacheControl) return undefined;
-  const directives = cacheControl.toLowerCase().split(',').map((d) => d.trim());
+  const directives = cacheControl
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
   if (directives.some((d) => d === 'no-store' || d === 'no-cache')) return 0;
   const maxAge = directives.find((d) => d.startsWith('max-age='));
   const seconds = maxAge === undefined ? NaN : Number(maxAge.slice('max-age='.length));
@@ -144,7 +153,8 @@ export class ClientMetadataDocuments {
     // A document is public; anything it could use to authenticate would be public too. We support
     // only public clients (`none`) for metadata-document clients.
     const method = d.token_endpoint_auth_method ?? 'none';
-    if (method !== 'none') throw invalidClient(`token_endpoint_auth_method ${method} is not supported for metadata-document clients`);
+    if (method !== 'none')
+      throw invalidClient(`token_endpoint_auth_method ${method} is not supported for metadata-document clients`);
     try {
       return acceptClientMetadata(parseClientMetadata({ ...d, token_endpoint_auth_method: 'none' }), clientId);
     } catch (err) {

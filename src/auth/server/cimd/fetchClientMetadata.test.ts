@@ -49,7 +49,13 @@ describe('guarded fetcher', () => {
     [[{ address: '10.0.0.5', family: 4 }], 'private'],
     [[{ address: '169.254.169.254', family: 4 }], 'linkLocal'],
     // One bad address among good ones is enough: the connection could pick it.
-    [[{ address: '93.184.215.14', family: 4 }, { address: '127.0.0.1', family: 4 }], 'loopback'],
+    [
+      [
+        { address: '93.184.215.14', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+      'loopback',
+    ],
   ])('a host resolving to %j is refused (%s)', async (addresses, range) => {
     const r = resolvingTo(addresses);
     const f = createGuardedClientMetadataFetcher({ resolve: r.resolve, timeoutMs: 2000 });

@@ -102,7 +102,9 @@ export function createGuardedClientMetadataFetcher(opts: GuardedFetcherOptions =
     }
     if (res.statusCode !== 200) {
       await res.body.dump();
-      throw new ClientMetadataFetchError(`client metadata URL answered HTTP ${res.statusCode} (redirects are not followed)`);
+      throw new ClientMetadataFetchError(
+        `client metadata URL answered HTTP ${res.statusCode} (redirects are not followed)`,
+      );
     }
     const declared = Number(res.headers['content-length'] ?? '0');
     if (declared > maxBytes) {

@@ -68,12 +68,17 @@ export function authorizeHandler(deps: AuthorizeDeps): RequestHandler {
       if (!c.success) throw invalidRequest(c.error.issues[0]?.message ?? 'invalid client_id or redirect_uri');
       const clientId = c.data.client_id;
       const client = await deps.clients.get(clientId);
-      if (!client) throw new OAuthError(OAuthErrorCode.InvalidClient, 'unknown client_id (register first, or use a client metadata document URL)');
+      if (!client)
+        throw new OAuthError(
+          OAuthErrorCode.InvalidClient,
+          'unknown client_id (register first, or use a client metadata document URL)',
+        );
       const registered = client.info.redirect_uris;
       let redirectUri: string;
       let redirectUriGiven: boolean;
       if (c.data.redirect_uri !== undefined) {
-        if (!findMatchingRedirectUri(c.data.redirect_uri, registered)) throw invalidRequest('redirect_uri does not match any registered redirect URI');
+        if (!findMatchingRedirectUri(c.data.redirect_uri, registered))
+          throw invalidRequest('redirect_uri does not match any registered redirect URI');
         redirectUri = c.data.redirect_uri;
         redirectUriGiven = true;
       } else if (registered.length === 1) {
@@ -86,9 +91,13 @@ export function authorizeHandler(deps: AuthorizeDeps): RequestHandler {
       const p = RequestParamsSchema.safeParse(params);
       if (!p.success) throw invalidRequest(p.error.issues[0]?.message ?? 'invalid authorization request');
       const q = p.data;
-      if (q.response_type !== 'code') throw new OAuthError(OAuthErrorCode.UnsupportedResponseType, 'only response_type=code is supported');
+      if (q.response_type !== 'code')
+        throw new OAuthError(OAuthErrorCode.UnsupportedResponseType, 'only response_type=code is supported');
       if (!client.info.grant_types.includes('authorization_code')) {
-        throw new OAuthError(OAuthErrorCode.UnauthorizedClient, 'client is not registered for the authorization_code grant');
+        throw new OAuthError(
+          OAuthErrorCode.UnauthorizedClient,
+          'client is not registered for the authorization_code grant',
+        );
       }
       // OAuth 2.1 §4.1.1 / RFC 7636 §4.3: `plain` is not accepted.
       if (q.code_challenge_method !== 'S256') throw invalidRequest('code_challenge_method must be S256');
@@ -97,13 +106,16 @@ export function authorizeHandler(deps: AuthorizeDeps): RequestHandler {
       }
       const requested = (q.scope ?? '').split(' ').filter((s) => s.length > 0);
       const unknown = requested.filter((s) => !deps.scopes.includes(s));
-      if (unknown.length > 0) throw new OAuthError(OAuthErrorCode.InvalidScope, `unsupported scope: ${unknown.join(' ')}`);
+      if (unknown.length > 0)
+        throw new OAuthError(OAuthErrorCode.InvalidScope, `unsupported scope: ${unknown.join(' ')}`);
       const scopes = requested.length > 0 ? [...new Set(requested)] : deps.scopes;
       // RFC 8707 §2: the resource must be one this server issues tokens for; MCP clients always send
       // it. Without one, the default resource is assumed (pre-RFC 8707 clients).
-      if (Array.isArray(q.resource)) throw new OAuthError(OAuthErrorCode.InvalidTarget, 'request tokens for one resource at a time');
+      if (Array.isArray(q.resource))
+        throw new OAuthError(OAuthErrorCode.InvalidTarget, 'request tokens for one resource at a time');
       const resource = q.resource === undefined ? deps.resources[0]! : matchResource(q.resource, deps.resources);
-      if (resource === undefined) throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is not served by this authorization server');
+      if (resource === undefined)
+        throw new OAuthError(OAuthErrorCode.InvalidTarget, 'resource is not served by this authorization server');
 
       const { flowId, flow } = await deps.flows.create({
         clientId,

@@ -80,14 +80,22 @@ export function consentSubmitHandler(deps: ConsentDeps): RequestHandler {
       // Consume the flow: a second submission (or a race between two) finds nothing.
       const flow = await deps.flows.take(flowId);
       if (!flow || !flow.userId) throw invalidRequest('this authorization request was already answered');
-      res.clearCookie(FlowStore.cookieName(flowId), { path: '/oauth', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
+      res.clearCookie(FlowStore.cookieName(flowId), {
+        path: '/oauth',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: deps.secureCookies,
+      });
       if (decision === 'deny') {
         deps.log.info({ clientId: flow.clientId }, 'authorization denied by user');
-        res.redirect(303, authorizationRedirect(flow.redirectUri, {
-          error: new OAuthError(OAuthErrorCode.AccessDenied, 'the user denied the request'),
-          state: flow.state,
-          issuer: deps.issuer,
-        }));
+        res.redirect(
+          303,
+          authorizationRedirect(flow.redirectUri, {
+            error: new OAuthError(OAuthErrorCode.AccessDenied, 'the user denied the request'),
+            state: flow.state,
+            issuer: deps.issuer,
+          }),
+        );
         return;
       }
       const code = await deps.grants.createCode({

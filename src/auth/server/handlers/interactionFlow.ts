@@ -48,7 +48,10 @@ export async function flowFromRequest(req: Request, flows: FlowStore): Promise<{
     const formToken = typeof source?.['csrf'] === 'string' ? source['csrf'] : undefined;
     const cookieToken = cookieValue(req, FlowStore.cookieName(id.data));
     if (!sameSecret(formToken, flow.csrf) || !sameSecret(cookieToken, flow.csrf)) {
-      throw new OAuthError(OAuthErrorCode.InvalidRequest, 'the form could not be verified (CSRF check failed); start again from the application');
+      throw new OAuthError(
+        OAuthErrorCode.InvalidRequest,
+        'the form could not be verified (CSRF check failed); start again from the application',
+      );
     }
   }
   return { flowId: id.data, flow };

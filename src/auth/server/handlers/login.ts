@@ -67,8 +67,10 @@ export function loginSubmitHandler(deps: LoginDeps): RequestHandler {
       const body = req.body as Record<string, unknown>;
       const chosen = typeof body['pick'] === 'string' && body['pick'] !== '' ? body['pick'] : body['user_id'];
       const userId = UserIdSchema.safeParse(chosen);
-      if (!userId.success) throw new OAuthError(OAuthErrorCode.InvalidRequest, userId.error.issues[0]?.message ?? 'invalid user id');
-      if (!(await deps.flows.setUser(flowId, flow, userId.data))) throw new OAuthError(OAuthErrorCode.InvalidRequest, 'this authorization request has expired');
+      if (!userId.success)
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, userId.error.issues[0]?.message ?? 'invalid user id');
+      if (!(await deps.flows.setUser(flowId, flow, userId.data)))
+        throw new OAuthError(OAuthErrorCode.InvalidRequest, 'this authorization request has expired');
       await deps.redis
         .multi()
         .zadd(recentKey, Date.now(), userId.data)

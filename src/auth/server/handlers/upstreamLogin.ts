@@ -32,7 +32,10 @@ export interface UpstreamLoginDeps {
 const CallbackSchema = z.object({ state: z.string().min(1).max(512) });
 
 const expired = () =>
-  new OAuthError(OAuthErrorCode.InvalidRequest, 'this sign-in response is unknown, expired or was already used; start again from the application');
+  new OAuthError(
+    OAuthErrorCode.InvalidRequest,
+    'this sign-in response is unknown, expired or was already used; start again from the application',
+  );
 
 export function upstreamLoginHandler(deps: UpstreamLoginDeps): RequestHandler {
   return async (req, res) => {
@@ -60,7 +63,11 @@ export function upstreamCallbackHandler(deps: UpstreamLoginDeps): RequestHandler
       const flow = await deps.flows.get(signIn.flowId);
       if (!flow) throw expired();
       if (!flowCookieMatches(req, signIn.flowId, flow)) {
-        throw new UpstreamLoginError('invalid_request', 'this sign-in was started in another browser; start again from the application', 400);
+        throw new UpstreamLoginError(
+          'invalid_request',
+          'this sign-in was started in another browser; start again from the application',
+          400,
+        );
       }
       // Our redirect URI with the provider's query, whatever host the request reached us on.
       const current = new URL(deps.upstream.redirectUri);
@@ -68,12 +75,17 @@ export function upstreamCallbackHandler(deps: UpstreamLoginDeps): RequestHandler
       const wanted = [deps.userClaim, ...(deps.allowedDomains ? ['email', 'email_verified'] : [])];
       const claims = await deps.upstream.signIn(current, { ...signIn, state: q.data.state }, wanted);
       // `iss` was verified against the discovered issuer: it namespaces the user id.
-      const who = upstreamIdentity(claims, { issuer: String(claims.iss), userClaim: deps.userClaim, allowedDomains: deps.allowedDomains });
+      const who = upstreamIdentity(claims, {
+        issuer: String(claims.iss),
+        userClaim: deps.userClaim,
+        allowedDomains: deps.allowedDomains,
+      });
       if (!(await deps.flows.setUser(signIn.flowId, flow, who.userId, who.label))) throw expired();
       deps.log.info({ userId: who.userId, clientId: flow.clientId }, 'upstream sign-in succeeded');
       res.redirect(303, `${ENDPOINTS.consent}?flow=${encodeURIComponent(signIn.flowId)}`);
     } catch (err) {
-      if (err instanceof UpstreamLoginError && err.status === 403) deps.log.info({ reason: err.message }, 'upstream sign-in refused by policy');
+      if (err instanceof UpstreamLoginError && err.status === 403)
+        deps.log.info({ reason: err.message }, 'upstream sign-in refused by policy');
       sendErrorPage(res, err, deps.log, 'callback');
     }
   };

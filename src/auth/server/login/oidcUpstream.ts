@@ -27,7 +27,11 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
  * under a VM sandbox), where `instanceof TypeError` is false.
  */
 function isNetworkFailure(err: unknown): boolean {
-  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = err, depth = 0;
+    typeof e === 'object' && e !== null && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if ((e as Error).name === 'TypeError') return true;
   }
   return false;
@@ -75,7 +79,11 @@ export class OidcUpstream {
    * read from the UserInfo endpoint (OIDC Core §5.4: with an access token, a provider may return
    * scope claims such as `email` only there), bound to the same `sub` (§5.3.2).
    */
-  async signIn(currentUrl: URL, checks: UpstreamChecks, wanted: readonly string[] = []): Promise<Record<string, unknown>> {
+  async signIn(
+    currentUrl: URL,
+    checks: UpstreamChecks,
+    wanted: readonly string[] = [],
+  ): Promise<Record<string, unknown>> {
     const { config, jwks } = await this.discover();
     let idToken: string | undefined;
     let accessToken: string;
@@ -92,7 +100,12 @@ export class OidcUpstream {
       throw this.translate(err, 'sign-in');
     }
     if (!idToken) throw new UpstreamLoginError('server_error', 'the identity provider returned no ID token', 502);
-    const claims: Record<string, unknown> = await this.verifyIdToken(idToken, config.serverMetadata().issuer, checks.nonce, jwks);
+    const claims: Record<string, unknown> = await this.verifyIdToken(
+      idToken,
+      config.serverMetadata().issuer,
+      checks.nonce,
+      jwks,
+    );
     if (wanted.every((c) => claims[c] !== undefined) || !config.serverMetadata().userinfo_endpoint) return claims;
     try {
       const info = await oidc.fetchUserInfo(config, accessToken, String(claims['sub']));
@@ -103,7 +116,12 @@ export class OidcUpstream {
     }
   }
 
-  private async verifyIdToken(token: string, issuer: string, nonce: string, jwks: Discovered['jwks']): Promise<JWTPayload> {
+  private async verifyIdToken(
+    token: string,
+    issuer: string,
+    nonce: string,
+    jwks: Discovered['jwks'],
+  ): Promise<JWTPayload> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, jwks, {
@@ -114,11 +132,27 @@ export class OidcUpstream {
         clockTolerance: 30,
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JWKSTimeout || (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC')) {
-        throw new UpstreamLoginError('temporarily_unavailable', 'the identity provider’s signing keys could not be fetched; try again shortly', 503, { cause: err });
+      if (
+        err instanceof joseErrors.JWKSTimeout ||
+        (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC')
+      ) {
+        throw new UpstreamLoginError(
+          'temporarily_unavailable',
+          'the identity provider’s signing keys could not be fetched; try again shortly',
+          503,
+          { cause: err },
+        );
       }
-      this.log.warn({ reason: err instanceof joseErrors.JOSEError ? err.code : String(err) }, 'upstream ID token refused');
-      throw new UpstreamLoginError('invalid_request', 'the identity provider’s sign-in response could not be verified; start again', 400, { cause: err });
+      this.log.warn(
+        { reason: err instanceof joseErrors.JOSEError ? err.code : String(err) },
+        'upstream ID token refused',
+      );
+      throw new UpstreamLoginError(
+        'invalid_request',
+        'the identity provider’s sign-in response could not be verified; start again',
+        400,
+        { cause: err },
+      );
     }
     // OIDC Core §3.1.3.7 points 4-5 and §3.1.3.7 (nonce, point 11), checked beyond openid-client.
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
@@ -126,7 +160,11 @@ export class OidcUpstream {
     const azpOk = azp === undefined ? aud.length === 1 : azp === this.opts.clientId;
     if (payload['nonce'] !== nonce || !azpOk) {
       this.log.warn({ reason: payload['nonce'] !== nonce ? 'nonce' : 'azp' }, 'upstream ID token refused');
-      throw new UpstreamLoginError('invalid_request', 'the identity provider’s sign-in response could not be verified; start again', 400);
+      throw new UpstreamLoginError(
+        'invalid_request',
+        'the identity provider’s sign-in response could not be verified; start again',
+        400,
+      );
     }
     return payload;
   }
@@ -156,21 +194,31 @@ export class OidcUpstream {
     if (this.opts.clientSecret !== undefined) {
       // RFC 8414 §2: when the list is absent the default is client_secret_basic.
       const methods = config.serverMetadata().token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
-      const method = methods.includes('client_secret_basic') ? oidc.ClientSecretBasic(this.opts.clientSecret) : oidc.ClientSecretPost(this.opts.clientSecret);
+      const method = methods.includes('client_secret_basic')
+        ? oidc.ClientSecretBasic(this.opts.clientSecret)
+        : oidc.ClientSecretPost(this.opts.clientSecret);
       config = new oidc.Configuration(config.serverMetadata(), this.opts.clientId, this.opts.clientSecret, method);
       config.timeout = this.opts.timeoutMs / 1000;
       if (insecure) oidc.allowInsecureRequests(config);
     }
     const jwksUri = config.serverMetadata().jwks_uri;
     if (!jwksUri) throw new UpstreamLoginError('server_error', 'the identity provider publishes no jwks_uri', 502);
-    const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: this.opts.timeoutMs, cooldownDuration: 30_000 });
+    const jwks = createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: this.opts.timeoutMs,
+      cooldownDuration: 30_000,
+    });
     this.log.info({ issuer: config.serverMetadata().issuer }, 'upstream OpenID provider discovered');
     return { config, jwks };
   }
 
   private translate(err: unknown, step: 'discovery' | 'sign-in'): UpstreamLoginError {
     if (err instanceof UpstreamLoginError) return err;
-    const unreachable = new UpstreamLoginError('temporarily_unavailable', 'the identity provider cannot be reached; try again shortly', 503, { cause: err });
+    const unreachable = new UpstreamLoginError(
+      'temporarily_unavailable',
+      'the identity provider cannot be reached; try again shortly',
+      503,
+      { cause: err },
+    );
     if (isNetworkFailure(err)) {
       this.log.warn({ step, err: (err as Error).message }, 'upstream OpenID provider unreachable');
       return unreachable;
@@ -178,23 +226,48 @@ export class OidcUpstream {
     if (err instanceof oidc.AuthorizationResponseError) {
       // The provider sent the browser back with `error` (cancelled, refused, consent required…).
       this.log.info({ error: err.error }, 'upstream sign-in refused by the provider');
-      return new UpstreamLoginError('access_denied', `sign-in was cancelled or refused at the identity provider (${err.error})`, 403, { cause: err });
+      return new UpstreamLoginError(
+        'access_denied',
+        `sign-in was cancelled or refused at the identity provider (${err.error})`,
+        403,
+        { cause: err },
+      );
     }
     if (err instanceof oidc.ResponseBodyError) {
       this.log.warn({ step, status: err.status, error: err.error }, 'upstream OpenID provider refused a request');
-      return new UpstreamLoginError('server_error', `the identity provider refused the sign-in (${err.error}); start again`, 502, { cause: err });
+      return new UpstreamLoginError(
+        'server_error',
+        `the identity provider refused the sign-in (${err.error}); start again`,
+        502,
+        { cause: err },
+      );
     }
     const code = err instanceof oidc.ClientError ? err.code : undefined;
     if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') {
       this.log.warn({ step, code }, 'upstream OpenID provider timed out');
       return unreachable;
     }
-    if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' || code === 'OAUTH_PARSE_ERROR' || step === 'discovery') {
+    if (
+      code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' ||
+      code === 'OAUTH_RESPONSE_IS_NOT_JSON' ||
+      code === 'OAUTH_PARSE_ERROR' ||
+      step === 'discovery'
+    ) {
       this.log.warn({ step, code, err: (err as Error).message }, 'upstream OpenID provider answered unusably');
-      return new UpstreamLoginError('server_error', 'the identity provider answered with something unusable; try again later', 502, { cause: err });
+      return new UpstreamLoginError(
+        'server_error',
+        'the identity provider answered with something unusable; try again later',
+        502,
+        { cause: err },
+      );
     }
     // State, iss (RFC 9207), nonce or another claim did not match: a forged or mixed-up response.
     this.log.warn({ step, code, err: (err as Error).message }, 'upstream sign-in response refused');
-    return new UpstreamLoginError('invalid_request', 'the identity provider’s sign-in response could not be verified; start again', 400, { cause: err });
+    return new UpstreamLoginError(
+      'invalid_request',
+      'the identity provider’s sign-in response could not be verified; start again',
+      400,
+      { cause: err },
+    );
   }
 }

@@ -35,7 +35,11 @@ export function upstreamIdentity(claims: Record<string, unknown>, policy: Identi
   const raw = claims[policy.userClaim];
   const value = typeof raw === 'number' ? String(raw) : raw;
   if (typeof value !== 'string' || !CLAIM_VALUE.test(value)) {
-    throw new UpstreamLoginError('server_error', `the identity provider's ID token has no usable ${policy.userClaim} claim`, 502);
+    throw new UpstreamLoginError(
+      'server_error',
+      `the identity provider's ID token has no usable ${policy.userClaim} claim`,
+      502,
+    );
   }
   if (policy.userClaim === 'email' && verifiedEmail(claims) === undefined) {
     throw new UpstreamLoginError('access_denied', 'your email address is not verified at the identity provider', 403);
@@ -46,11 +50,15 @@ export function upstreamIdentity(claims: Record<string, unknown>, policy: Identi
     if (!domain || !policy.allowedDomains.some((d) => d.toLowerCase() === domain)) {
       throw new UpstreamLoginError(
         'access_denied',
-        email ? `accounts of ${domain} may not sign in here` : 'sign-in requires a verified email address in an allowed domain',
+        email
+          ? `accounts of ${domain} may not sign in here`
+          : 'sign-in requires a verified email address in an allowed domain',
         403,
       );
     }
   }
-  const name = [claims['email'], claims['preferred_username'], claims['name']].find((c) => typeof c === 'string' && c.length > 0);
+  const name = [claims['email'], claims['preferred_username'], claims['name']].find(
+    (c) => typeof c === 'string' && c.length > 0,
+  );
   return { userId: `${policy.issuer}#${value}`, label: typeof name === 'string' ? name : value };
 }

@@ -69,7 +69,12 @@ export class ClientStore {
    * Stores a registration unless `address` already holds `maxPerAddress` live ones; false then.
    * The address is the rate-limit key of the registering request (proxy-aware, IPv6 by prefix).
    */
-  async register(info: ClientInfo, secretHash: string | undefined, address: string, maxPerAddress: number): Promise<boolean> {
+  async register(
+    info: ClientInfo,
+    secretHash: string | undefined,
+    address: string,
+    maxPerAddress: number,
+  ): Promise<boolean> {
     const now = Date.now();
     const expiresAt = now + this.registrationSeconds * 1000;
     const admitted = await this.redis.eval(
@@ -82,7 +87,12 @@ export class ClientStore {
       info.client_id,
     );
     if (admitted !== 1) return false;
-    await this.redis.set(this.key(info.client_id), JSON.stringify({ info, secretHash }), 'EX', this.registrationSeconds);
+    await this.redis.set(
+      this.key(info.client_id),
+      JSON.stringify({ info, secretHash }),
+      'EX',
+      this.registrationSeconds,
+    );
     return true;
   }
 }

@@ -56,7 +56,13 @@ export class FlowStore {
     // PTTL + PX rather than KEEPTTL: the embedded Redis stand-in ignores KEEPTTL.
     const ttl = await this.redis.pttl(this.key(flowId));
     if (ttl <= 0) return false;
-    const r = await this.redis.set(this.key(flowId), JSON.stringify({ ...flow, userId, ...(userLabel !== undefined ? { userLabel } : {}) }), 'PX', ttl, 'XX');
+    const r = await this.redis.set(
+      this.key(flowId),
+      JSON.stringify({ ...flow, userId, ...(userLabel !== undefined ? { userLabel } : {}) }),
+      'PX',
+      ttl,
+      'XX',
+    );
     return r === 'OK';
   }
 
@@ -68,6 +74,8 @@ export class FlowStore {
 
   /** Cookie carrying the flow's CSRF token; the name is per flow so parallel flows do not clash. */
   static cookieName(flowId: string): string {
-    return `oauth_flow_${hashSecret(flowId).slice(0, 16).replace(/[^A-Za-z0-9]/g, 'x')}`;
+    return `oauth_flow_${hashSecret(flowId)
+      .slice(0, 16)
+      .replace(/[^A-Za-z0-9]/g, 'x')}`;
   }
 }

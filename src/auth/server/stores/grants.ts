@@ -125,7 +125,13 @@ export class GrantStore {
    * exactly one sees 'first'. Call it only once the caller proved it may redeem the code.
    */
   async spendCode(code: string): Promise<CodeSpend> {
-    const first = await this.redis.set(this.keys.oauth('code-spent', hashSecret(code)), '1', 'EX', this.codeSeconds, 'NX');
+    const first = await this.redis.set(
+      this.keys.oauth('code-spent', hashSecret(code)),
+      '1',
+      'EX',
+      this.codeSeconds,
+      'NX',
+    );
     return first === 'OK' ? 'first' : 'replayed';
   }
 
@@ -145,7 +151,8 @@ export class GrantStore {
     const until = refreshToken === undefined ? Math.min(grant.expiresAt, opts.accessTokenUntil) : grant.expiresAt;
     const ok = await this.redis.eval(ACTIVATE, 1, this.grantKey(grantId), h, String(until));
     if (ok !== 1) return undefined;
-    if (refreshToken !== undefined) await this.redis.set(this.keys.oauth('refresh', h), grantId, 'PX', remainingMs(grant));
+    if (refreshToken !== undefined)
+      await this.redis.set(this.keys.oauth('refresh', h), grantId, 'PX', remainingMs(grant));
     return { grant, refreshToken };
   }
 
