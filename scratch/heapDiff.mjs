@@ -1,4 +1,5 @@
-// node scratch/heapDiff.mjs before.heapsnapshot after.heapsnapshot [count]: self size by constructor, after minus before.
+// node scratch/heapDiff.mjs before.heapsnapshot after.heapsnapshot [count]:
+// self size by constructor, after minus before.
 import { readFileSync } from 'node:fs';
 function summarize(file) {
   const snap = JSON.parse(readFileSync(file, 'utf8'));

@@ -60,7 +60,7 @@ type Lane = 'session' | 'modern' | 'ws';
 const LANES: readonly Lane[] = ['session', 'modern', 'ws'];
 const lanes = [
   ...new Set(
-    values.lane!.split(',').flatMap((l) => (l === 'both' ? ['session', 'modern'] : l === 'all' ? [...LANES] : [l])),
+    values.lane.split(',').flatMap((l) => (l === 'both' ? ['session', 'modern'] : l === 'all' ? [...LANES] : [l])),
   ),
 ] as Lane[];
 if (lanes.length === 0 || lanes.some((l) => !LANES.includes(l)))
@@ -83,11 +83,11 @@ const PROFILES: Record<string, { env: Record<string, string>; logFile: boolean }
   },
 };
 PROFILES['production-warn'] = { env: { ...PROFILES['production']!.env, LOG_LEVEL: 'warn' }, logFile: true };
-const profiles = [...new Set(values.profile!.split(','))];
+const profiles = [...new Set(values.profile.split(','))];
 if (profiles.length === 0 || profiles.some((p) => !(p in PROFILES)))
   throw new Error(`--profile takes ${Object.keys(PROFILES).join(', ')} (comma-separated)`);
 const duration = Number(values.duration);
-const sessionCounts = values.sessions!.split(',').map(Number);
+const sessionCounts = values.sessions.split(',').map(Number);
 const ownRedis =
   !process.env['REDIS_URL'] &&
   !process.env['REDIS_CLUSTER_NODES'] &&
@@ -207,7 +207,7 @@ async function startFloor(): Promise<Target> {
   const spawnFloor = (args: string[]) =>
     spawn(process.execPath, [...nodeArgs(), ...entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const host = spawnFloor(['host', redisUrl, prefix]);
-  await once(host.stdout!, 'data');
+  await once(host.stdout, 'data');
   const relay = spawnFloor(['relay', String(port), redisUrl, prefix]);
   const b = await waitUp('floor relay', relay, `http://127.0.0.1:${port}`, '/');
   return { profile: 'floor', a: { url: '', child: host }, b, headers: HEADERS, logFiles: [] };

@@ -46,7 +46,7 @@ export interface RateLimitDeps {
   /** The deployment's shared counters (src/redis/rateLimitStore.ts: `securityCounters`). */
   counters: SecurityCounters;
   /** Where the two budgets count (src/redis/rateLimitStore.ts: `mcpRateLimitKeys`). */
-  keys: { addressPrefix: string; userCounter(userId: string): string };
+  keys: { addressPrefix: string; userCounter: (userId: string) => string };
   config: RateLimitConfig;
   metrics?: Metrics;
   log?: Logger;
@@ -81,7 +81,7 @@ interface McpLimitContext {
   counters: SecurityCounters;
   windowMs: number;
   addressPrefix: string;
-  userCounter(userId: string): string;
+  userCounter: (userId: string) => string;
   addressLimit: number;
   userLimit: number;
   /** RateLimit-Policy: fixed for the deployment. */

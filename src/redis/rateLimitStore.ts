@@ -105,7 +105,7 @@ export function securityCounters(redis: Redis | Cluster | undefined): SecurityCo
 }
 
 /** Where /mcp's two budgets count. Separate prefixes keep an address and a user hash from ever sharing a counter. */
-export function mcpRateLimitKeys(keys: Keyspace): { addressPrefix: string; userCounter(userId: string): string } {
+export function mcpRateLimitKeys(keys: Keyspace): { addressPrefix: string; userCounter: (userId: string) => string } {
   const addressPrefix = keys.rateLimit('mcp-address');
   const userPrefix = keys.rateLimit('mcp-user');
   // The hashed form, as in every other Redis key: user ids stay out of the keyspace.

@@ -135,9 +135,7 @@ const echo = async (ref: SessionRef, text: string) =>
   );
 
 /** Collects what the session's GET stream would receive (its outbound channel). */
-async function outbound(
-  ref: SessionRef,
-): Promise<{
+async function outbound(ref: SessionRef): Promise<{
   got: Array<{ e?: string; message: { method: string; params?: { uri?: string } } }>;
   stop(): Promise<void>;
 }> {

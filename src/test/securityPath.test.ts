@@ -146,8 +146,9 @@ async function commandsSentBy(
   instance: RunningServer,
   during: () => Promise<void>,
 ): Promise<Array<{ name: string; args: unknown[] }>> {
-  const connection = instance.redis.command as Redis;
+  const connection = instance.redis.command;
   const sent: Array<{ name: string; args: unknown[] }> = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- re-applied with its own `this` below
   const original = connection.sendCommand;
   connection.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
     const command = args[0] as unknown as { name: string; args: unknown[] };
