@@ -30,7 +30,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,7 @@ import { createLogger } from '../observability/logger.js';
 import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { openSession, percentile, runClosedLoop } from './wsLoad.js';
+import { freePort } from './freePort.js';
 
 // `--memory`: the sessions-and-memory bench (src/bench/sessions.ts) runs instead; it exits the process.
 if (process.argv.includes('--memory')) await new Promise<never>(() => void import('./sessions.js'));
@@ -111,14 +112,6 @@ function obtainToken(mcpUrl: string): string {
   const token = out.trim().split('\n').pop();
   if (!token) throw new Error('no token from scratch/oauth-flow.ts');
   return token;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  srv.close();
-  return port;
 }
 
 /** Two server instances of one profile (or the floor's relay and host) and what the calls carry. */

@@ -20,10 +20,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type IncomingMessage } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
+import { freePort } from './freePort.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--memory'),
@@ -43,14 +43,6 @@ if (!Number.isInteger(N) || N < 1) throw new Error('--sessions takes one positiv
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const prefix = `benchmem${process.pid}`;
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  srv.close();
-  return port;
-}
 
 interface Instance {
   port: number;

@@ -38,3 +38,14 @@ export async function connectClient(
   await client.connect(transport);
   return { client, transport };
 }
+
+/** Headers of a raw 2025-11-25 POST /mcp with a bearer token (tests that look at the HTTP answer itself). */
+export function legacyPostHeaders(token: string, sessionId?: string): Record<string, string> {
+  return {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-11-25',
+    ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
+  };
+}

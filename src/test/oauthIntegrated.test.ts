@@ -13,7 +13,7 @@ import { createLogger } from '../observability/logger.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { startServer, type RunningServer } from '../server.js';
 import { adminRedisEnv, redisEnv, redisSettingsFor } from './cluster.js';
-import { balancedFetch } from './mcpClient.js';
+import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 import { modernPost, TASKS } from './modernRequest.js';
 
@@ -78,13 +78,7 @@ async function connect(provider: HeadlessProvider, options: ClientOptions = {}) 
 const rawMcp = (token: string, body: unknown, sessionId?: string) =>
   fetchVia(MCP_URL, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-      ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
-    },
+    headers: legacyPostHeaders(token, sessionId),
     body: JSON.stringify(body),
   });
 

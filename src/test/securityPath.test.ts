@@ -22,7 +22,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { startServer, type RunningServer } from '../server.js';
 import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
-import { balancedFetch } from './mcpClient.js';
+import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
 import { freePort } from './redisServers.js';
 
 /** What clients see: the balancer's URL (both instances share it, as behind a load balancer). */
@@ -107,13 +107,7 @@ async function tokenFor(userId: string): Promise<{ token: string; clientId: stri
 const post = (instance: RunningServer, token: string, body: unknown, sessionId?: string) =>
   fetch(`${instance.url}/mcp`, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-      ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
-    },
+    headers: legacyPostHeaders(token, sessionId),
     body: JSON.stringify(body),
   });
 
