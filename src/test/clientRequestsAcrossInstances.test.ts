@@ -201,4 +201,27 @@ describe('server→client requests answered across two instances, integrated OAu
     // Each answer was refused once (the token had expired), then accepted after the refresh.
     expect(answers).toEqual(Array.from({ length: 6 }, () => [401, 202]).flat());
   });
+
+  test('the access token expires while the client answers and has other requests in flight: every request refreshes, none is refused', async () => {
+    const { client, provider } = await connect();
+    let alongside: Promise<unknown>[] = [];
+    client.setRequestHandler('sampling/createMessage', async (req) => {
+      provider.saveTokens({ ...provider.tokens()!, access_token: 'expired-token' });
+      // Sent together with the answer: each meets the expired token and refreshes with the same
+      // refresh token at once (src/auth/server/stores/grants.ts, concurrent refreshes).
+      alongside = [client.ping(), client.callTool({ name: 'echo', arguments: { message: 'alongside' } })];
+      return {
+        role: 'assistant',
+        model: 'm',
+        content: { type: 'text', text: `echo ${(req.params.messages[0]!.content as { text: string }).text}` },
+      };
+    });
+    for (let n = 0; n < 4; n++) {
+      expect(text(await client.callTool({ name: 'sampleLLM', arguments: { prompt: `p${n}` } }))).toContain(
+        `echo p${n}`,
+      );
+      const [, echoed] = await Promise.all(alongside);
+      expect(text(echoed)).toContain('alongside');
+    }
+  });
 });

@@ -20,6 +20,7 @@ import { authorizeByForms, FormLoginError } from '../testing/formLogin.js';
 import { userIdOf } from '../types.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorizationServer.js';
 import { ClientMetadataFetchError, createGuardedClientMetadataFetcher } from './cimd/fetchClientMetadata.js';
+import { REFRESH_RACE_GRACE_MS } from './stores/grants.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const ISSUER = 'http://localhost:3232';
@@ -579,11 +580,36 @@ describe('token endpoint errors', () => {
     });
   });
 
+  test('concurrent refreshes with one token (several requests met the expired access token): one successor, the grant lives', async () => {
+    const client = await publicClient();
+    const t = await tokensFor(client);
+    const refresh = () => token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.refresh });
+    const racing = await Promise.all([refresh(), refresh(), refresh()]);
+    // One more, after the rotation completed, still within the grace.
+    const late = await refresh();
+    const all = [...racing, late];
+    expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const successors = new Set(all.map((r) => r.body['refresh_token']));
+    expect(successors.size).toBe(1);
+    expect(successors.has(t.refresh)).toBe(false);
+    for (const r of all) expect((await mcp(r.body['access_token'])).status).not.toBe(401);
+    // The successor rotates on as usual, and then the first token is reuse like any other.
+    const next = await token({
+      grant_type: 'refresh_token',
+      client_id: client,
+      refresh_token: late.body['refresh_token'],
+    });
+    expect(next.status).toBe(200);
+    expect((await refresh()).body['error']).toBe('invalid_grant');
+  });
+
   test('refresh token reuse → invalid_grant and the whole grant is revoked', async () => {
     const client = await publicClient();
     const t = await tokensFor(client);
     const first = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.refresh });
     expect(first.status).toBe(200);
+    // Past the grace for concurrent refreshes (next test).
+    clockOffsetMs = REFRESH_RACE_GRACE_MS + 1000;
     const reuse = await token({ grant_type: 'refresh_token', client_id: client, refresh_token: t.refresh });
     expect(reuse.body).toEqual({
       error: 'invalid_grant',

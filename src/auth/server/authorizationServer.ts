@@ -110,7 +110,7 @@ export function createAuthorizationServer(opts: AuthorizationServerOptions): Aut
   );
   const clients = new ClientStore(redis, keys, documents, lifetimes.client);
   const flows = new FlowStore(redis, keys, lifetimes.flow);
-  const grants = new GrantStore(redis, keys, lifetimes.code, lifetimes.grant);
+  const grants = new GrantStore(redis, keys, lifetimes.code, lifetimes.grant, clock);
   const signingKeys = new SigningKeys(redis, keys, lifetimes.signingKey, lifetimes.accessToken, clock);
   const tokens = new AccessTokens(signingKeys, issuer, lifetimes.accessToken, clock);
   const introspectionClients = (opts.introspectionClients ?? []).map((c) => {

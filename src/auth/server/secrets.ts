@@ -6,10 +6,18 @@
  * so there is nothing to brute-force, and a hash lookup must stay cheap on the token endpoint.
  * A Redis dump therefore reveals no usable code, refresh token or client secret.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export function newOpaqueToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * A secret computed from another under `key` (HMAC-SHA-256): the same inputs give the same secret,
+ * and without `key` it cannot be told from a random one.
+ */
+export function deriveSecret(key: string, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('base64url');
 }
 
 export function hashSecret(value: string): string {

@@ -13,12 +13,20 @@
  *                              Set only after the code's bindings were checked (see token.ts).
  * - `oauth:refresh:<sha256>`   → gid, for every refresh token of the chain until the grant expires,
  *                              so a rotated-out token is recognised as reuse (OAuth 2.1 §4.3.1).
+ *
+ * Concurrent refreshes: a client whose access token expires while several of its requests are in
+ * flight (a tool call, its answer to a sampling request, its GET stream) may refresh once per
+ * request, all with the same refresh token. Treating the losers as reuse would revoke the grant
+ * and strand the client mid-conversation. So a token's successor is derived from it under the
+ * grant's secret `salt` (never stored in clear), and within `REFRESH_RACE_GRACE_MS` of a rotation
+ * the token just rotated out gets the same successor again instead of revoking the grant. After
+ * that, or for any older token, reuse revokes as before.
  */
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Keyspace } from '../../../redis/keys.js';
-import { hashSecret, newOpaqueToken } from '../secrets.js';
+import { deriveSecret, hashSecret, newOpaqueToken } from '../secrets.js';
 
 export const CodeRecordSchema = z.object({
   grantId: z.string(),
@@ -71,8 +79,11 @@ const ROTATE = `
 local cur = redis.call('HGET', KEYS[1], 'refresh')
 if not cur then return -1 end
 if cur ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+redis.call('HSET', KEYS[1], 'refresh', ARGV[2], 'rotatedAt', ARGV[3])
 return 1`;
+
+/** How long after a rotation the token rotated out still yields the same successor (see above). */
+export const REFRESH_RACE_GRACE_MS = 10_000;
 
 function remainingMs(g: Grant): number {
   return Math.max(1, g.expiresAt - Date.now());
@@ -84,6 +95,7 @@ export class GrantStore {
     private readonly keys: Keyspace,
     private readonly codeSeconds: number,
     private readonly grantSeconds: number,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   grantKey(gid: string): string {
@@ -105,6 +117,7 @@ export class GrantStore {
         scopes: input.scopes.join(' '),
         resource: input.resource,
         expiresAt: String(Date.now() + this.grantSeconds * 1000),
+        salt: newOpaqueToken(),
       })
       .expire(this.grantKey(grantId), this.codeSeconds)
       .exec();
@@ -170,17 +183,29 @@ export class GrantStore {
     // A token presented by another client is not reuse by the legitimate holder; refuse without
     // revoking, so one client cannot kill another's grant.
     if (grant.clientId !== clientId) return { kind: 'wrong-client' };
+    // A grant from before salts existed rotates to random tokens, without the grace.
+    const salt = fields['salt'];
+    const next = salt === undefined ? newOpaqueToken() : deriveSecret(salt, presented);
+    const nh = hashSecret(next);
+    const rotatedToNext = (f: Record<string, string>) =>
+      salt !== undefined && f['refresh'] === nh && this.clock() - Number(f['rotatedAt'] ?? 0) <= REFRESH_RACE_GRACE_MS;
     if (fields['refresh'] !== h) {
+      // A concurrent refresh with this token rotated it a moment ago: the same successor again.
+      if (rotatedToNext(fields)) {
+        precheck(grant);
+        return { kind: 'rotated', grant, refreshToken: next };
+      }
       await this.revoke(gid);
       return { kind: 'reused', grantId: gid };
     }
     precheck(grant);
-    const next = newOpaqueToken();
-    const nh = hashSecret(next);
-    const r = await this.redis.eval(ROTATE, 1, this.grantKey(gid), h, nh);
+    const r = await this.redis.eval(ROTATE, 1, this.grantKey(gid), h, nh, String(this.clock()));
     if (r === -1) return { kind: 'unknown' };
     if (r === 0) {
-      // Lost a race with a concurrent refresh of the same token: also reuse.
+      // Lost the compare-and-set to a concurrent refresh: with the same token, that one rotated it
+      // to the same successor; anything else is reuse.
+      if (rotatedToNext(await this.redis.hgetall(this.grantKey(gid))))
+        return { kind: 'rotated', grant, refreshToken: next };
       await this.revoke(gid);
       return { kind: 'reused', grantId: gid };
     }
