@@ -8,11 +8,17 @@
 import type { CallToolResult, Client } from '@modelcontextprotocol/client';
 import { randomBytes } from 'node:crypto';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
-import { startServer, type RunningServer } from '../server.js';
-import { adminRedisEnv, redisEnv, redisSettingsFor, startCluster, TOKENS, type Cluster } from './cluster.js';
+import type { RunningServer } from '../server.js';
+import {
+  adminRedisEnv,
+  redisEnv,
+  redisSettingsFor,
+  startCluster,
+  startTestInstance,
+  TOKENS,
+  type Cluster,
+} from './cluster.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 import { balancedFetch, connectClient, type Picker } from './mcpClient.js';
 
@@ -115,21 +121,15 @@ describe('server→client requests answered across two instances, integrated OAu
   const answers: number[] = [];
   const clients: Client[] = [];
   beforeAll(async () => {
-    const start = () => {
-      const config = loadConfig({
+    const start = () =>
+      startTestInstance({
         ...redisEnv(),
         REDIS_PREFIX: prefix,
-        PORT: '0',
-        HOST: '127.0.0.1',
         BASE_URI: BASE,
         AUTH_MODE: 'integrated',
         OAUTH_RATE_LIMIT_RELAXED: 'true',
-        RATE_LIMIT_ENABLED: 'false',
         SHUTDOWN_GRACE_MS: '1000',
-        LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
       });
-      return startServer(config, createLogger(config.LOG_LEVEL));
-    };
     instances = [await start(), await start()];
     const urls = instances.map((i) => i.url);
     const toA = balancedFetch(() => urls[0]!);

@@ -8,11 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { auth, type ClientOptions } from '@modelcontextprotocol/client';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
-import { startServer, type RunningServer } from '../server.js';
-import { adminRedisEnv, redisEnv, redisSettingsFor } from './cluster.js';
+import type { RunningServer } from '../server.js';
+import { adminRedisEnv, redisEnv, redisSettingsFor, startTestInstance } from './cluster.js';
 import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 import { modernPost, TASKS } from './modernRequest.js';
@@ -28,22 +26,16 @@ let b: RunningServer; // MCP
 let fetchVia: typeof fetch;
 
 beforeAll(async () => {
-  const start = () => {
-    const config = loadConfig({
+  const start = () =>
+    startTestInstance({
       // The Redis topology of the jest project (src/test/cluster.ts).
       ...redisEnv(),
       REDIS_PREFIX: prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
       BASE_URI: BASE,
       AUTH_MODE: 'integrated',
       OAUTH_RATE_LIMIT_RELAXED: 'true',
-      RATE_LIMIT_ENABLED: 'false',
       SHUTDOWN_GRACE_MS: '1000',
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     });
-    return startServer(config, createLogger(config.LOG_LEVEL));
-  };
   a = await start();
   b = await start();
   // The "balancer": OAuth and discovery on A, MCP on B.

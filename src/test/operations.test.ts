@@ -2,10 +2,10 @@
  * What operators rely on, observed through a running pair of instances: metrics after a known
  * sequence of MCP calls, one call followed across instances by its request id, and the caps.
  */
-import { Writable } from 'node:stream';
 import { createLogger } from '../observability/logger.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { connectClient, initOnThenRoundRobin } from './mcpClient.js';
+import { LogLines } from './logLines.js';
 
 const HEADERS = {
   'Content-Type': 'application/json',
@@ -19,16 +19,6 @@ const INIT = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'ops', version: '1' } },
 };
 
-/** Log lines written by one instance. */
-class Lines extends Writable {
-  readonly lines: Array<Record<string, unknown>> = [];
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
-    for (const l of chunk.toString().split('\n').filter(Boolean))
-      this.lines.push(JSON.parse(l) as Record<string, unknown>);
-    cb();
-  }
-}
-
 function metric(text: string, name: string, labels = ''): number {
   const line = text
     .split('\n')
@@ -38,7 +28,7 @@ function metric(text: string, name: string, labels = ''): number {
 
 describe('operations across two instances', () => {
   let c: Cluster;
-  const logs = { A: new Lines(), B: new Lines() };
+  const logs = { A: new LogLines(), B: new LogLines() };
   beforeAll(async () => {
     c = await startCluster(0);
     await c.start({ LOG_LEVEL: 'debug' }, createLogger('debug', { destination: logs.A }));

@@ -18,11 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../observability/logger.js';
-import { startServer, type RunningServer } from '../server.js';
+import type { RunningServer } from '../server.js';
 import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
 import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
+import { startTestInstance } from './cluster.js';
 import { freePort } from './redisServers.js';
 
 /** What clients see: the balancer's URL (both instances share it, as behind a load balancer). */
@@ -59,12 +58,10 @@ beforeAll(async () => {
   redisPort = await freePort();
   await startRedis();
   const port = redisPort;
-  const start = () => {
-    const config = loadConfig({
+  const start = () =>
+    startTestInstance({
       REDIS_URL: `redis://127.0.0.1:${port}`,
       REDIS_PREFIX: 'security-path',
-      PORT: '0',
-      HOST: '127.0.0.1',
       BASE_URI: BASE,
       AUTH_MODE: 'integrated',
       OAUTH_RATE_LIMIT_RELAXED: 'true',
@@ -72,10 +69,7 @@ beforeAll(async () => {
       RATE_LIMIT_PER_USER: String(PER_USER),
       RATE_LIMIT_PER_ADDRESS: '100000',
       SHUTDOWN_GRACE_MS: '1000',
-      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     });
-    return startServer(config, createLogger(config.LOG_LEVEL));
-  };
   a = await start();
   b = await start();
 });

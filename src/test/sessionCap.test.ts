@@ -4,25 +4,16 @@
  * (a request in flight, an open GET stream) are passed over; with every session busy the new one is
  * refused; two initializes racing on two instances both get a slot without exceeding the cap.
  */
-import { Writable } from 'node:stream';
 import { createLogger } from '../observability/logger.js';
 import { sessionOwnerKey } from '../redis/keys.js';
 import { startCluster, TOKENS, type Cluster } from './cluster.js';
 import { openRawSse, type RawSse } from './sseStream.js';
 import { WebSocketClientTransport } from './webSocketClientTransport.js';
 import { Client } from '@modelcontextprotocol/client';
+import { LogLines } from './logLines.js';
 
 const MAX = 3;
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
-
-class Lines extends Writable {
-  readonly lines: Array<Record<string, unknown>> = [];
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
-    for (const l of chunk.toString().split('\n').filter(Boolean))
-      this.lines.push(JSON.parse(l) as Record<string, unknown>);
-    cb();
-  }
-}
 
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -31,7 +22,7 @@ function metric(text: string, name: string): number {
 
 describe('per-user session cap across two instances', () => {
   let c: Cluster;
-  const logs = { A: new Lines(), B: new Lines() };
+  const logs = { A: new LogLines(), B: new LogLines() };
   const url = (i: 0 | 1) => c.instances[i]!.url;
   /** Each test uses its own user, so its sessions start from zero. */
   const users = ['alice', 'bob'] as const;
