@@ -1,17 +1,14 @@
 // node scratch/heapDiff.mjs before.heapsnapshot after.heapsnapshot [count]:
 // self size by constructor, after minus before.
-import { readFileSync } from 'node:fs';
+import { loadSnapshot } from './heapSnapshot.mjs';
 function summarize(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  const f = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const [iType, iName, iSize] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('self_size')];
+  const { nodeFields, types, iType, iName, iSize, N, S } = loadSnapshot(file);
   const out = new Map();
-  for (let i = 0; i < snap.nodes.length; i += f.length) {
-    const type = types[snap.nodes[i + iType]];
-    const name = type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + iName]]}` : type;
+  for (let i = 0; i < N.length; i += nodeFields) {
+    const type = types[N[i + iType]];
+    const name = type === 'object' || type === 'closure' ? `${type}:${S[N[i + iName]]}` : type;
     const e = out.get(name) ?? { size: 0, count: 0 };
-    e.size += snap.nodes[i + iSize];
+    e.size += N[i + iSize];
     e.count++;
     out.set(name, e);
   }

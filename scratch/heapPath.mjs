@@ -1,22 +1,15 @@
 // node scratch/heapPath.mjs snap type name [n]: a few retainer chains (up to 8 hops) of nodes of that type+name.
-import { readFileSync } from 'node:fs';
-const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+import { loadSnapshot } from './heapSnapshot.mjs';
+const { nodeFields, edgeFields, types, etypes, iType, iName, iEc, eType, eName, eTo, N, E, S } = loadSnapshot(
+  process.argv[2],
+);
 const [wantType, wantName] = [process.argv[3], process.argv[4]];
-const f = snap.snapshot.meta.node_fields,
-  ef = snap.snapshot.meta.edge_fields;
-const types = snap.snapshot.meta.node_types[0],
-  etypes = snap.snapshot.meta.edge_types[0];
-const [iType, iName, iEc] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('edge_count')];
-const [eType, eName, eTo] = [ef.indexOf('type'), ef.indexOf('name_or_index'), ef.indexOf('to_node')];
-const N = snap.nodes,
-  E = snap.edges,
-  S = snap.strings;
 const label = (i) => `${types[N[i + iType]]}:${S[N[i + iName]].slice(0, 50)}`;
 const retainers = new Map();
 let e = 0;
-for (let i = 0; i < N.length; i += f.length) {
+for (let i = 0; i < N.length; i += nodeFields) {
   const ec = N[i + iEc];
-  for (let k = 0; k < ec; k++, e += ef.length) {
+  for (let k = 0; k < ec; k++, e += edgeFields) {
     const et = etypes[E[e + eType]];
     if (et === 'weak') continue;
     const to = E[e + eTo];
@@ -25,7 +18,7 @@ for (let i = 0; i < N.length; i += f.length) {
   }
 }
 let shown = 0;
-for (let i = 0; i < N.length && shown < Number(process.argv[5] ?? 3); i += f.length) {
+for (let i = 0; i < N.length && shown < Number(process.argv[5] ?? 3); i += nodeFields) {
   if (types[N[i + iType]] !== wantType || S[N[i + iName]] !== wantName) continue;
   shown++;
   let cur = i;
