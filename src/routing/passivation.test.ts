@@ -129,6 +129,28 @@ async function openSession(capabilities: object = {}): Promise<SessionRef> {
   return ref;
 }
 
+/** Calls sampleLLM; `samplingId` resolves with the id of the sampling request the tool sends the client. */
+function callSampleLLM(
+  ref: SessionRef,
+  prompt: string,
+): { call: Promise<Reply[]>; samplingId: Promise<string | number> } {
+  let asked!: (id: string | number) => void;
+  const samplingId = new Promise<string | number>((r) => (asked = r));
+  const call = request(
+    ref,
+    { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt } } },
+    {
+      onReply: (r) =>
+        r.message &&
+        'method' in r.message &&
+        r.message.method === 'sampling/createMessage' &&
+        'id' in r.message &&
+        asked(r.message.id),
+    },
+  );
+  return { call, samplingId };
+}
+
 const echo = async (ref: SessionRef, text: string) =>
   toolText(
     await request(ref, { id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { message: text } } }),
@@ -196,20 +218,7 @@ describe('passivation (one instance, real Redis)', () => {
 
   test('a session waiting for the client (sampling) is not passivated while others come and go', async () => {
     const waiting = await openSession({ sampling: {} });
-    let asked!: (id: string | number) => void;
-    const samplingId = new Promise<string | number>((r) => (asked = r));
-    const call = request(
-      waiting,
-      { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'hold on' } } },
-      {
-        onReply: (r) =>
-          r.message &&
-          'method' in r.message &&
-          r.message.method === 'sampling/createMessage' &&
-          'id' in r.message &&
-          asked(r.message.id),
-      },
-    );
+    const { call, samplingId } = callSampleLLM(waiting, 'hold on');
     const id = await samplingId;
     for (let i = 0; i < 4; i++) await openSession();
     expect(routing.isLive(waiting)).toBe(true);
@@ -297,20 +306,7 @@ describe('passivation (one instance, real Redis)', () => {
     ).toHaveLength(3);
 
     // Client capabilities (from the replayed initialize): sampling is still declared.
-    let asked!: (id: string | number) => void;
-    const samplingId = new Promise<string | number>((r) => (asked = r));
-    const call = request(
-      s,
-      { id: nextId++, method: 'tools/call', params: { name: 'sampleLLM', arguments: { prompt: 'still there?' } } },
-      {
-        onReply: (r) =>
-          r.message &&
-          'method' in r.message &&
-          r.message.method === 'sampling/createMessage' &&
-          'id' in r.message &&
-          asked(r.message.id),
-      },
-    );
+    const { call, samplingId } = callSampleLLM(s, 'still there?');
     await notify(s, {
       id: await samplingId,
       result: { role: 'assistant', content: { type: 'text', text: 'yes' }, model: 'm' },
