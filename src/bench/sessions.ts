@@ -34,6 +34,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     tsx: { type: 'boolean', default: false },
     gc: { type: 'boolean', default: false },
+    idle: { type: 'string', default: '0' },
   },
 });
 const gcDir = values.gc ? mkdtempSync(join(tmpdir(), 'bench-gc-')) : undefined;
@@ -235,17 +236,26 @@ async function main(): Promise<void> {
     phases.push(row);
     if (!values.json) console.log(JSON.stringify(row));
   };
+  const IDLE_S = Number(values.idle);
+  /** With --idle S: the same figures again after S seconds without traffic (V8's memory reducer runs then). */
+  const afterIdle = async (phase: string) => {
+    if (!(IDLE_S > 0)) return;
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    await snapshot(`${phase}, then ${IDLE_S} s idle`);
+  };
   const streams: IncomingMessage[] = [];
   try {
     await snapshot('started');
     let t0 = performance.now();
     const sids = await pool(Array.from({ length: N }), () => openSession(portA));
     await snapshot(`${N} sessions opened on A`, (performance.now() - t0) / 1000);
+    await afterIdle(`${N} sessions opened on A`);
 
     t0 = performance.now();
     // Opened a few at a time like the sessions, then held open together.
     await pool(sids, async (sid) => void streams.push(await openGetStream(portB, sid)));
     await snapshot(`${N} GET streams held on B`, (performance.now() - t0) / 1000);
+    await afterIdle(`${N} GET streams held on B`);
 
     t0 = performance.now();
     const latencies = await pool(sids, async (sid, i) => {
@@ -266,6 +276,7 @@ async function main(): Promise<void> {
     });
     const seconds = (performance.now() - t0) / 1000;
     await snapshot(`each session called once through B`, seconds);
+    await afterIdle(`each session called once through B`);
     latencies.sort((x, y) => x - y);
     const calls = {
       calls: N,

@@ -91,7 +91,7 @@ async function openStream(deps: LegacySseDeps, messagePath: string, req: Request
   const stream = deps.sse.start(res, 'legacy_sse', {}, () => {
     // Keeps the session from idling out while its client listens. Delivered like any message, so
     // a host that died meanwhile is replaced, and a session ended meanwhile closes the stream.
-    mesh.touch(session).then(
+    return mesh.touch(session).then(
       (result) => {
         if (result === 'gone') stream.end();
       },

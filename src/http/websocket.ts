@@ -22,6 +22,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { inBatches } from '../redis/batches.js';
 import { SessionLimitError, type SessionRef, type SessionStreams } from '../routing/streams.js';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 import { callerOf } from './sessionIdentity.js';
@@ -84,6 +85,7 @@ export class WebSocketEndpoint {
   private reserved = 0;
   private countUserMessage: ((userId: string) => Promise<number | undefined>) | undefined;
   private reauthenticate: ((authorization: string | undefined) => Promise<TokenVerdict>) | undefined;
+  private keepingAlive: Promise<void> | undefined;
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -100,7 +102,11 @@ export class WebSocketEndpoint {
       if (extra) headers.push(...extra);
     });
     this.timer = setInterval(() => {
-      for (const s of this.sessions) s.keepAlive();
+      // A batch at a time (redis/batches.ts); a tick still running is not doubled up.
+      if (this.keepingAlive) return;
+      this.keepingAlive = inBatches([...this.sessions], (s) => s.keepAlive())
+        .catch(() => undefined)
+        .finally(() => (this.keepingAlive = undefined));
     }, opts.pingIntervalMs);
     this.timer.unref();
   }

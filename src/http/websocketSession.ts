@@ -123,9 +123,10 @@ export class WebSocketSession {
    * One keep-alive tick: a peer that did not answer the previous ping is gone (its TCP connection
    * may stay half-open for a long time); otherwise ping again, check that the token is still
    * accepted (revocation), and tell the host the client is still there, so the session does not
-   * idle out (and a dead host is replaced now, not at the next request).
+   * idle out (and a dead host is replaced now, not at the next request). Resolves once the token
+   * check and the touch are answered; never rejects.
    */
-  keepAlive(): void {
+  async keepAlive(): Promise<void> {
     if (this.end) return;
     if (!this.alive) {
       this.end = { reason: 'ping_timeout', code: 1006 };
@@ -134,28 +135,33 @@ export class WebSocketSession {
     }
     this.alive = false;
     this.ws.ping();
-    this.checkToken();
     const ref = this.ref;
-    if (!ref) return;
-    this.deps.mesh.touch(ref).then(
-      (result) => {
-        if (result === 'gone') this.close(SERVER_CLOSES.sessionEnded);
-      },
-      (err: Error) => this.log.debug({ err: err.message }, 'websocket keep-alive touch failed'),
-    );
+    await Promise.all([
+      this.checkToken(),
+      ref &&
+        this.deps.mesh.touch(ref).then(
+          (result) => {
+            if (result === 'gone') this.close(SERVER_CLOSES.sessionEnded);
+          },
+          (err: Error) => this.log.debug({ err: err.message }, 'websocket keep-alive touch failed'),
+        ),
+    ]);
   }
 
   /** A revoked token ends the socket as an expired one does; an unreachable verifier does not. */
-  private checkToken(): void {
+  private async checkToken(): Promise<void> {
     const reauthenticate = this.deps.reauthenticate;
     if (!reauthenticate || this.reauthenticating) return;
     this.reauthenticating = true;
-    void reauthenticate()
-      .then((verdict) => {
-        if (verdict === 'refused') this.close(SERVER_CLOSES.tokenRevoked);
-        else if (verdict === 'unavailable') this.log.debug('websocket token check inconclusive: serving on');
-      })
-      .finally(() => (this.reauthenticating = false));
+    try {
+      const verdict = await reauthenticate();
+      if (verdict === 'refused') this.close(SERVER_CLOSES.tokenRevoked);
+      else if (verdict === 'unavailable') this.log.debug('websocket token check inconclusive: serving on');
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'websocket token check failed: serving on');
+    } finally {
+      this.reauthenticating = false;
+    }
   }
 
   /** Closes the socket with one of the server's close codes and ends the session on the mesh. */

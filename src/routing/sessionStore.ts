@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { inBatches } from '../redis/batches.js';
 import type { Keyspace } from '../redis/keys.js';
 
 export const SessionMetaSchema = z.object({
@@ -121,28 +122,26 @@ export class SessionStore {
   }
 
   /**
-   * Pushes the TTL of active sessions forward and records their last activity. The commands are
-   * issued in one turn: they leave in one write per connection (corkingRedis.ts; in a cluster,
-   * auto-pipelining per node), where a pipeline object could not span the shards.
+   * Pushes the TTL of active sessions forward and records their last activity, a batch of sessions
+   * at a time (redis/batches.ts). A batch's commands are issued in one turn: they leave in one
+   * write per connection (corkingRedis.ts; in a cluster, auto-pipelining per node), where a
+   * pipeline object could not span the shards. Each user's session index is touched once.
    */
   async refresh(sessions: Array<SessionRef & { lastActivity: number }>): Promise<void> {
-    if (sessions.length === 0) return;
     const r = this.redis;
-    const done: Array<Promise<unknown>> = [];
-    for (const s of sessions) {
+    await inBatches(sessions, (s) => {
       const meta = this.keys.sessionMeta(s.u, s.sessionId);
-      const userSet = this.keys.userSessions(s.u);
       // HSET recreates a key deleted meanwhile; the PEXPIRE right behind it bounds such a leftover.
-      done.push(
+      return Promise.all([
         r.hset(meta, 'seen', s.lastActivity),
         r.pexpire(meta, this.ttlMs),
         r.pexpire(this.keys.sessionSubscriptions(s.u, s.sessionId), this.ttlMs),
         r.pexpire(this.keys.sessionEvents(s.u, s.sessionId), this.ttlMs),
-        r.zadd(userSet, 'XX', s.lastActivity, s.sessionId),
-        r.pexpire(userSet, this.ttlMs),
-      );
-    }
-    await Promise.all(done);
+        r.zadd(this.keys.userSessions(s.u), 'XX', s.lastActivity, s.sessionId),
+      ]);
+    });
+    const users = new Set(sessions.map((s) => s.u));
+    await Promise.all([...users].map((u) => r.pexpire(this.keys.userSessions(u), this.ttlMs)));
   }
 
   async casHost(ref: SessionRef, expected: string, next: string): Promise<boolean> {

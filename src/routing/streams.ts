@@ -73,8 +73,11 @@ export interface StreamCursor {
 export interface GetStream {
   /** Starts delivering: first what was missed after `from` (a resumed stream), then live messages. */
   start(from: StreamCursor | undefined, sink: EventSink): Promise<void>;
-  /** Extends the lease and keeps the session from idling out (each SSE keep-alive). */
-  keepAlive(): void;
+  /**
+   * Extends the lease and keeps the session from idling out (each SSE keep-alive). Resolves once
+   * both Redis commands have been answered; never rejects.
+   */
+  keepAlive(): Promise<void>;
   /** Stops listening and releases the lease (resolves once released; never rejects). Idempotent. */
   close(): Promise<void>;
 }
@@ -261,9 +264,13 @@ export class SessionStreams {
           'GET stream opened',
         );
       },
-      keepAlive: () => {
-        routing.store.extendLock(key, token, leaseMs).catch(() => undefined);
-        routing.bus.tryPublish(inbound, encode({ type: 'touch' }));
+      keepAlive: async () => {
+        await Promise.all([
+          routing.store.extendLock(key, token, leaseMs).catch(() => undefined),
+          routing.bus
+            .publish(inbound, encode({ type: 'touch' }))
+            .catch((err: Error) => this.log.debug({ err: err.message, session: ref.sessionId }, 'touch not sent')),
+        ]);
       },
       close: () => {
         closed ??= Promise.all([

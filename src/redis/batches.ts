@@ -1,0 +1,26 @@
+/**
+ * Periodic Redis work over everything an instance holds (session refreshes, stream and socket
+ * keep-alives) runs a bounded batch at a time: the next batch starts once every command of the
+ * previous one is answered. Issued all at once, 10,000 sessions' commands, their promises and
+ * buffers stay alive for the whole round trip, long enough to be promoted to V8's old generation,
+ * which then grows by tens of MB per tick (docs/performance.md, "Sessions and memory").
+ */
+
+/** Items per batch; a batch's commands leave together (one write per connection). */
+export const BATCH_SIZE = 256;
+
+/** Runs `work` on every item, `size` at a time; never rejects unless `work` does. */
+export async function inBatches<T>(
+  items: readonly T[],
+  work: (item: T) => Promise<unknown> | undefined,
+  size = BATCH_SIZE,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    const pending: Array<Promise<unknown>> = [];
+    for (let j = i; j < Math.min(i + size, items.length); j++) {
+      const p = work(items[j]!);
+      if (p) pending.push(p);
+    }
+    await Promise.all(pending);
+  }
+}
