@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { postLane, sessionOperationLane } from './lanes.js';
 
 const ping: JSONRPCMessage = { jsonrpc: '2.0', id: 1, method: 'ping' };
@@ -68,6 +68,80 @@ describe('postLane', () => {
       lane: 'modern',
       verdict: { kind: 'reject', code: -32020 },
     });
+  });
+});
+
+describe('postLane agrees with the SDK classifier everywhere, its shortcut included', () => {
+  const claim = 'io.modelcontextprotocol/protocolVersion';
+  const call = (params?: unknown): JSONRPCMessage =>
+    ({ jsonrpc: '2.0', id: 7, method: 'tools/call', ...(params === undefined ? {} : { params }) }) as JSONRPCMessage;
+  const messages: Record<string, JSONRPCMessage> = {
+    'request without params': ping,
+    'request, params without _meta': call({ name: 'echo', arguments: { message: 'm' } }),
+    'request, empty _meta': call({ name: 'echo', _meta: {} }),
+    'request, _meta with a progress token': call({ name: 'echo', _meta: { progressToken: 1 } }),
+    'request, _meta with other reserved keys only': call({
+      name: 'echo',
+      _meta: { 'io.modelcontextprotocol/clientCapabilities': {} },
+    }),
+    'request, _meta an array': call({ name: 'echo', _meta: [claim] }),
+    'request, params an array': call(['x']),
+    'request, _meta a string': call({ name: 'echo', _meta: 'x' }),
+    'request, _meta null': call({ name: 'echo', _meta: null }),
+    'request, params null': call(null),
+    'request, full envelope': enveloped,
+    'request, claim only': call({ name: 'echo', _meta: { [claim]: '2026-07-28' } }),
+    'request, claim not a string': call({ name: 'echo', _meta: { [claim]: 2026 } }),
+    'request, claim of a 2025 revision': call({ name: 'echo', _meta: { ...meta, [claim]: '2025-11-25' } }),
+    initialize,
+    'initialize with an envelope': { ...initialize, params: { ...initialize.params, _meta: meta } } as JSONRPCMessage,
+    notification: { jsonrpc: '2.0', method: 'notifications/initialized' },
+    'notification with a claim': {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: 1, _meta: { [claim]: '2026-07-28' } },
+    },
+    'result response': { jsonrpc: '2.0', id: 3, result: {} },
+    'error response': { jsonrpc: '2.0', id: 3, error: { code: -1, message: 'no' } },
+  };
+  const headerSets: Array<Record<string, string | string[]>> = [
+    {},
+    { 'mcp-protocol-version': '2025-11-25' },
+    { 'mcp-protocol-version': '2024-11-05' },
+    { 'mcp-protocol-version': ' 2025-11-25 ' },
+    { 'mcp-protocol-version': '1999-01-01' },
+    { 'mcp-protocol-version': '2026-07-28' },
+    { 'mcp-protocol-version': ' 2026-07-28' },
+    { 'mcp-protocol-version': '2099-01-01' },
+    { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' },
+    { 'mcp-protocol-version': ['2025-11-25', '2026-07-28'] },
+    { 'mcp-method': 'tools/list' },
+  ];
+  /** postLane without its shortcut: the classifier's verdict, mapped as lanes.ts maps it. */
+  function referenceLane(headers: Record<string, string | string[]>, message: JSONRPCMessage) {
+    const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+    const version = first(headers['mcp-protocol-version']);
+    const outcome = classifyInboundRequest({
+      httpMethod: 'POST',
+      protocolVersionHeader: version,
+      mcpMethodHeader: first(headers['mcp-method']),
+      mcpNameHeader: first(headers['mcp-name']),
+      body: message,
+    });
+    if (outcome.kind !== 'legacy') return { lane: 'modern', verdict: outcome };
+    return version === undefined ||
+      ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'].includes(version)
+      ? { lane: 'session' }
+      : { lane: 'refused' };
+  }
+  const cases = Object.entries(messages).flatMap(([name, message]) =>
+    headerSets.map((headers) => [name, JSON.stringify(headers), headers, message] as const),
+  );
+  test.each(cases)('%s, headers %s', (_name, _h, headers, message) => {
+    const lane = postLane(headers, message);
+    const expected = referenceLane(headers, message);
+    if (expected.lane === 'refused') expect(lane).toMatchObject({ lane: 'refused', refusal: { status: 400 } });
+    else expect(lane).toEqual(expected);
   });
 });
 
