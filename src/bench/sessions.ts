@@ -11,8 +11,10 @@
  * --concurrency C (requests in flight while opening and calling, default 32), --json, --tsx (run
  * the TypeScript sources instead of the build, which the bench otherwise builds first), --gc (also
  * report each instance's heap after a forced full collection, i.e. what it retains: the instances
- * then run with --expose-gc and src/bench/gcOnSignal.mjs). BENCH_NODE_ARGS passes node flags to both
- * instances.
+ * then run with --expose-gc and src/bench/gcOnSignal.mjs), --idle S (after each phase, wait S seconds
+ * without traffic and print the figures again: the periodic work of an instance holding N sessions
+ * or streams, i.e. session refreshes every 2 s and keep-alives every SSE_KEEPALIVE_MS, runs then).
+ * BENCH_NODE_ARGS passes node flags to both instances.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
