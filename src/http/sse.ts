@@ -1,8 +1,9 @@
 /**
  * Server-Sent Event streams of this instance. One timer (not one per stream) writes keep-alive
  * comments to every open stream so idle proxies do not cut them (≤ 15 s), and runs each stream's
- * own keep-alive duty (the GET stream refreshes its lock and keeps its session alive), a batch of
- * streams at a time (redis/batches.ts): 10,000 GET streams are 20,000 Redis commands per tick.
+ * own keep-alive duty (the GET stream refreshes its lock and keeps its session alive). The duties
+ * run a batch of streams at a time (redis/batches.ts): 10,000 GET streams are 20,000 Redis
+ * commands per tick.
  */
 import type { Response } from 'express';
 import { inBatches } from '../redis/batches.js';
@@ -73,7 +74,7 @@ export class SseStream {
 export class SseStreams {
   private readonly open = new Set<SseStream>();
   private readonly timer: NodeJS.Timeout;
-  private ticking: Promise<void> | undefined;
+  private duties: Promise<void> | undefined;
 
   constructor(keepAliveMs: number) {
     this.timer = setInterval(() => this.tick(), keepAliveMs);
@@ -122,19 +123,15 @@ export class SseStreams {
   }
 
   private tick(): void {
-    // A tick still running (a slow Redis) is not doubled up; the next one catches up.
-    if (this.ticking) return;
-    // The duties never reject (their own failures are logged where they happen).
-    this.ticking = this.keepAliveAll()
+    const streams = [...this.open];
+    // The comments go out on every tick, whatever Redis does: they are what keeps proxies from
+    // cutting idle streams.
+    for (const s of streams) s.comment('keep-alive');
+    // The streams' Redis duties: a round still running (a slow Redis) is not doubled up.
+    if (this.duties) return;
+    this.duties = inBatches(streams, (s) => (s.isEnded ? undefined : s.onKeepAlive?.()))
+      // The duties never reject (their own failures are logged where they happen).
       .catch(() => undefined)
-      .finally(() => (this.ticking = undefined));
-  }
-
-  private async keepAliveAll(): Promise<void> {
-    await inBatches([...this.open], (s) => {
-      if (s.isEnded) return undefined;
-      s.comment('keep-alive');
-      return s.onKeepAlive?.();
-    });
+      .finally(() => (this.duties = undefined));
   }
 }

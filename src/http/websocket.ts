@@ -85,7 +85,7 @@ export class WebSocketEndpoint {
   private reserved = 0;
   private countUserMessage: ((userId: string) => Promise<number | undefined>) | undefined;
   private reauthenticate: ((authorization: string | undefined) => Promise<TokenVerdict>) | undefined;
-  private keepingAlive: Promise<void> | undefined;
+  private checkingIn: Promise<void> | undefined;
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -102,11 +102,13 @@ export class WebSocketEndpoint {
       if (extra) headers.push(...extra);
     });
     this.timer = setInterval(() => {
-      // A batch at a time (redis/batches.ts); a tick still running is not doubled up.
-      if (this.keepingAlive) return;
-      this.keepingAlive = inBatches([...this.sessions], (s) => s.keepAlive())
+      // Pings on every tick; the Redis part a batch at a time (redis/batches.ts), and not started
+      // again while the previous round still runs (a slow Redis).
+      const inService = [...this.sessions].filter((s) => s.ping());
+      if (this.checkingIn) return;
+      this.checkingIn = inBatches(inService, (s) => s.checkIn())
         .catch(() => undefined)
-        .finally(() => (this.keepingAlive = undefined));
+        .finally(() => (this.checkingIn = undefined));
     }, opts.pingIntervalMs);
     this.timer.unref();
   }

@@ -120,21 +120,30 @@ export class WebSocketSession {
   }
 
   /**
-   * One keep-alive tick: a peer that did not answer the previous ping is gone (its TCP connection
-   * may stay half-open for a long time); otherwise ping again, check that the token is still
-   * accepted (revocation), and tell the host the client is still there, so the session does not
-   * idle out (and a dead host is replaced now, not at the next request). Resolves once the token
-   * check and the touch are answered; never rejects.
+   * One keep-alive tick, first part (every tick): a peer that did not answer the previous ping is
+   * gone (its TCP connection may stay half-open for a long time); otherwise ping again. Returns
+   * whether the socket is still in service.
    */
-  async keepAlive(): Promise<void> {
-    if (this.end) return;
+  ping(): boolean {
+    if (this.end) return false;
     if (!this.alive) {
       this.end = { reason: 'ping_timeout', code: 1006 };
       this.ws.terminate();
-      return;
+      return false;
     }
     this.alive = false;
     this.ws.ping();
+    return true;
+  }
+
+  /**
+   * One keep-alive tick, second part (Redis work, batched by the endpoint): check that the token is
+   * still accepted (revocation), and tell the host the client is still there, so the session does
+   * not idle out (and a dead host is replaced now, not at the next request). Resolves once both are
+   * answered; never rejects.
+   */
+  async checkIn(): Promise<void> {
+    if (this.end) return;
     const ref = this.ref;
     await Promise.all([
       this.checkToken(),
