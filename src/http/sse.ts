@@ -6,7 +6,7 @@
  * commands per tick.
  */
 import type { Response } from 'express';
-import { inBatches } from '../redis/batches.js';
+import { Rounds } from '../redis/batches.js';
 
 /** Which endpoint a stream answers: a POSTed request, the standalone GET, or the legacy /sse. */
 export type StreamKind = 'get' | 'post' | 'legacy_sse';
@@ -74,7 +74,7 @@ export class SseStream {
 export class SseStreams {
   private readonly open = new Set<SseStream>();
   private readonly timer: NodeJS.Timeout;
-  private duties: Promise<void> | undefined;
+  private readonly duties = new Rounds();
 
   constructor(keepAliveMs: number) {
     this.timer = setInterval(() => this.tick(), keepAliveMs);
@@ -127,11 +127,7 @@ export class SseStreams {
     // The comments go out on every tick, whatever Redis does: they are what keeps proxies from
     // cutting idle streams.
     for (const s of streams) s.comment('keep-alive');
-    // The streams' Redis duties: a round still running (a slow Redis) is not doubled up.
-    if (this.duties) return;
-    this.duties = inBatches(streams, (s) => (s.isEnded ? undefined : s.onKeepAlive?.()))
-      // The duties never reject (their own failures are logged where they happen).
-      .catch(() => undefined)
-      .finally(() => (this.duties = undefined));
+    // The streams' Redis duties, one round at a time (a slow Redis does not pile rounds up).
+    this.duties.start(streams, (s) => (s.isEnded ? undefined : s.onKeepAlive?.()));
   }
 }

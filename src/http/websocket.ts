@@ -22,7 +22,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { inBatches } from '../redis/batches.js';
+import { Rounds } from '../redis/batches.js';
 import { SessionLimitError, type SessionRef, type SessionStreams } from '../routing/streams.js';
 import { JsonRpcCode, sendJsonRpcError } from './jsonRpcError.js';
 import { callerOf } from './sessionIdentity.js';
@@ -85,7 +85,7 @@ export class WebSocketEndpoint {
   private reserved = 0;
   private countUserMessage: ((userId: string) => Promise<number | undefined>) | undefined;
   private reauthenticate: ((authorization: string | undefined) => Promise<TokenVerdict>) | undefined;
-  private checkingIn: Promise<void> | undefined;
+  private readonly checkIns = new Rounds();
 
   constructor(private readonly opts: WebSocketEndpointOptions) {
     this.wss = new WebSocketServer({
@@ -105,10 +105,7 @@ export class WebSocketEndpoint {
       // Pings on every tick; the Redis part a batch at a time (redis/batches.ts), and not started
       // again while the previous round still runs (a slow Redis).
       const inService = [...this.sessions].filter((s) => s.ping());
-      if (this.checkingIn) return;
-      this.checkingIn = inBatches(inService, (s) => s.checkIn())
-        .catch(() => undefined)
-        .finally(() => (this.checkingIn = undefined));
+      this.checkIns.start(inService, (s) => s.checkIn());
     }, opts.pingIntervalMs);
     this.timer.unref();
   }

@@ -24,3 +24,19 @@ export async function inBatches<T>(
     await Promise.all(pending);
   }
 }
+
+/**
+ * Rounds of batched periodic work (a timer's ticks): a round asked for while the previous one is
+ * still running (a slow Redis) is skipped, so rounds never pile up.
+ */
+export class Rounds {
+  private running: Promise<void> | undefined;
+
+  /** Starts a round over `items` unless one is running. `work` must not reject (failures are its own to log). */
+  start<T>(items: readonly T[], work: (item: T) => Promise<unknown> | undefined): void {
+    if (this.running) return;
+    this.running = inBatches(items, work)
+      .catch(() => undefined)
+      .finally(() => (this.running = undefined));
+  }
+}
