@@ -9,20 +9,27 @@
 /** Items per batch; a batch's commands leave together (one write per connection). */
 export const BATCH_SIZE = 256;
 
-/** Runs `work` on every item, `size` at a time; never rejects unless `work` does. */
+/**
+ * Runs `work` on every item, `size` at a time. A failing item does not stop the others (one
+ * failed refresh must not leave later sessions unrefreshed): once every batch has run, the first
+ * failure is thrown.
+ */
 export async function inBatches<T>(
   items: readonly T[],
   work: (item: T) => Promise<unknown> | undefined,
   size = BATCH_SIZE,
 ): Promise<void> {
+  let failure: { error: unknown } | undefined;
   for (let i = 0; i < items.length; i += size) {
     const pending: Array<Promise<unknown>> = [];
     for (let j = i; j < Math.min(i + size, items.length); j++) {
       const p = work(items[j]!);
       if (p) pending.push(p);
     }
-    await Promise.all(pending);
+    for (const outcome of await Promise.allSettled(pending))
+      if (outcome.status === 'rejected') failure ??= { error: outcome.reason };
   }
+  if (failure) throw failure.error;
 }
 
 /**
