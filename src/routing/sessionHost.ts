@@ -27,7 +27,17 @@ import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_LOG_KEY } from '../observability/requestLog.js';
 import type { Keyspace } from '../redis/keys.js';
 import type { Bus } from './bus.js';
-import { decode, decodeOrDrop, encode, InboundHeaderSchema, type Caller } from './envelope.js';
+import {
+  decodeOrDrop,
+  encode,
+  InboundHeaderSchema,
+  type Caller,
+  type Envelope,
+  type InboundHeader,
+} from './envelope.js';
+
+/** The header of a client message (`type: 'msg'`) on the session's inbound channel. */
+type InboundMessageHeader = Extract<InboundHeader, { type: 'msg' }>;
 import { GET_STREAM, requestStreamId, type EventKind, type EventLog } from './eventLog.js';
 import { HostTransport, logAndPublish } from './hostTransport.js';
 import { RedisSessionState } from './redisSessionState.js';
@@ -70,7 +80,7 @@ export class SessionHost {
   private transport: HostTransport | undefined;
   private server: McpServer | undefined;
   /** Inbound payloads that arrived while passivated, delivered in order once the server is back. */
-  private waiting: string[] | undefined;
+  private waiting: Array<Envelope<InboundMessageHeader>> | undefined;
   private waking: Promise<void> | undefined;
   /**
    * A passivated session's resource subscriptions, read once when it left memory: only its live
@@ -244,25 +254,19 @@ export class SessionHost {
     this.waiting = undefined;
     this.log.debug({ waiting: waiting.length }, 'session rehydrated');
     ctx.onRehydrated?.(this);
-    for (const payload of waiting) this.onInbound(payload);
+    for (const env of waiting) this.onInboundMessage(env);
   }
 
   /** Answers the requests that waited for a session that turned out to be gone. */
   private refuseWaiting(): void {
     const waiting = this.waiting ?? [];
     this.waiting = undefined;
-    for (const payload of waiting) {
-      try {
-        const { header } = decode(InboundHeaderSchema, payload);
-        if (header.type === 'msg' && header.relayId !== undefined) {
-          this.ctx.bus.tryPublish(
-            this.ctx.keys.reply(header.relayInstance, header.relayId),
-            encode({ type: 'error', status: 404, code: -32001, message: 'Session not found' }),
-          );
-        }
-      } catch {
-        // Already validated once.
-      }
+    for (const { header } of waiting) {
+      if (header.relayId === undefined) continue;
+      this.ctx.bus.tryPublish(
+        this.ctx.keys.reply(header.relayInstance, header.relayId),
+        encode({ type: 'error', status: 404, code: -32001, message: 'Session not found' }),
+      );
     }
   }
 
@@ -301,27 +305,33 @@ export class SessionHost {
         return;
       }
       case 'msg':
-        if (body === undefined) return;
-        if (this.transport === undefined) {
-          // Passivated (or waking up): the message waits for the server, in arrival order.
-          this.passivatedSubscriptions = undefined;
-          (this.waiting ??= []).push(payload);
-          void this.wake();
-          return;
-        }
-        this.ctx.onUsed?.(this);
-        this.onMessage(
-          JSON.parse(body) as JSONRPCMessage,
-          body,
-          header.caller,
-          header.relayId && this.ctx.keys.reply(header.relayInstance, header.relayId),
-          // Only a stream the client can resume is worth logging.
-          header.resumable === true && header.relayId !== undefined
-            ? requestStreamId(header.relayInstance, header.relayId)
-            : undefined,
-          header.httpRequestId,
-        );
+        return this.onInboundMessage({ header, body });
     }
+  }
+
+  /** A client message: served, or, while the session is passivated, kept (decoded) until it is back. */
+  private onInboundMessage(env: Envelope<InboundMessageHeader>): void {
+    const { header, body } = env;
+    if (body === undefined) return;
+    if (this.transport === undefined) {
+      // Passivated (or waking up): the message waits for the server, in arrival order.
+      this.passivatedSubscriptions = undefined;
+      (this.waiting ??= []).push(env);
+      void this.wake();
+      return;
+    }
+    this.ctx.onUsed?.(this);
+    this.onMessage(
+      JSON.parse(body) as JSONRPCMessage,
+      body,
+      header.caller,
+      header.relayId && this.ctx.keys.reply(header.relayInstance, header.relayId),
+      // Only a stream the client can resume is worth logging.
+      header.resumable === true && header.relayId !== undefined
+        ? requestStreamId(header.relayInstance, header.relayId)
+        : undefined,
+      header.httpRequestId,
+    );
   }
 
   private onMessage(
