@@ -1,16 +1,11 @@
 // Heap retained per hosted session, live vs passivated, on one routing instance over a real Redis:
 //   node --expose-gc --import tsx scratch/sessionHeap.ts <sessions> <maxLive> [calls per session]
-import { InMemoryServerEventBus } from '@modelcontextprotocol/server';
-import { createRequestStateSeal } from '../src/mcp/requestState.js';
-import { createMcpServer } from '../src/mcp/server.js';
 import { createLogger } from '../src/observability/logger.js';
-import { connectRedis } from '../src/redis/connections.js';
 import { createKeyspace } from '../src/redis/keys.js';
 import { removeKeysWithPrefix } from '../src/redis/removePrefix.js';
 import { redisSettings } from '../src/redis/settings.js';
 import { encode } from '../src/routing/envelope.js';
-import { RoutingInstance } from '../src/routing/instance.js';
-import { RedisStateKeys } from '../src/routing/requestStateKeys.js';
+import { startEverythingRouting } from '../src/test/everythingRouting.js';
 const gc = (globalThis as { gc?: () => void }).gc!;
 const heap = () => {
   gc();
@@ -21,25 +16,12 @@ const N = Number(process.argv[2] ?? 2000);
 const maxLive = Number(process.argv[3] ?? 10);
 const log = createLogger('silent');
 const settings = redisSettings({ REDIS_URL: 'redis://127.0.0.1:6379' });
-const conns = await connectRedis(settings, log, 'heap');
 const prefix = `heap${process.pid}`;
 const keys = createKeyspace(prefix);
-const events = new InMemoryServerEventBus();
-const requestState = createRequestStateSeal(
-  new RedisStateKeys(conns.command, keys.requestStateKeys(), 3_600_000, 600_000),
-  600,
-);
-const routing = new RoutingInstance(conns.command, conns.pubsub, keys, log, {
-  serverFactory: ({ sessionId, userId, state, log: l }) =>
-    createMcpServer({ userId, log: l, events, requestState, session: { id: sessionId, state } }),
-  relayTimeoutMs: 5000,
-  idleTtlMs: 600_000,
+const { routing, stop } = await startEverythingRouting(settings, keys, log, 'heap', {
   maxSessionsPerUser: 100_000,
-  maxInflightPerSession: 32,
-  maxPendingClientRequests: 32,
   maxLiveSessions: maxLive,
 });
-await routing.start();
 const caller = { userId: 'u', clientId: 'c', scopes: [] };
 const init = JSON.stringify({
   jsonrpc: '2.0',
@@ -101,6 +83,5 @@ if (calls > 0) {
     }),
   );
 }
-await routing.stop();
+await stop();
 await removeKeysWithPrefix(settings, prefix);
-await conns.close();

@@ -5,19 +5,16 @@
  * capabilities and its event log.
  */
 import { randomBytes } from 'node:crypto';
-import { InMemoryServerEventBus, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import type { InMemoryServerEventBus, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { changeNotification } from '../mcp/resources/subscriptions.js';
-import { createRequestStateSeal } from '../mcp/requestState.js';
-import { createMcpServer } from '../mcp/server.js';
 import { createLogger } from '../observability/logger.js';
-import { connectRedis, type RedisConnections } from '../redis/connections.js';
 import { createKeyspace, type Keyspace } from '../redis/keys.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import { redisSettings } from '../redis/settings.js';
 import { decode, encode, OutboundHeaderSchema, type ReplyHeader } from './envelope.js';
 import { parseEventId } from './eventLog.js';
-import { RoutingInstance } from './instance.js';
-import { RedisStateKeys } from './requestStateKeys.js';
+import { startEverythingRouting, type EverythingRouting } from '../test/everythingRouting.js';
+import type { RoutingInstance } from './instance.js';
 import type { SessionRef } from './sessionStore.js';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -26,41 +23,27 @@ const prefix = `passivation-unit-${randomBytes(4).toString('hex')}`;
 const caller = { userId: 'alice', clientId: 'unit', scopes: [] };
 const MAX_LIVE = 2;
 
-let conns: RedisConnections;
 let keys: Keyspace;
+let mesh: EverythingRouting;
 let events: InMemoryServerEventBus;
 let routing: RoutingInstance;
 let passivated = 0;
 let rehydrated = 0;
 
 beforeAll(async () => {
-  conns = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit');
   keys = createKeyspace(prefix);
-  events = new InMemoryServerEventBus();
-  const requestState = createRequestStateSeal(
-    new RedisStateKeys(conns.command, keys.requestStateKeys(), 3_600_000, 600_000),
-    600,
-  );
-  routing = new RoutingInstance(conns.command, conns.pubsub, keys, log, {
-    serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
-      createMcpServer({ userId, log: sessionLog, events, requestState, session: { id: sessionId, state } }),
-    relayTimeoutMs: 5000,
-    idleTtlMs: 600_000,
-    maxSessionsPerUser: 100,
-    maxInflightPerSession: 32,
-    maxPendingClientRequests: 32,
+  mesh = await startEverythingRouting(redisSettings({ REDIS_URL }), keys, log, 'passivation-unit', {
     maxLiveSessions: MAX_LIVE,
     onSessionPassivated: () => passivated++,
     onSessionRehydrated: () => rehydrated++,
   });
-  await routing.start();
+  ({ routing, events } = mesh);
   routing.forwardChangesToPassivated(events, changeNotification);
 });
 
 afterAll(async () => {
-  await routing.stop();
+  await mesh.stop();
   await removeKeysWithPrefix(redisSettings({ REDIS_URL }), prefix);
-  await conns.close();
 });
 
 interface Reply {
@@ -342,23 +325,13 @@ describe('passivation (one instance, real Redis)', () => {
 
   test('WebSocket sessions stay live; slow calls outlive the relay timeout on them and on plain sessions: their host keeps beating', async () => {
     // An instance of its own with a short relay timeout: a relay hearing nothing for 900 ms gives up.
-    const conns2 = await connectRedis(redisSettings({ REDIS_URL }), log, 'passivation-unit-2');
-    const events2 = new InMemoryServerEventBus();
-    const requestState = createRequestStateSeal(
-      new RedisStateKeys(conns2.command, keys.requestStateKeys(), 3_600_000, 600_000),
-      600,
+    const { routing: r2, stop: stopR2 } = await startEverythingRouting(
+      redisSettings({ REDIS_URL }),
+      keys,
+      log,
+      'passivation-unit-2',
+      { relayTimeoutMs: 900, maxLiveSessions: 1 },
     );
-    const r2 = new RoutingInstance(conns2.command, conns2.pubsub, keys, log, {
-      serverFactory: ({ sessionId, userId, state, log: sessionLog }) =>
-        createMcpServer({ userId, log: sessionLog, events: events2, requestState, session: { id: sessionId, state } }),
-      relayTimeoutMs: 900,
-      idleTtlMs: 600_000,
-      maxSessionsPerUser: 100,
-      maxInflightPerSession: 32,
-      maxPendingClientRequests: 32,
-      maxLiveSessions: 1,
-    });
-    await r2.start();
     try {
       const init = {
         jsonrpc: '2.0',
@@ -405,8 +378,7 @@ describe('passivation (one instance, real Redis)', () => {
       expect([r2.isLive(socket), r2.isLive(plain), r2.isLive(other)]).toEqual([true, false, true]);
       expect(r2.liveCount).toBe(2);
     } finally {
-      await r2.stop();
-      await conns2.close();
+      await stopR2();
     }
   });
 });

@@ -12,6 +12,7 @@ import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import type { RunningServer } from '../server.js';
 import {
   adminRedisEnv,
+  integratedEnv,
   redisEnv,
   redisSettingsFor,
   startCluster,
@@ -125,10 +126,7 @@ describe('server→client requests answered across two instances, integrated OAu
       startTestInstance({
         ...redisEnv(),
         REDIS_PREFIX: prefix,
-        BASE_URI: BASE,
-        AUTH_MODE: 'integrated',
-        OAUTH_RATE_LIMIT_RELAXED: 'true',
-        SHUTDOWN_GRACE_MS: '1000',
+        ...integratedEnv(BASE),
       });
     instances = [await start(), await start()];
     const urls = instances.map((i) => i.url);

@@ -102,6 +102,15 @@ export function startTestInstance(
 }
 
 /**
+ * The settings of an instance that is its own OAuth server at `baseUri` (the public URL the tests
+ * reach through `balancedFetch`), with the registration limits relaxed and a short shutdown grace:
+ * what the suites running real integrated flows across instances share.
+ */
+export function integratedEnv(baseUri: string): Record<string, string> {
+  return { BASE_URI: baseUri, AUTH_MODE: 'integrated', OAUTH_RATE_LIMIT_RELAXED: 'true', SHUTDOWN_GRACE_MS: '1000' };
+}
+
+/**
  * `n` instances with `env` on top of the test defaults, on the deployment under test or on
  * `redis` (a private one, e.g. the failover suite's).
  */

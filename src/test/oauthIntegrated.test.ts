@@ -10,7 +10,7 @@ import { auth, type ClientOptions } from '@modelcontextprotocol/client';
 import { authorizeByForms } from '../auth/testing/formLogin.js';
 import { removeKeysWithPrefix } from '../redis/removePrefix.js';
 import type { RunningServer } from '../server.js';
-import { adminRedisEnv, redisEnv, redisSettingsFor, startTestInstance } from './cluster.js';
+import { adminRedisEnv, integratedEnv, redisEnv, redisSettingsFor, startTestInstance } from './cluster.js';
 import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
 import { connectWithOAuth, HeadlessProvider } from './headlessOAuth.js';
 import { modernPost, TASKS } from './modernRequest.js';
@@ -31,10 +31,7 @@ beforeAll(async () => {
       // The Redis topology of the jest project (src/test/cluster.ts).
       ...redisEnv(),
       REDIS_PREFIX: prefix,
-      BASE_URI: BASE,
-      AUTH_MODE: 'integrated',
-      OAUTH_RATE_LIMIT_RELAXED: 'true',
-      SHUTDOWN_GRACE_MS: '1000',
+      ...integratedEnv(BASE),
     });
   a = await start();
   b = await start();

@@ -21,7 +21,7 @@ import { authorizeByForms } from '../auth/testing/formLogin.js';
 import type { RunningServer } from '../server.js';
 import { HeadlessProvider, connectWithOAuth } from './headlessOAuth.js';
 import { balancedFetch, legacyPostHeaders } from './mcpClient.js';
-import { startTestInstance } from './cluster.js';
+import { integratedEnv, startTestInstance } from './cluster.js';
 import { freePort } from './redisServers.js';
 
 /** What clients see: the balancer's URL (both instances share it, as behind a load balancer). */
@@ -62,13 +62,10 @@ beforeAll(async () => {
     startTestInstance({
       REDIS_URL: `redis://127.0.0.1:${port}`,
       REDIS_PREFIX: 'security-path',
-      BASE_URI: BASE,
-      AUTH_MODE: 'integrated',
-      OAUTH_RATE_LIMIT_RELAXED: 'true',
+      ...integratedEnv(BASE),
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_PER_USER: String(PER_USER),
       RATE_LIMIT_PER_ADDRESS: '100000',
-      SHUTDOWN_GRACE_MS: '1000',
     });
   a = await start();
   b = await start();
