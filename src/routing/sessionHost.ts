@@ -254,7 +254,7 @@ export class SessionHost {
     this.waiting = undefined;
     this.log.debug({ waiting: waiting.length }, 'session rehydrated');
     ctx.onRehydrated?.(this);
-    for (const env of waiting) this.onInboundMessage(env);
+    for (const { header, body } of waiting) this.onInboundMessage(header, body);
   }
 
   /** Answers the requests that waited for a session that turned out to be gone. */
@@ -305,18 +305,17 @@ export class SessionHost {
         return;
       }
       case 'msg':
-        return this.onInboundMessage({ header, body });
+        return this.onInboundMessage(header, body);
     }
   }
 
   /** A client message: served, or, while the session is passivated, kept (decoded) until it is back. */
-  private onInboundMessage(env: Envelope<InboundMessageHeader>): void {
-    const { header, body } = env;
+  private onInboundMessage(header: InboundMessageHeader, body: string | undefined): void {
     if (body === undefined) return;
     if (this.transport === undefined) {
       // Passivated (or waking up): the message waits for the server, in arrival order.
       this.passivatedSubscriptions = undefined;
-      (this.waiting ??= []).push(env);
+      (this.waiting ??= []).push({ header, body });
       void this.wake();
       return;
     }
